@@ -1,0 +1,200 @@
+//! Typed configuration, read once per cold start. Variable names are the ones `template.yaml`
+//! sets in each function's `Environment`.
+
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+
+/// Reads variables from the process environment, or from a map in tests.
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Env {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Env {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
+
+    /// A set, non-blank variable.
+    pub fn optional(&self, name: &str) -> Option<String> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn required(&self, name: &str) -> Result<String> {
+        self.optional(name)
+            .ok_or_else(|| Error::Config(format!("{name} is not set")))
+    }
+
+    /// `true` or `false` (any case); unset means `default`. Anything else is an error, so a typo
+    /// in `DRY_RUN` cannot silently turn changes on.
+    pub fn flag(&self, name: &str, default: bool) -> Result<bool> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(v) => Err(Error::Config(format!(
+                "{name} must be true or false, not {v:?}"
+            ))),
+        }
+    }
+
+    pub fn number(&self, name: &str, default: u64) -> Result<u64> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| Error::Config(format!("{name} must be a whole number, not {v:?}"))),
+        }
+    }
+}
+
+/// Where the connection policy document is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    /// An SSM parameter (String or SecureString) holding the JSON document.
+    Parameter(String),
+    /// A file, for local runs and the operator CLI.
+    File(String),
+    /// The document itself, in an environment variable.
+    Inline(String),
+}
+
+impl std::fmt::Display for PolicySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PolicySource::Parameter(name) => write!(f, "SSM parameter {name}"),
+            PolicySource::File(path) => write!(f, "file {path}"),
+            PolicySource::Inline(_) => write!(f, "POLICY_JSON"),
+        }
+    }
+}
+
+/// Settings of the endpoint-connection acceptor.
+#[derive(Debug, Clone)]
+pub struct AcceptorConfig {
+    pub policy_source: PolicySource,
+    /// Decide and notify, but change nothing.
+    pub dry_run: bool,
+    /// SNS topic that receives every decision (AWS Chatbot custom-notification format).
+    pub alert_topic_arn: String,
+    /// DynamoDB table remembering which decisions were already announced.
+    pub decisions_table: String,
+    /// How long an announced decision stays quiet before it is announced again (a connection
+    /// still held after this long is announced once more, as a reminder).
+    pub decision_memory_hours: u64,
+}
+
+impl AcceptorConfig {
+    pub fn from_env(env: &Env) -> Result<Self> {
+        let sources: Vec<PolicySource> = [
+            env.optional("POLICY_PARAMETER")
+                .map(PolicySource::Parameter),
+            env.optional("POLICY_FILE").map(PolicySource::File),
+            env.optional("POLICY_JSON").map(PolicySource::Inline),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let policy_source = match <[PolicySource; 1]>::try_from(sources) {
+            Ok([one]) => one,
+            Err(found) if found.is_empty() => {
+                return Err(Error::Config(
+                    "set one of POLICY_PARAMETER, POLICY_FILE or POLICY_JSON".into(),
+                ));
+            }
+            Err(_) => {
+                return Err(Error::Config(
+                    "set only one of POLICY_PARAMETER, POLICY_FILE and POLICY_JSON".into(),
+                ));
+            }
+        };
+        let decision_memory_hours = env.number("DECISION_MEMORY_HOURS", 24)?;
+        if decision_memory_hours == 0 {
+            return Err(Error::Config(
+                "DECISION_MEMORY_HOURS must be at least 1".into(),
+            ));
+        }
+        Ok(AcceptorConfig {
+            policy_source,
+            dry_run: env.flag("DRY_RUN", false)?,
+            alert_topic_arn: env.required("ALERT_TOPIC_ARN")?,
+            decisions_table: env.required("DECISIONS_TABLE")?,
+            decision_memory_hours,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            (
+                "ALERT_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:alerts",
+            ),
+            ("DECISIONS_TABLE", "decisions"),
+        ]
+    }
+
+    #[test]
+    fn reads_a_complete_configuration() {
+        let mut vars = base();
+        vars.extend([
+            ("POLICY_PARAMETER", "/autopilot/policy"),
+            ("DRY_RUN", "TRUE"),
+        ]);
+        let c = AcceptorConfig::from_env(&Env::from_pairs(vars)).unwrap();
+        assert_eq!(
+            c.policy_source,
+            PolicySource::Parameter("/autopilot/policy".into())
+        );
+        assert!(c.dry_run);
+        assert_eq!(c.decision_memory_hours, 24);
+    }
+
+    #[test]
+    fn exactly_one_policy_source() {
+        let err = AcceptorConfig::from_env(&Env::from_pairs(base())).unwrap_err();
+        assert!(
+            err.to_string().contains("set one of POLICY_PARAMETER"),
+            "{err}"
+        );
+        let mut vars = base();
+        vars.extend([("POLICY_FILE", "p.json"), ("POLICY_JSON", "{}")]);
+        let err = AcceptorConfig::from_env(&Env::from_pairs(vars)).unwrap_err();
+        assert!(err.to_string().contains("only one"), "{err}");
+    }
+
+    #[test]
+    fn a_mistyped_dry_run_is_an_error_not_a_live_run() {
+        let mut vars = base();
+        vars.extend([("POLICY_FILE", "p.json"), ("DRY_RUN", "yes")]);
+        let err = AcceptorConfig::from_env(&Env::from_pairs(vars)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "configuration: DRY_RUN must be true or false, not \"yes\""
+        );
+    }
+
+    #[test]
+    fn missing_topic_is_named() {
+        let env = Env::from_pairs([("POLICY_FILE", "p.json"), ("DECISIONS_TABLE", "t")]);
+        let err = AcceptorConfig::from_env(&env).unwrap_err();
+        assert_eq!(err.to_string(), "configuration: ALERT_TOPIC_ARN is not set");
+    }
+}

@@ -1,0 +1,170 @@
+//! One error type for every function: it keeps its cause, says whether a retry can help, and maps
+//! to a stable `errorType` in the Lambda runtime's diagnostics.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use lambda_runtime::Diagnostic;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Error codes AWS uses for throttling and passing faults; anything else from a service is final.
+const RETRYABLE_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "PriorRequestNotComplete",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "Unavailable",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The function's own settings are missing or wrong: fix the deployment.
+    #[error("configuration: {0}")]
+    Config(String),
+
+    /// The event is not one this function understands, or is malformed. Nothing was changed.
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+
+    /// The policy document is missing or invalid. Nothing was accepted.
+    #[error("policy: {0}")]
+    Policy(#[from] crate::policy::PolicyError),
+
+    /// An AWS call failed (after the SDK's own retries).
+    #[error("{operation}: {message}")]
+    Aws {
+        operation: &'static str,
+        code: Option<String>,
+        message: String,
+        retryable: bool,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// AWS answered, but some items of a batch call were not applied.
+    #[error("{} item(s) not applied: {}", .0.len(), summarize(.0))]
+    Unapplied(Vec<ItemFailure>),
+}
+
+/// One item of a batch call that AWS reported as `Unsuccessful`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ItemFailure {
+    pub resource_id: String,
+    pub code: String,
+    pub message: String,
+}
+
+fn summarize(items: &[ItemFailure]) -> String {
+    items
+        .iter()
+        .map(|i| format!("{} ({}: {})", i.resource_id, i.code, i.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    /// Wrap an SDK error, keeping the service's error code and whether a retry can help.
+    pub fn aws<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let code = err.code().map(str::to_owned);
+        let retryable = match &err {
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => true,
+            SdkError::ServiceError(_) => code
+                .as_deref()
+                .is_some_and(|c| RETRYABLE_CODES.contains(&c)),
+            _ => false,
+        };
+        let message = DisplayErrorContext(&err).to_string();
+        Error::Aws {
+            operation,
+            code,
+            message,
+            retryable,
+            source: Box::new(err),
+        }
+    }
+
+    /// Whether running the same invocation again may succeed.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Error::Aws { retryable, .. } => *retryable,
+            // Unsuccessful items are often a race (an endpoint that changed state meanwhile): the
+            // retry re-reads the truth and decides again.
+            Error::Unapplied(_) => true,
+            Error::Config(_) | Error::InvalidEvent(_) | Error::Policy(_) => false,
+        }
+    }
+
+    /// A stable name for dashboards and alarms (`errorType` in CloudWatch).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "Config",
+            Error::InvalidEvent(_) => "InvalidEvent",
+            Error::Policy(_) => "Policy",
+            Error::Aws {
+                retryable: true, ..
+            } => "AwsTransient",
+            Error::Aws {
+                retryable: false, ..
+            } => "Aws",
+            Error::Unapplied(_) => "Unapplied",
+        }
+    }
+
+    /// The AWS error code, when the error came from a service.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Aws { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for Diagnostic {
+    fn from(err: Error) -> Self {
+        Diagnostic {
+            error_type: err.kind().to_owned(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostics_carry_a_stable_type_and_the_message() {
+        let d: Diagnostic = Error::InvalidEvent("no Records".into()).into();
+        assert_eq!(d.error_type, "InvalidEvent");
+        assert_eq!(d.error_message, "invalid event: no Records");
+    }
+
+    #[test]
+    fn unapplied_items_are_listed_and_retryable() {
+        let e = Error::Unapplied(vec![ItemFailure {
+            resource_id: "vpce-1".into(),
+            code: "InvalidVpcEndpointState".into(),
+            message: "not pending".into(),
+        }]);
+        assert!(e.retryable());
+        assert_eq!(
+            e.to_string(),
+            "1 item(s) not applied: vpce-1 (InvalidVpcEndpointState: not pending)"
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! The envelopes a function can be invoked with, told apart and checked once.
+//!
+//! Envelopes are `aws_lambda_events` types; only CloudTrail `detail` bodies are ours
+//! ([`crate::cloudtrail`]).
+
+use crate::cloudtrail::Record;
+use crate::error::{Error, Result};
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sns::SnsEvent;
+use serde_json::Value;
+
+/// An invocation, by kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// Messages delivered by an SNS subscription.
+    Sns(Vec<SnsNotice>),
+    /// An "AWS API Call via CloudTrail" event, possibly forwarded from another account.
+    CloudTrail(Box<CloudTrailEvent>),
+    /// An EventBridge schedule fired.
+    Scheduled,
+    /// A well-formed EventBridge event of a kind the caller may not handle.
+    OtherEventBridge { source: String, detail_type: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnsNotice {
+    pub message_id: String,
+    pub topic_arn: String,
+    pub subject: Option<String>,
+    /// Always a string in the Lambda event; JSON payloads are JSON inside it.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudTrailEvent {
+    pub id: Option<String>,
+    /// The envelope `account`: the account the event happened in. A forwarded event keeps the
+    /// sender's account, so this is what a receiver checks against the accounts it trusts.
+    pub account: String,
+    pub region: Option<String>,
+    pub source: String,
+    pub record: Record,
+}
+
+/// Tell an invocation payload's kind, with a clear error for anything malformed.
+pub fn classify(event: Value) -> Result<Incoming> {
+    let Some(obj) = event.as_object() else {
+        return Err(Error::InvalidEvent(format!(
+            "expected a JSON object, got {}",
+            kind_of(&event)
+        )));
+    };
+    if obj.contains_key("Records") {
+        let sns: SnsEvent = serde_json::from_value(event)
+            .map_err(|e| Error::InvalidEvent(format!("not a valid SNS event: {e}")))?;
+        if sns.records.is_empty() {
+            return Err(Error::InvalidEvent("SNS event has no Records".into()));
+        }
+        let mut notices = Vec::with_capacity(sns.records.len());
+        for record in sns.records {
+            if record.event_source != "aws:sns" {
+                return Err(Error::InvalidEvent(format!(
+                    "record from {:?}, expected aws:sns",
+                    record.event_source
+                )));
+            }
+            notices.push(SnsNotice {
+                message_id: record.sns.message_id,
+                topic_arn: record.sns.topic_arn,
+                subject: record.sns.subject,
+                message: record.sns.message,
+            });
+        }
+        return Ok(Incoming::Sns(notices));
+    }
+    if obj.contains_key("detail-type") {
+        let eb: EventBridgeEvent<Value> = serde_json::from_value(event)
+            .map_err(|e| Error::InvalidEvent(format!("not a valid EventBridge event: {e}")))?;
+        return match (eb.source.as_str(), eb.detail_type.as_str()) {
+            ("aws.events", "Scheduled Event") => Ok(Incoming::Scheduled),
+            (_, "AWS API Call via CloudTrail") => {
+                let account = eb.account.filter(|a| !a.is_empty()).ok_or_else(|| {
+                    Error::InvalidEvent("CloudTrail event has no envelope account".into())
+                })?;
+                let record = Record::from_detail(&eb.detail)?;
+                Ok(Incoming::CloudTrail(Box::new(CloudTrailEvent {
+                    id: eb.id,
+                    account,
+                    region: eb.region,
+                    source: eb.source,
+                    record,
+                })))
+            }
+            _ => Ok(Incoming::OtherEventBridge {
+                source: eb.source,
+                detail_type: eb.detail_type,
+            }),
+        };
+    }
+    Err(Error::InvalidEvent(
+        "neither an SNS event (Records) nor an EventBridge event (detail-type)".into(),
+    ))
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_schedule_without_version_is_a_schedule() {
+        let e = json!({"id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
+                       "account": "123456789012", "time": "2016-12-30T18:44:49Z", "region": "us-east-1",
+                       "resources": ["arn:aws:events:us-east-1:123456789012:rule/x"], "detail": {}, "debug": true});
+        assert_eq!(classify(e).unwrap(), Incoming::Scheduled);
+    }
+
+    #[test]
+    fn malformed_payloads_say_what_is_wrong() {
+        let cases = [
+            (
+                json!([1]),
+                "invalid event: expected a JSON object, got an array",
+            ),
+            (
+                json!({"hello": 1}),
+                "invalid event: neither an SNS event (Records) nor an EventBridge event (detail-type)",
+            ),
+            (
+                json!({"Records": []}),
+                "invalid event: SNS event has no Records",
+            ),
+        ];
+        for (event, message) in cases {
+            assert_eq!(classify(event).unwrap_err().to_string(), message);
+        }
+        let err = classify(json!({"Records": [{"EventSource": "aws:sns"}]})).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid event: not a valid SNS event: missing field"),
+            "{err}"
+        );
+        let err = classify(json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2",
+                                   "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "CreateVpc"}}))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid event: CloudTrail event has no envelope account"
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! Finding AWS resource ids in free text and names.
+
+use std::collections::BTreeSet;
+
+/// Every `prefix` + lowercase-hex id in `text` (`vpce-svc-0abc…` in a notification body whose
+/// shape is not published, say).
+pub fn find_ids(text: &str, prefix: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(prefix) {
+        let tail = &rest[at + prefix.len()..];
+        let len = tail
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+            .count();
+        // An id ends at a non-alphanumeric character; `vpce-svc-0abcxyz` is not an id.
+        let ends_cleanly = tail[len..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_ascii_alphanumeric());
+        if len > 0 && ends_cleanly {
+            found.insert(format!("{prefix}{}", &tail[..len]));
+        }
+        rest = &tail[len..];
+    }
+    found
+}
+
+/// The service id in an endpoint service name (`com.amazonaws.vpce.us-east-1.vpce-svc-0abc`).
+pub fn service_id_from_name(service_name: &str) -> Option<String> {
+    let last = service_name.rsplit('.').next()?;
+    find_ids(last, "vpce-svc-")
+        .into_iter()
+        .find(|id| id == last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_ids_in_any_text() {
+        let text = r#"{"serviceId":"vpce-svc-0a1b","other":"vpce-svc-0a1b vpce-svc-ff,vpce-svc-zz vpce-svc-12ab"}"#;
+        let ids: Vec<String> = find_ids(text, "vpce-svc-").into_iter().collect();
+        assert_eq!(ids, ["vpce-svc-0a1b", "vpce-svc-12ab", "vpce-svc-ff"]);
+    }
+
+    #[test]
+    fn service_names_give_their_id() {
+        assert_eq!(
+            service_id_from_name("com.amazonaws.vpce.us-east-1.vpce-svc-0a1b").as_deref(),
+            Some("vpce-svc-0a1b")
+        );
+        assert_eq!(service_id_from_name("com.amazonaws.us-east-1.s3"), None);
+    }
+}

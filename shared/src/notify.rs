@@ -1,0 +1,203 @@
+//! What every decision and finding becomes: a [`Notification`], published to SNS as an AWS
+//! Chatbot custom notification (so Chatbot can post it as is) with the structured facts kept in
+//! `metadata.additionalContext` for other subscribers.
+
+use crate::error::{Error, Result};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::future::Future;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notification {
+    /// Unique per notification; also the SNS message's deduplication hint.
+    pub id: String,
+    /// A stable name for what happened (`EndpointConnectionDecisions`, `PolicyInvalid`, …).
+    pub event_type: String,
+    pub severity: Severity,
+    pub title: String,
+    /// Markdown, one line per decision or fact.
+    pub description: String,
+    pub next_steps: Vec<String>,
+    pub keywords: Vec<String>,
+    /// Groups related notifications into one thread where the chat client supports it.
+    pub thread_id: Option<String>,
+    /// One line, for previews and phone notifications.
+    pub summary: String,
+    /// ARNs or ids of what the notification is about.
+    pub related_resources: Vec<String>,
+    /// Facts as key/value text: account, VPC, service, decision, reason, …
+    pub context: BTreeMap<String, String>,
+}
+
+impl Notification {
+    /// The AWS Chatbot custom-notification document (`version` and `source` are required).
+    pub fn to_chatbot(&self) -> Value {
+        let mut context: BTreeMap<&str, &str> = self
+            .context
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        context.insert("severity", self.severity.as_str());
+        let mut metadata = json!({
+            "summary": self.summary,
+            "eventType": self.event_type,
+            "relatedResources": self.related_resources,
+            "additionalContext": context,
+        });
+        if let Some(thread) = &self.thread_id {
+            metadata["threadId"] = json!(thread);
+        }
+        json!({
+            "version": "1.0",
+            "source": "custom",
+            "id": self.id,
+            "content": {
+                "textType": "client-markdown",
+                "title": self.title,
+                "description": self.description,
+                "nextSteps": self.next_steps,
+                "keywords": self.keywords,
+            },
+            "metadata": metadata,
+        })
+    }
+
+    /// An SNS subject: ASCII, one line, under 100 characters (SNS rejects anything else).
+    pub fn subject(&self) -> String {
+        let ascii: String = self
+            .title
+            .chars()
+            .map(|c| {
+                if c.is_ascii() && !c.is_ascii_control() {
+                    c
+                } else {
+                    ' '
+                }
+            })
+            .collect();
+        let trimmed = ascii.split_whitespace().collect::<Vec<_>>().join(" ");
+        if trimmed.len() > 99 {
+            format!("{}...", &trimmed[..96])
+        } else {
+            trimmed
+        }
+    }
+}
+
+/// Where notifications go.
+pub trait Publisher {
+    fn publish(&self, notification: &Notification) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Publishes to an SNS topic, in the Chatbot schema, with `severity` and `event_type` message
+/// attributes for subscription filter policies.
+pub struct SnsPublisher {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl SnsPublisher {
+    pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
+        SnsPublisher {
+            client,
+            topic_arn: topic_arn.into(),
+        }
+    }
+}
+
+impl Publisher for SnsPublisher {
+    async fn publish(&self, n: &Notification) -> Result<()> {
+        use aws_sdk_sns::types::MessageAttributeValue;
+        let attribute = |value: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| Error::Config(format!("SNS message attribute: {e}")))
+        };
+        let out = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(n.subject())
+            .message(n.to_chatbot().to_string())
+            .message_attributes("severity", attribute(n.severity.as_str())?)
+            .message_attributes("event_type", attribute(&n.event_type)?)
+            .send()
+            .await
+            .map_err(|e| Error::aws("sns:Publish", e))?;
+        tracing::info!(
+            topic = %self.topic_arn,
+            message_id = out.message_id().unwrap_or_default(),
+            event_type = %n.event_type,
+            "notification published"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Notification {
+        Notification {
+            id: "n-1".into(),
+            event_type: "EndpointConnectionDecisions".into(),
+            severity: Severity::Warning,
+            title: "PrivateLink — 1 accepted, 1 rejected".into(),
+            description: "- accepted".into(),
+            next_steps: vec!["Check the policy".into()],
+            keywords: vec!["privatelink".into()],
+            thread_id: Some("vpce-svc-1".into()),
+            summary: "1 accepted, 1 rejected".into(),
+            related_resources: vec!["vpce-svc-1".into()],
+            context: BTreeMap::from([("service".into(), "vpce-svc-1".into())]),
+        }
+    }
+
+    #[test]
+    fn chatbot_document_has_the_required_fields() {
+        let doc = sample().to_chatbot();
+        assert_eq!(doc["version"], "1.0");
+        assert_eq!(doc["source"], "custom");
+        assert_eq!(doc["content"]["textType"], "client-markdown");
+        assert_eq!(
+            doc["content"]["title"],
+            "PrivateLink — 1 accepted, 1 rejected"
+        );
+        assert_eq!(doc["metadata"]["threadId"], "vpce-svc-1");
+        assert_eq!(doc["metadata"]["additionalContext"]["severity"], "warning");
+        assert_eq!(
+            doc["metadata"]["additionalContext"]["service"],
+            "vpce-svc-1"
+        );
+    }
+
+    #[test]
+    fn subject_is_ascii_and_short() {
+        let mut n = sample();
+        assert_eq!(n.subject(), "PrivateLink 1 accepted, 1 rejected");
+        n.title = "x".repeat(300);
+        assert_eq!(n.subject().len(), 99);
+    }
+}

@@ -1,0 +1,448 @@
+//! The connection policy: who may connect to which endpoint service, and what happens to
+//! everyone else. [`decide`] is pure: policy + pending connections → one decision each, with
+//! its reason. Nothing here talks to AWS.
+//!
+//! ```json
+//! {
+//!   "version": 1,
+//!   "services": {
+//!     "vpce-svc-0123456789abcdef0": {
+//!       "description": "payments API",
+//!       "allow": [
+//!         { "name": "payments prod", "accounts": ["111111111111"], "vpcs": ["vpc-0a1b2c3d"],
+//!           "tags": { "team": "payments" } }
+//!       ],
+//!       "otherwise": "reject"
+//!     }
+//!   }
+//! }
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("could not read the policy from {location}: {reason}")]
+    Unreadable { location: String, reason: String },
+    #[error("the policy is not valid JSON: {0}")]
+    Syntax(String),
+    #[error("the policy is invalid: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+}
+
+/// A validated policy. Only [`Policy::parse`] makes one, so every instance has passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    services: BTreeMap<String, ServicePolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    version: u32,
+    services: BTreeMap<String, ServicePolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePolicy {
+    #[serde(default)]
+    pub description: Option<String>,
+    pub allow: Vec<Rule>,
+    pub otherwise: Fallback,
+}
+
+/// One way in: every condition given must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub accounts: Vec<String>,
+    /// When given, the consumer's VPC must be one of these.
+    #[serde(default)]
+    pub vpcs: Vec<String>,
+    /// When given, the endpoint must carry every one of these tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What happens to a connection no rule allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fallback {
+    Reject,
+    /// Leave it pending for a human, and say so.
+    Hold,
+}
+
+impl Policy {
+    pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        let doc: Document =
+            serde_json::from_str(text).map_err(|e| PolicyError::Syntax(e.to_string()))?;
+        let problems = validate(&doc);
+        if problems.is_empty() {
+            Ok(Policy {
+                services: doc.services,
+            })
+        } else {
+            Err(PolicyError::Invalid(problems))
+        }
+    }
+
+    /// The endpoint services this policy manages; connections to any other service are not ours.
+    pub fn service_ids(&self) -> impl Iterator<Item = &str> {
+        self.services.keys().map(String::as_str)
+    }
+
+    pub fn service(&self, service_id: &str) -> Option<&ServicePolicy> {
+        self.services.get(service_id)
+    }
+
+    /// Whether any rule names this account: events from other accounts are not trusted.
+    pub fn trusts_account(&self, account: &str) -> bool {
+        self.services
+            .values()
+            .flat_map(|s| &s.allow)
+            .any(|r| r.accounts.iter().any(|a| a == account))
+    }
+}
+
+fn validate(doc: &Document) -> Vec<String> {
+    let mut problems = Vec::new();
+    if doc.version != 1 {
+        problems.push(format!("version: must be 1, not {}", doc.version));
+    }
+    if doc.services.is_empty() {
+        problems.push("services: must name at least one endpoint service".into());
+    }
+    for (id, service) in &doc.services {
+        let at = format!("services.{id}");
+        if !is_id(id, "vpce-svc-") {
+            problems.push(format!(
+                "{at}: {id:?} is not an endpoint service id (vpce-svc-…)"
+            ));
+        }
+        for (i, rule) in service.allow.iter().enumerate() {
+            let at = format!("{at}.allow[{i}]");
+            if rule.accounts.is_empty() {
+                problems.push(format!("{at}.accounts: must name at least one account"));
+            }
+            for (j, account) in rule.accounts.iter().enumerate() {
+                if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                    problems.push(format!(
+                        "{at}.accounts[{j}]: {account:?} is not a 12-digit account id"
+                    ));
+                }
+            }
+            for (j, vpc) in rule.vpcs.iter().enumerate() {
+                if !is_id(vpc, "vpc-") {
+                    problems.push(format!("{at}.vpcs[{j}]: {vpc:?} is not a VPC id (vpc-…)"));
+                }
+            }
+            if rule.tags.keys().any(|k| k.trim().is_empty()) {
+                problems.push(format!("{at}.tags: tag keys must not be empty"));
+            }
+        }
+    }
+    problems
+}
+
+fn is_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix).is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
+}
+
+/// A connection request to one of our endpoint services, as the provider sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Connection {
+    pub service_id: String,
+    pub endpoint_id: String,
+    /// The consumer account that owns the endpoint.
+    pub owner: String,
+    pub state: String,
+    /// The consumer's VPC. The provider's API does not return it: it is known only from the
+    /// consumer's `CreateVpcEndpoint` event.
+    pub vpc_id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Accept,
+    Reject,
+    Hold,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Accept => "accept",
+            Action::Reject => "reject",
+            Action::Hold => "hold",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub connection: Connection,
+    pub action: Action,
+    pub reason: String,
+}
+
+/// Decide every pending connection of a managed service. Connections to services the policy
+/// does not name get no decision: they are not ours to touch.
+pub fn decide(policy: &Policy, pending: &[Connection]) -> Vec<Decision> {
+    pending
+        .iter()
+        .filter_map(|c| {
+            let service = policy.service(&c.service_id)?;
+            let (action, reason) = decide_one(service, c);
+            Some(Decision {
+                connection: c.clone(),
+                action,
+                reason,
+            })
+        })
+        .collect()
+}
+
+enum Match {
+    Yes,
+    No(String),
+    /// The rule would match if the VPC were known.
+    NeedsVpc,
+}
+
+fn rule_label(i: usize, rule: &Rule) -> String {
+    match &rule.name {
+        Some(name) => format!("rule {} ({name})", i + 1),
+        None => format!("rule {}", i + 1),
+    }
+}
+
+fn check(rule: &Rule, c: &Connection) -> Match {
+    if !rule.accounts.contains(&c.owner) {
+        return Match::No(format!("account {} is not listed", c.owner));
+    }
+    for (key, value) in &rule.tags {
+        if c.tags.get(key) != Some(value) {
+            return Match::No(format!("the endpoint lacks tag {key}={value}"));
+        }
+    }
+    if !rule.vpcs.is_empty() {
+        match &c.vpc_id {
+            None => return Match::NeedsVpc,
+            Some(vpc) if !rule.vpcs.contains(vpc) => {
+                return Match::No(format!("VPC {vpc} is not one of {}", rule.vpcs.join(", ")));
+            }
+            Some(_) => {}
+        }
+    }
+    Match::Yes
+}
+
+fn decide_one(service: &ServicePolicy, c: &Connection) -> (Action, String) {
+    let mut needs_vpc = None;
+    let mut near_miss = None;
+    for (i, rule) in service.allow.iter().enumerate() {
+        match check(rule, c) {
+            Match::Yes => {
+                let mut why = format!("account {}", c.owner);
+                if let Some(vpc) = c.vpc_id.as_deref().filter(|_| !rule.vpcs.is_empty()) {
+                    why.push_str(&format!(", VPC {vpc}"));
+                }
+                if !rule.tags.is_empty() {
+                    let tags: Vec<String> =
+                        rule.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    why.push_str(&format!(", tags {}", tags.join(" ")));
+                }
+                return (
+                    Action::Accept,
+                    format!("{why} allowed by {}", rule_label(i, rule)),
+                );
+            }
+            Match::NeedsVpc => needs_vpc = needs_vpc.or(Some(i)),
+            Match::No(why) if rule.accounts.contains(&c.owner) => {
+                near_miss = near_miss.or(Some(format!("{}: {why}", rule_label(i, rule))));
+            }
+            Match::No(_) => {}
+        }
+    }
+    if let Some(i) = needs_vpc {
+        // Fail closed but don't punish: the VPC arrives with the consumer's CreateVpcEndpoint event.
+        return (
+            Action::Hold,
+            format!(
+                "{} allows account {} only from certain VPCs, and the endpoint's VPC is not known yet",
+                rule_label(i, &service.allow[i]),
+                c.owner
+            ),
+        );
+    }
+    let why = near_miss.unwrap_or_else(|| {
+        format!(
+            "account {} is not allowed to connect to {}",
+            c.owner, c.service_id
+        )
+    });
+    match service.otherwise {
+        Fallback::Reject => (Action::Reject, why),
+        Fallback::Hold => (Action::Hold, format!("{why}; held for review")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SVC: &str = "vpce-svc-0123456789abcdef0";
+
+    fn policy(otherwise: &str) -> Policy {
+        Policy::parse(&format!(
+            r#"{{"version": 1, "services": {{"{SVC}": {{"allow": [
+                {{"name": "shared", "accounts": ["111111111111"]}},
+                {{"accounts": ["222222222222"], "vpcs": ["vpc-0aa"]}},
+                {{"accounts": ["333333333333"], "tags": {{"team": "payments"}}}}
+            ], "otherwise": "{otherwise}"}}}}}}"#
+        ))
+        .unwrap()
+    }
+
+    fn conn(owner: &str, vpc: Option<&str>, tags: &[(&str, &str)]) -> Connection {
+        Connection {
+            service_id: SVC.into(),
+            endpoint_id: format!("vpce-{owner}"),
+            owner: owner.into(),
+            state: "pendingAcceptance".into(),
+            vpc_id: vpc.map(Into::into),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn one(p: &Policy, c: Connection) -> (Action, String) {
+        let d = decide(p, &[c]).pop().unwrap();
+        (d.action, d.reason)
+    }
+
+    #[test]
+    fn listed_account_is_accepted_with_the_rule_named() {
+        assert_eq!(
+            one(&policy("reject"), conn("111111111111", None, &[])),
+            (
+                Action::Accept,
+                "account 111111111111 allowed by rule 1 (shared)".into()
+            )
+        );
+    }
+
+    #[test]
+    fn stranger_gets_the_fallback() {
+        let why = "account 999999999999 is not allowed to connect to vpce-svc-0123456789abcdef0";
+        assert_eq!(
+            one(&policy("reject"), conn("999999999999", None, &[])),
+            (Action::Reject, why.into())
+        );
+        assert_eq!(
+            one(&policy("hold"), conn("999999999999", None, &[])),
+            (Action::Hold, format!("{why}; held for review"))
+        );
+    }
+
+    #[test]
+    fn vpc_rule_needs_the_vpc() {
+        let p = policy("reject");
+        assert_eq!(
+            one(&p, conn("222222222222", Some("vpc-0aa"), &[])).0,
+            Action::Accept
+        );
+        let (action, why) = one(&p, conn("222222222222", Some("vpc-0bb"), &[]));
+        assert_eq!(action, Action::Reject);
+        assert_eq!(why, "rule 2: VPC vpc-0bb is not one of vpc-0aa");
+        // Unknown VPC: never accepted, never rejected for lack of information.
+        let (action, why) = one(&p, conn("222222222222", None, &[]));
+        assert_eq!(action, Action::Hold);
+        assert!(why.contains("not known yet"), "{why}");
+    }
+
+    #[test]
+    fn tag_rule_needs_every_tag() {
+        let p = policy("reject");
+        assert_eq!(
+            one(&p, conn("333333333333", None, &[("team", "payments")])).0,
+            Action::Accept
+        );
+        let (action, why) = one(&p, conn("333333333333", None, &[("team", "search")]));
+        assert_eq!(
+            (action, why.as_str()),
+            (
+                Action::Reject,
+                "rule 3: the endpoint lacks tag team=payments"
+            )
+        );
+    }
+
+    #[test]
+    fn unmanaged_services_get_no_decision() {
+        let mut c = conn("111111111111", None, &[]);
+        c.service_id = "vpce-svc-0fff".into();
+        assert!(decide(&policy("reject"), &[c]).is_empty());
+    }
+
+    #[test]
+    fn validation_lists_every_problem_with_its_place() {
+        let err = Policy::parse(
+            r#"{"version": 2, "services": {"svc-1": {"allow": [{"accounts": ["1234", "111111111111"], "vpcs": ["subnet-1"]}, {"accounts": []}], "otherwise": "hold"}}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            PolicyError::Invalid(vec![
+                "version: must be 1, not 2".into(),
+                "services.svc-1: \"svc-1\" is not an endpoint service id (vpce-svc-…)".into(),
+                "services.svc-1.allow[0].accounts[0]: \"1234\" is not a 12-digit account id".into(),
+                "services.svc-1.allow[0].vpcs[0]: \"subnet-1\" is not a VPC id (vpc-…)".into(),
+                "services.svc-1.allow[1].accounts: must name at least one account".into(),
+            ])
+        );
+    }
+
+    #[test]
+    fn syntax_and_unknown_fields_are_rejected() {
+        let err = Policy::parse(r#"{"version": 1, "services": {}, "extra": true}"#).unwrap_err();
+        assert!(
+            matches!(&err, PolicyError::Syntax(m) if m.contains("unknown field `extra`")),
+            "{err}"
+        );
+        let err = Policy::parse(&format!(
+            r#"{{"version": 1, "services": {{"{SVC}": {{"allow": [], "otherwise": "accept"}}}}}}"#
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(&err, PolicyError::Syntax(m) if m.contains("unknown variant `accept`")),
+            "{err}"
+        );
+        assert!(matches!(
+            Policy::parse("").unwrap_err(),
+            PolicyError::Syntax(_)
+        ));
+    }
+
+    #[test]
+    fn trust_follows_the_accounts_named() {
+        let p = policy("reject");
+        assert!(p.trusts_account("222222222222"));
+        assert!(!p.trusts_account("999999999999"));
+    }
+}
