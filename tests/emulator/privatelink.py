@@ -1,0 +1,308 @@
+"""PrivateLink provider-side behaviour that moto lacks, added to moto's EC2.
+
+moto serves VPCs, subnets, NLBs, endpoint services and endpoints, but endpoints go straight to
+``available``, services are invisible to other accounts, and the connection APIs do not exist.
+This module adds, following the EC2 API reference:
+
+* CreateVpcEndpoint to an endpoint service (interface / GWLB endpoint):
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVpcEndpoint.html
+  - another account may connect only when the service's allowed principals name it (its root
+    ARN, any ARN in it, or ``*``); otherwise ``InvalidServiceName``, as for a service that does
+    not exist — see "Manage permissions" in the PrivateLink guide:
+    https://docs.aws.amazon.com/vpc/latest/privatelink/configure-endpoint-service.html#add-remove-permissions
+  - with ``AcceptanceRequired`` the endpoint starts as ``pendingAcceptance``, else ``available``:
+    https://docs.aws.amazon.com/vpc/latest/privatelink/configure-endpoint-service.html#accept-reject-connection-requests
+* DescribeVpcEndpointConnections, filters ``service-id``, ``vpc-endpoint-state``,
+  ``vpc-endpoint-id``, ``vpc-endpoint-owner``; ``MaxResults`` (5–1000) / ``NextToken`` paging:
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVpcEndpointConnections.html
+* AcceptVpcEndpointConnections (``pendingAcceptance`` → ``available``) and
+  RejectVpcEndpointConnections (``pendingAcceptance`` or ``available`` → ``rejected``); ids that
+  are unknown or in the wrong state come back as ``Unsuccessful`` items in a 200 response:
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AcceptVpcEndpointConnections.html
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RejectVpcEndpointConnections.html
+* Create/Describe/DeleteVpcEndpointConnectionNotification(s), and an SNS publish to the
+  notification's topic on ``Connect``, ``Accept``, ``Reject`` and ``Delete``:
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVpcEndpointConnectionNotification.html
+  https://docs.aws.amazon.com/vpc/latest/privatelink/create-endpoint-service-notification.html
+
+Unverified, so chosen and kept simple: AWS publishes no sample of the notification's message body
+(the body below is a stand-in: the acceptor only takes a ``vpce-svc-`` id from it), nor the exact
+``Unsuccessful`` error codes (``InvalidVpcEndpointId.NotFound``, ``IncorrectState`` here). The
+connection's ``Tags`` are the endpoint's tags.
+
+State lives in moto's EC2 backends, per account and region: connections on the service
+configuration, notifications on the provider's backend.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
+from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models import ec2_backends
+from moto.ec2.models.vpcs import VPCBackend
+from moto.ec2.responses import EC2Response
+from moto.ec2.utils import random_id
+from moto.sns.models import sns_backends
+
+CONNECTION_EVENTS = ("Connect", "Accept", "Reject", "Delete")
+FILTERS = {
+    "service-id": lambda c: c["service"].id,
+    "vpc-endpoint-state": lambda c: c["endpoint"].state,
+    "vpc-endpoint-id": lambda c: c["endpoint"].id,
+    "vpc-endpoint-owner": lambda c: c["owner"],
+}
+
+
+# --- model -------------------------------------------------------------------------------------
+
+
+def _connections(service) -> dict:
+    if not hasattr(service, "connections"):
+        service.connections = {}
+    return service.connections
+
+
+def _notifications(backend) -> dict:
+    if not hasattr(backend, "connection_notifications"):
+        backend.connection_notifications = {}
+    return backend.connection_notifications
+
+
+def _find_service(region: str, service_name: str):
+    """The (provider backend, service) whose name is ``service_name``, in any account."""
+    for account_id in list(ec2_backends.keys()):
+        backend = ec2_backends[account_id].get(region)
+        if backend is None:
+            continue
+        for service in list(backend.configurations.values()):
+            if service.service_name == service_name:
+                return backend, service
+    return None
+
+
+def _principal_allows(service, account_id: str) -> bool:
+    for principal in service.principals:
+        if principal == "*" or principal.split(":")[4:5] == [account_id]:
+            return True
+    return False
+
+
+def _as_bool(value) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _notify(provider, service, endpoint, owner: str, event: str) -> None:
+    for n in list(_notifications(provider).values()):
+        if event not in n["ConnectionEvents"]:
+            continue
+        if n.get("ServiceId") not in (None, service.id) or n.get("VpcEndpointId") not in (None, endpoint.id):
+            continue
+        arn = n["ConnectionNotificationArn"]
+        _, _, _, region, account, _ = arn.split(":", 5)
+        topic = sns_backends[account][region].topics.get(arn)
+        if topic is None:
+            continue
+        body = {
+            "connectionNotificationId": n["ConnectionNotificationId"],
+            "connectionEvent": event,
+            "serviceId": service.id,
+            "vpcEndpointId": endpoint.id,
+            "vpcEndpointOwner": owner,
+            "vpcEndpointState": endpoint.state,
+            "eventTime": utcnow().isoformat(),
+        }
+        topic.publish(json.dumps(body), subject=f"VPC endpoint connection {event}")
+
+
+_original_create = VPCBackend.create_vpc_endpoint
+_original_delete = VPCBackend.delete_vpc_endpoints
+
+
+def create_vpc_endpoint(self, vpc_id, service_name, endpoint_type, *args, **kwargs):
+    found = None
+    if (endpoint_type or "").lower() in ("interface", "gatewayloadbalancer"):
+        found = _find_service(self.region_name, service_name)
+        if found and found[0].account_id != self.account_id and not _principal_allows(found[1], self.account_id):
+            raise EC2ClientError(
+                "InvalidServiceName", f"The Vpc Endpoint Service '{service_name}' does not exist"
+            )
+    endpoint = _original_create(self, vpc_id, service_name, endpoint_type, *args, **kwargs)
+    if found:
+        provider, service = found
+        endpoint.state = "pendingAcceptance" if _as_bool(service.acceptance_required) else "available"
+        _connections(service)[endpoint.id] = {
+            "service": service,
+            "endpoint": endpoint,
+            "owner": self.account_id,
+            "region": self.region_name,
+            "connection_id": random_id("vpce-con", 17),
+        }
+        _notify(provider, service, endpoint, self.account_id, "Connect")
+    return endpoint
+
+
+def delete_vpc_endpoints(self, vpce_ids=None):
+    _original_delete(self, vpce_ids)
+    for vpce_id in vpce_ids or []:
+        endpoint = self.vpc_end_points.get(vpce_id)
+        found = endpoint and _find_service(self.region_name, endpoint.service_name)
+        if found and _connections(found[1]).pop(vpce_id, None):
+            _notify(found[0], found[1], endpoint, self.account_id, "Delete")
+
+
+# --- API ---------------------------------------------------------------------------------------
+
+
+def _own_service(backend, service_id):
+    service = backend.configurations.get(service_id or "")
+    if service is None:
+        raise EC2ClientError(
+            "InvalidVpcEndpointServiceId.NotFound", f"The VpcEndpointService Id '{service_id}' does not exist"
+        )
+    return service
+
+
+def describe_vpc_endpoint_connections(self) -> ActionResult:
+    filters = self._filters_from_querystring()
+    for name in filters:
+        if name not in FILTERS:
+            raise EC2ClientError("InvalidParameterValue", f"The filter '{name}' is invalid")
+    max_results = self._get_int_param("MaxResults")
+    if max_results is not None and not 5 <= max_results <= 1000:
+        raise EC2ClientError(
+            "InvalidParameterValue", f"Value ( {max_results} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."
+        )
+    rows = [
+        c
+        for service in self.ec2_backend.configurations.values()
+        for c in _connections(service).values()
+        if all(FILTERS[name](c) in values for name, values in filters.items())
+    ]
+    rows.sort(key=lambda c: (c["endpoint"].creation_timestamp, c["endpoint"].id))
+    start = 0
+    token = self._get_param("NextToken")
+    if token:
+        try:
+            start = int(base64.b64decode(token).decode())
+        except ValueError:
+            raise EC2ClientError("InvalidPaginationToken", f"Invalid pagination token: {token}")
+    end = start + (max_results or 1000)
+    page = rows[start:end]
+    result = {
+        "VpcEndpointConnections": [
+            {
+                "ServiceId": c["service"].id,
+                "VpcEndpointId": c["endpoint"].id,
+                "VpcEndpointOwner": c["owner"],
+                "VpcEndpointState": c["endpoint"].state,
+                "CreationTimestamp": c["endpoint"].creation_timestamp,
+                "DnsEntries": c["endpoint"].dns_entries or [],
+                "NetworkLoadBalancerArns": c["service"].network_load_balancer_arns,
+                "IpAddressType": "ipv4",
+                "VpcEndpointConnectionId": c["connection_id"],
+                "Tags": [{"Key": t["key"], "Value": t["value"]} for t in c["endpoint"].get_tags()],
+                "VpcEndpointRegion": c["region"],
+            }
+            for c in page
+        ]
+    }
+    if end < len(rows):
+        result["NextToken"] = base64.b64encode(str(end).encode()).decode()
+    return ActionResult(result)
+
+
+def _decide(self, event: str, allowed_from: tuple[str, ...], new_state: str) -> ActionResult:
+    service = _own_service(self.ec2_backend, self._get_param("ServiceId"))
+    unsuccessful = []
+    for endpoint_id in self._get_param("VpcEndpointIds", []):
+        c = _connections(service).get(endpoint_id)
+        if c is None:
+            unsuccessful.append(_item(endpoint_id, "InvalidVpcEndpointId.NotFound",
+                                      f"The Vpc Endpoint Id '{endpoint_id}' does not exist"))
+        elif c["endpoint"].state not in allowed_from:
+            unsuccessful.append(_item(endpoint_id, "IncorrectState",
+                                      f"Vpc Endpoint '{endpoint_id}' is in state '{c['endpoint'].state}'"))
+        else:
+            c["endpoint"].state = new_state
+            _notify(self.ec2_backend, service, c["endpoint"], c["owner"], event)
+    return ActionResult({"Unsuccessful": unsuccessful})
+
+
+def _item(resource_id: str, code: str, message: str) -> dict:
+    return {"ResourceId": resource_id, "Error": {"Code": code, "Message": message}}
+
+
+def accept_vpc_endpoint_connections(self) -> ActionResult:
+    return _decide(self, "Accept", ("pendingAcceptance",), "available")
+
+
+def reject_vpc_endpoint_connections(self) -> ActionResult:
+    return _decide(self, "Reject", ("pendingAcceptance", "available"), "rejected")
+
+
+def create_vpc_endpoint_connection_notification(self) -> ActionResult:
+    service_id = self._get_param("ServiceId")
+    endpoint_id = self._get_param("VpcEndpointId")
+    if bool(service_id) == bool(endpoint_id):
+        raise EC2ClientError("InvalidParameterCombination", "Specify either ServiceId or VpcEndpointId")
+    if service_id:
+        _own_service(self.ec2_backend, service_id)
+    arn = self._get_param("ConnectionNotificationArn") or ""
+    parts = arn.split(":")
+    if len(parts) != 6 or parts[2] != "sns" or arn not in sns_backends[parts[4]][parts[3]].topics:
+        raise EC2ClientError("InvalidConnectionNotification", f"Connection notification ARN {arn} is not valid")
+    events = self._get_param("ConnectionEvents", [])
+    if not events or any(e not in CONNECTION_EVENTS for e in events):
+        raise EC2ClientError(
+            "InvalidParameterValue", f"ConnectionEvents must be some of {', '.join(CONNECTION_EVENTS)}"
+        )
+    notification = {
+        "ConnectionNotificationId": random_id("vpce-nfn", 17),
+        "ConnectionNotificationType": "Topic",
+        "ConnectionNotificationArn": arn,
+        "ConnectionEvents": events,
+        "ConnectionNotificationState": "Enabled",
+        "ServiceRegion": self.region,
+    }
+    if service_id:
+        notification["ServiceId"] = service_id
+    else:
+        notification["VpcEndpointId"] = endpoint_id
+    _notifications(self.ec2_backend)[notification["ConnectionNotificationId"]] = notification
+    return ActionResult({"ConnectionNotification": notification,
+                         "ClientToken": self._get_param("ClientToken") or str(uuid.uuid4())})
+
+
+def describe_vpc_endpoint_connection_notifications(self) -> ActionResult:
+    wanted = self._get_param("ConnectionNotificationId")
+    found = [n for i, n in _notifications(self.ec2_backend).items() if wanted in (None, i)]
+    return ActionResult({"ConnectionNotificationSet": found})
+
+
+def delete_vpc_endpoint_connection_notifications(self) -> ActionResult:
+    unsuccessful = []
+    for nid in self._get_param("ConnectionNotificationIds", []):
+        if _notifications(self.ec2_backend).pop(nid, None) is None:
+            unsuccessful.append(_item(nid, "InvalidConnectionNotification",
+                                      f"The connection notification '{nid}' does not exist"))
+    return ActionResult({"Unsuccessful": unsuccessful})
+
+
+def install() -> None:
+    """Patch moto's EC2 backend and response class. Call before the server starts."""
+    VPCBackend.create_vpc_endpoint = create_vpc_endpoint
+    VPCBackend.delete_vpc_endpoints = delete_vpc_endpoints
+    for handler in (
+        describe_vpc_endpoint_connections,
+        accept_vpc_endpoint_connections,
+        reject_vpc_endpoint_connections,
+        create_vpc_endpoint_connection_notification,
+        describe_vpc_endpoint_connection_notifications,
+        delete_vpc_endpoint_connection_notifications,
+    ):
+        setattr(EC2Response, handler.__name__, handler)

@@ -1,0 +1,26 @@
+"""Start moto's server with this project's extensions on 127.0.0.1 and a free port.
+
+Prints ``READY http://127.0.0.1:<port>`` once it serves, then runs until its standard input closes
+(so it never outlives the harness that started it) or it is terminated.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import privatelink  # noqa: E402
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: E402
+
+if os.environ.get("MOTO_ACCOUNT_ID"):
+    sys.exit("MOTO_ACCOUNT_ID must not be set: it turns off moto's multiple accounts")
+
+privatelink.install()
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+host, port = server.get_host_and_port()
+print(f"READY http://{host}:{port}", flush=True)
+try:
+    sys.stdin.read()
+finally:
+    server.stop()

@@ -1,0 +1,1 @@
+"""Test and demo harness: the local AWS emulator, a local Lambda runtime, and the scenario."""

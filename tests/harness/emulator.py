@@ -1,0 +1,98 @@
+"""The local AWS emulator: moto's server plus ``tests/emulator``, one process per instance.
+
+Each instance is its own server on its own port, so tests running in parallel never see each
+other's state. If the server cannot start, :class:`EmulatorError` says why; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+REGION = "us-east-1"
+PROVIDER = "123456789012"  # moto's default account: requests signed with plain keys land here
+SERVER = Path(__file__).resolve().parent.parent / "emulator" / "server.py"
+START_TIMEOUT = 60
+
+
+class EmulatorError(RuntimeError):
+    pass
+
+
+class Emulator:
+    def __init__(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "MOTO_ACCOUNT_ID"}
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, str(SERVER)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+        except OSError as e:
+            raise EmulatorError(f"could not run the emulator ({sys.executable} {SERVER}): {e}") from e
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(self.process.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(START_TIMEOUT)
+        if not line or not line[0].startswith("READY "):
+            self.process.kill()
+            _, err = self.process.communicate(timeout=10)
+            hint = "is moto[server] installed? run `make venv`" if "No module named" in err else ""
+            raise EmulatorError(f"the emulator did not start within {START_TIMEOUT}s {hint}\n{err[-3000:]}")
+        self.url = line[0].split()[1]
+        # Drain stderr so the server never blocks on a full pipe.
+        threading.Thread(target=self.process.stderr.read, daemon=True).start()
+        self._credentials = {PROVIDER: ("testing", "testing", None)}
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def __enter__(self) -> "Emulator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def credentials(self, account: str) -> tuple[str, str, str | None]:
+        """Credentials for ``account``: its own role session, as a cross-account caller would have."""
+        if account not in self._credentials:
+            sts = self.client("sts")
+            c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/demo", RoleSessionName="harness")["Credentials"]
+            self._credentials[account] = (c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+        return self._credentials[account]
+
+    def client(self, service: str, account: str = PROVIDER):
+        key, secret, token = self._credentials.get(account) or self.credentials(account)
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
+            config=Config(retries={"max_attempts": 2}),
+        )
+
+    def function_env(self) -> dict[str, str]:
+        """What a function needs to reach this emulator as the provider account."""
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
