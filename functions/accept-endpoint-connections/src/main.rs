@@ -10,7 +10,8 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = AcceptorConfig::from_env(&Env::from_process())?;
+    let config = AcceptorConfig::from_env(&Env::from_process())
+        .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
     let sdk = autopilot::aws::sdk_config().await;
     let deps = handler::Deps::new(&sdk, config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {

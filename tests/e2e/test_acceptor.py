@@ -1,0 +1,275 @@
+"""The acceptor end to end: its real binary, invoked through the Lambda Runtime API, against the
+emulator over HTTP."""
+
+import copy
+import json
+
+from harness import scenario
+from harness.scenario import ALLOWED, STRANGER, create_vpc_endpoint_event, scheduled_event, sns_event
+
+PENDING = "pendingAcceptance"
+
+
+def connect(world, *accounts, **kwargs):
+    """Create one endpoint per account; return their ids and the Connect notifications' events."""
+    ids = [world.create_endpoint(a, **kwargs)[0] for a in accounts]
+    notes = world.connection_notifications()
+    assert [json.loads(n["Message"])["connectionEvent"] for n in notes] == ["Connect"] * len(accounts)
+    return ids, [sns_event(n) for n in notes]
+
+
+def test_allowed_is_accepted_and_stranger_rejected(world, acceptor):
+    world.put_policy(world.policy("reject"))
+    (ok, stranger), events = connect(world, ALLOWED, STRANGER)
+    result = acceptor().invoke(events[0])
+    assert result.ok, result.body
+    assert world.states() == {ok: "available", stranger: "rejected"}
+    decisions = {o["connection"]["endpoint_id"]: (o["action"], o["status"]) for o in result.body["outcomes"]}
+    assert decisions == {ok: ("accept", "applied"), stranger: ("reject", "applied")}
+    [alert] = world.alerts()
+    assert alert["version"] == "1.0" and alert["source"] == "custom"
+    assert alert["content"]["title"] == "PrivateLink connections: 1 accepted, 1 rejected"
+    assert f"*accepted* `{ok}` from account `{ALLOWED}`" in alert["content"]["description"]
+    assert f"*rejected* `{stranger}` from account `{STRANGER}`" in alert["content"]["description"]
+    assert "is not allowed to connect" in alert["content"]["description"]
+    # The emulator announced the outcomes on the connection topic, as AWS does.
+    events_seen = sorted(json.loads(n["Message"])["connectionEvent"] for n in world.connection_notifications())
+    assert events_seen == ["Accept", "Reject"]
+
+
+def test_hold_leaves_the_stranger_pending_and_says_so_once(world, acceptor):
+    world.put_policy(world.policy("hold"))
+    (ok, stranger), events = connect(world, ALLOWED, STRANGER)
+    fn = acceptor()
+    assert fn.invoke(events[1]).ok
+    assert world.states() == {ok: "available", stranger: PENDING}
+    [alert] = world.alerts()
+    assert "1 accepted, 1 held" in alert["content"]["title"]
+    assert alert["metadata"]["additionalContext"]["severity"] == "warning"
+    assert any("wait for a human" in s for s in alert["content"]["nextSteps"])
+    # The schedule sweeps again: the held connection is still held, and nobody is told twice.
+    again = fn.invoke(scheduled_event())
+    assert again.ok and again.body["announced"] == 0
+    assert [o["status"] for o in again.body["outcomes"]] == ["held"]
+    assert world.alerts() == []
+    assert world.states() == {ok: "available", stranger: PENDING}
+
+
+def test_dry_run_decides_and_notifies_but_changes_nothing(world, acceptor):
+    world.put_policy(world.policy("reject"))
+    (ok, stranger), events = connect(world, ALLOWED, STRANGER)
+    result = acceptor(dry_run=True).invoke(events[0])
+    assert result.ok
+    assert world.states() == {ok: PENDING, stranger: PENDING}
+    assert {o["status"] for o in result.body["outcomes"]} == {"dry_run"}
+    [alert] = world.alerts()
+    assert alert["content"]["title"] == "[dry run] PrivateLink connections: 1 would accept, 1 would reject"
+    assert world.connection_notifications() == []
+
+
+def test_replaying_the_same_event_changes_nothing_and_stays_quiet(world, acceptor):
+    world.put_policy(world.policy("reject"))
+    (ok, stranger), events = connect(world, ALLOWED, STRANGER)
+    fn = acceptor()
+    assert fn.invoke(events[0]).ok
+    assert len(world.alerts()) == 1
+    world.connection_notifications()
+    for replay in (events[0], copy.deepcopy(events[0]), events[1]):
+        result = fn.invoke(replay)
+        assert result.ok and result.body["outcomes"] == [] and result.body["announced"] == 0
+    assert world.alerts() == []
+    assert world.connection_notifications() == []
+    assert world.states() == {ok: "available", stranger: "rejected"}
+
+
+def test_dry_run_replay_is_quiet_too(world, acceptor):
+    world.put_policy(world.policy("reject"))
+    _, events = connect(world, ALLOWED)
+    fn = acceptor(dry_run=True)
+    assert fn.invoke(events[0]).body["announced"] == 1
+    assert fn.invoke(events[0]).body["announced"] == 0
+    assert len(world.alerts()) == 1
+
+
+def test_broken_policy_accepts_nothing_and_alerts_once(world, acceptor):
+    broken = world.policy("reject")
+    broken["services"][world.service_id]["allow"][0]["accounts"] = ["11111"]
+    world.put_policy(broken)
+    (ok,), events = connect(world, ALLOWED)
+    fn = acceptor()
+    result = fn.invoke(events[0])
+    assert not result.ok
+    assert result.error_type == "Policy"
+    assert '"11111" is not a 12-digit account id' in result.error_message
+    assert world.states() == {ok: PENDING}
+    [alert] = world.alerts()
+    assert alert["metadata"]["eventType"] == "PolicyInvalid"
+    assert alert["metadata"]["additionalContext"]["severity"] == "critical"
+    assert "nothing is accepted" in alert["content"]["title"]
+    # Lambda retries and the schedule keeps running: still nothing accepted, no second alert.
+    assert fn.invoke(scheduled_event()).error_type == "Policy"
+    assert world.alerts() == []
+    assert world.states() == {ok: PENDING}
+
+
+def test_missing_policy_parameter_accepts_nothing(world, acceptor):
+    (ok,), events = connect(world, ALLOWED)
+    result = acceptor().invoke(events[0])
+    assert result.error_type == "Policy"
+    assert "could not read the policy from SSM parameter" in result.error_message
+    assert world.states() == {ok: PENDING}
+    assert [a["metadata"]["eventType"] for a in world.alerts()] == ["PolicyInvalid"]
+
+
+def test_malformed_payloads_get_a_clear_error_and_change_nothing(world, acceptor):
+    world.put_policy(world.policy("reject"))
+    (ok, stranger), events = connect(world, ALLOWED, STRANGER)
+    good_sns = events[0]
+    no_message = copy.deepcopy(good_sns)
+    del no_message["Records"][0]["Sns"]["Message"]
+    not_sns = copy.deepcopy(good_sns)
+    not_sns["Records"][0]["EventSource"] = "aws:sqs"
+    ct = create_vpc_endpoint_event(ALLOWED, ok, "vpc-0123", world.service_name)
+    no_detail_name = copy.deepcopy(ct)
+    del no_detail_name["detail"]["eventName"]
+    no_account = copy.deepcopy(ct)
+    del no_account["account"]
+    bad_time = copy.deepcopy(ct)
+    bad_time["time"] = "yesterday"
+    cases = {
+        "not json": ("{not json", None),
+        "a list": ([1, 2], "expected a JSON object, got an array"),
+        "unknown shape": ({"hello": "world"}, "neither an SNS event"),
+        "SNS without Message": (no_message, "not a valid SNS event: missing field `Message`"),
+        "not from SNS": (not_sns, 'record from "aws:sqs", expected aws:sns'),
+        "CloudTrail without eventName": (no_detail_name, "CloudTrail detail has no eventName"),
+        "CloudTrail without account": (no_account, "CloudTrail event has no envelope account"),
+        "EventBridge with a bad time": (bad_time, "not a valid EventBridge event"),
+    }
+    fn = acceptor()
+    for name, (payload, message) in cases.items():
+        result = fn.invoke(payload)
+        assert not result.ok, name
+        if message is not None:
+            assert result.error_type == "InvalidEvent", (name, result.body)
+            assert message in result.error_message, (name, result.error_message)
+    assert world.states() == {ok: PENDING, stranger: PENDING}
+    assert world.alerts() == []
+
+
+def test_create_vpc_endpoint_event_brings_the_vpc_a_vpc_rule_needs(world, acceptor):
+    world.put_policy(world.policy("reject", vpcs=["vpc-00000000"]))
+    endpoint, vpc = world.create_endpoint(ALLOWED)
+    world.put_policy(world.policy("reject", vpcs=[vpc]))
+    fn = acceptor()
+    # The sweep cannot know the consumer's VPC: held, not accepted and not rejected.
+    swept = fn.invoke(scheduled_event())
+    assert [(o["action"], o["status"]) for o in swept.body["outcomes"]] == [("hold", "held")]
+    assert world.states() == {endpoint: PENDING}
+    # The consumer's forwarded CreateVpcEndpoint event carries it.
+    result = fn.invoke(create_vpc_endpoint_event(ALLOWED, endpoint, vpc, world.service_name))
+    assert result.ok, result.body
+    assert world.states() == {endpoint: "available"}
+    alerts = world.alerts()
+    assert [a["content"]["title"] for a in alerts] == ["PrivateLink connections: 1 held", "PrivateLink connections: 1 accepted"]
+    assert alerts[1]["metadata"]["additionalContext"]["vpc"] == vpc
+
+
+def test_event_from_the_wrong_vpc_is_rejected(world, acceptor):
+    world.put_policy(world.policy("reject", vpcs=["vpc-00000000"]))
+    endpoint, vpc = world.create_endpoint(ALLOWED)
+    result = acceptor().invoke(create_vpc_endpoint_event(ALLOWED, endpoint, vpc, world.service_name))
+    assert result.ok
+    assert world.states() == {endpoint: "rejected"}
+    assert f"VPC {vpc} is not one of vpc-00000000" in result.body["outcomes"][0]["reason"]
+
+
+def test_events_from_untrusted_accounts_change_nothing(world, acceptor):
+    world.put_policy(world.policy("reject", vpcs=["vpc-00000000"]))
+    endpoint, _ = world.create_endpoint(ALLOWED)
+    fn = acceptor()
+    # A stranger's account forwards an event claiming the allowed VPC.
+    untrusted = fn.invoke(create_vpc_endpoint_event(STRANGER, endpoint, "vpc-00000000", world.service_name))
+    assert untrusted.ok and "does not trust" in untrusted.body["ignored"]
+    # A trusted account describing an endpoint it does not own.
+    other, _ = world.create_endpoint(ALLOWED)
+    world.put_policy({**world.policy("reject"), "services": {world.service_id: {
+        "allow": [{"accounts": [ALLOWED], "vpcs": ["vpc-00000000"]}, {"accounts": ["333333333333"]}],
+        "otherwise": "reject"}}})
+    spoofed = fn.invoke(create_vpc_endpoint_event("333333333333", other, "vpc-00000000", world.service_name))
+    assert spoofed.ok and f"does not own {other}" in spoofed.body["ignored"]
+    assert world.states() == {endpoint: PENDING, other: PENDING}
+    assert world.alerts() == []
+
+
+def test_failed_calls_and_foreign_events_are_ignored_cleanly(world, acceptor):
+    world.put_policy(world.policy("reject"))
+    (endpoint,), _ = connect(world, ALLOWED)
+    failed = create_vpc_endpoint_event(ALLOWED, endpoint, "vpc-1", world.service_name)
+    failed["detail"]["errorCode"] = "Client.UnauthorizedOperation"
+    failed["detail"]["responseElements"] = None
+    aws_service = create_vpc_endpoint_event(ALLOWED, endpoint, "vpc-1", "com.amazonaws.us-east-1.s3")
+    fn = acceptor()
+    for event, why in ((failed, "failed (Client.UnauthorizedOperation)"), (aws_service, "is not an endpoint service")):
+        result = fn.invoke(event)
+        assert result.ok and why in result.body["ignored"]
+    assert world.states() == {endpoint: PENDING}
+
+
+def test_notification_without_a_service_id_sweeps_every_managed_service(world, acceptor):
+    world.put_policy(world.policy("reject"))
+    (endpoint,), events = connect(world, ALLOWED)
+    events[0]["Records"][0]["Sns"]["Message"] = "something changed"
+    assert acceptor().invoke(events[0]).ok
+    assert world.states() == {endpoint: "available"}
+
+
+def test_unmanaged_services_are_left_alone(world, acceptor):
+    policy = world.policy("reject")
+    policy["services"] = {"vpce-svc-0fffffffffffffff0": policy["services"][world.service_id]}
+    world.put_policy(policy)
+    (endpoint,), events = connect(world, STRANGER)
+    fn = acceptor()
+    assert "no managed service" in fn.invoke(events[0]).body["ignored"]
+    assert fn.invoke(scheduled_event()).body["outcomes"] == []
+    assert world.states() == {endpoint: PENDING}
+
+
+def test_tag_rules_read_the_endpoint_tags(world, acceptor):
+    world.put_policy(world.policy("reject", tags={"team": "orders"}))
+    tagged, _ = world.create_endpoint(ALLOWED, tags={"team": "orders"})
+    untagged, _ = world.create_endpoint(ALLOWED)
+    assert acceptor().invoke(scheduled_event()).ok
+    assert world.states() == {tagged: "available", untagged: "rejected"}
+
+
+def test_inline_policy_from_the_environment(world, acceptor):
+    (endpoint,), events = connect(world, ALLOWED)
+    assert acceptor(policy=world.policy("reject")).invoke(events[0]).ok
+    assert world.states() == {endpoint: "available"}
+
+
+def test_many_pending_connections_are_decided_in_one_run(world, acceptor):
+    world.put_policy(world.policy("reject"))
+    ids = [world.create_endpoint(ALLOWED if i % 3 else STRANGER)[0] for i in range(12)]
+    result = acceptor().invoke(scheduled_event())
+    assert result.ok and len(result.body["outcomes"]) == 12
+    states = world.states()
+    assert sorted(states) == sorted(ids)
+    assert sum(s == "rejected" for s in states.values()) == 4
+    assert sum(s == "available" for s in states.values()) == 8
+    [alert] = world.alerts()
+    assert alert["content"]["title"] == "PrivateLink connections: 8 accepted, 4 rejected"
+
+
+def test_configuration_errors_stop_the_cold_start(world):
+    from harness.lambda_host import LambdaHost
+    env = world.function_env()
+    env["DRY_RUN"] = "maybe"
+    host = LambdaHost(scenario.FUNCTION, env)
+    try:
+        host.process.wait(timeout=20)
+        assert host.process.returncode != 0
+        assert "DRY_RUN must be true or false" in "\n".join(host._logs) + str(host._init_error)
+    finally:
+        host.close()
