@@ -154,3 +154,141 @@ fn create_vpc_endpoint(event: &CloudTrailEvent) -> Result<Scope, Triage> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::path::{Path, PathBuf};
+
+    const SVC: &str = "vpce-svc-0123456789abcdef0";
+
+    fn sample(name: &str) -> Value {
+        let path = events_dir().join(name);
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    fn events_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events")
+    }
+
+    #[test]
+    fn connection_notification_names_its_service() {
+        let scope = scope_of(sample("sns-connection-notification.json")).unwrap();
+        assert_eq!(scope, Scope::Services([SVC.to_owned()].into()));
+    }
+
+    #[test]
+    fn schedule_sweeps_everything() {
+        assert_eq!(scope_of(sample("scheduled.json")).unwrap(), Scope::All);
+    }
+
+    #[test]
+    fn create_vpc_endpoint_reads_alike_in_both_ec2_shapes() {
+        let expected = Scope::Endpoint {
+            service_id: SVC.into(),
+            endpoint_id: "vpce-0a1b2c3d4e5f60718".into(),
+            vpc_id: Some("vpc-0aa11bb22cc33dd44".into()),
+            account: "111111111111".into(),
+        };
+        assert_eq!(
+            scope_of(sample("eventbridge-create-vpc-endpoint.json")).unwrap(),
+            expected
+        );
+        assert_eq!(
+            scope_of(sample("eventbridge-create-vpc-endpoint-flat.json")).unwrap(),
+            expected
+        );
+    }
+
+    #[test]
+    fn create_vpc_endpoint_without_response_sweeps_the_service() {
+        let mut event = sample("eventbridge-create-vpc-endpoint.json");
+        event["detail"]["responseElements"] = Value::Null;
+        assert_eq!(
+            scope_of(event).unwrap(),
+            Scope::Services([SVC.to_owned()].into())
+        );
+    }
+
+    /// Wrap a bare CloudTrail record in the EventBridge envelope it would arrive in.
+    fn envelope(record: &Value) -> Value {
+        let account = record["recipientAccountId"]
+            .as_str()
+            .or(record["userIdentity"]["accountId"].as_str());
+        let source = record["eventSource"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_end_matches(".amazonaws.com");
+        json!({"version": "0", "id": "x", "detail-type": "AWS API Call via CloudTrail",
+               "source": format!("aws.{source}"), "account": account.unwrap_or("123456789012"),
+               "time": "2026-11-26T12:00:00Z", "region": "us-east-1", "resources": [], "detail": record})
+    }
+
+    /// Every real payload is understood or cleanly ignored; none is an error.
+    #[test]
+    fn real_events_are_parsed_or_cleanly_ignored() {
+        let mut seen = 0;
+        for entry in std::fs::read_dir(events_dir().join("real")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let file: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let invocations: Vec<Value> = if file.get("detail-type").is_some() {
+                vec![file]
+            } else if file["Records"][0].get("Sns").is_some() {
+                vec![file]
+            } else if let Some(records) = file["Records"].as_array() {
+                records.iter().map(envelope).collect()
+            } else {
+                vec![envelope(&file)]
+            };
+            for event in invocations {
+                seen += 1;
+                match scope_of(event) {
+                    Ok(_) | Err(Triage::Ignored(_)) => {}
+                    Err(Triage::Invalid(e)) => panic!("{}: {e}", path.display()),
+                }
+            }
+        }
+        assert!(seen >= 18, "only {seen} real payloads found");
+    }
+
+    /// `events/real` holds copies of the shared real-event fixtures; keep them in step.
+    #[test]
+    fn real_event_copies_match_the_shared_fixtures() {
+        let shared =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real-events");
+        let Ok(entries) = std::fs::read_dir(&shared) else {
+            return; // outside this workplace the shared fixtures are not beside the repository
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let copy = events_dir().join("real").join(path.file_name().unwrap());
+                assert_eq!(
+                    std::fs::read(&path).unwrap(),
+                    std::fs::read(&copy).unwrap_or_default(),
+                    "{} differs from its copy in events/real",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn failed_and_foreign_calls_are_ignored_with_a_reason() {
+        let mut failed = sample("eventbridge-create-vpc-endpoint.json");
+        failed["detail"]["errorCode"] = json!("Client.VpcEndpointLimitExceeded");
+        assert!(
+            matches!(scope_of(failed), Err(Triage::Ignored(why)) if why.contains("Client.VpcEndpointLimitExceeded"))
+        );
+        let mut create_vpc = sample("eventbridge-create-vpc-endpoint.json");
+        create_vpc["detail"]["eventName"] = json!("CreateVpc");
+        assert!(
+            matches!(scope_of(create_vpc), Err(Triage::Ignored(why)) if why.contains("CreateVpc from aws.ec2"))
+        );
+    }
+}
