@@ -1,0 +1,112 @@
+"""The demo: a provider, an allowed consumer and a stranger on the local emulator, and the
+acceptor's release binary deciding their connection requests. It checks its own outcome and
+exits non-zero if anything differs from what it announces."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import scenario  # noqa: E402
+from harness.emulator import PROVIDER, Emulator  # noqa: E402
+from harness.lambda_host import LambdaHost, binary  # noqa: E402
+from harness.scenario import ALLOWED, STRANGER, sns_event  # noqa: E402
+
+failures: list[str] = []
+
+
+def step(title: str) -> None:
+    print(f"\n== {title}")
+
+
+def show(text: str, indent: int = 3) -> None:
+    print(textwrap.indent(text, " " * indent))
+
+
+def expect(what: str, actual, wanted) -> None:
+    ok = actual == wanted
+    print(f"   [{'ok' if ok else 'MISMATCH'}] {what}: {actual}" + ("" if ok else f" (expected {wanted})"))
+    if not ok:
+        failures.append(what)
+
+
+def main() -> int:
+    step("Starting the local AWS emulator (moto + this project's PrivateLink extension)")
+    with Emulator() as emu:
+        show(f"listening on {emu.url}")
+
+        step(f"Provider account {PROVIDER}: NLB-backed endpoint service that requires acceptance")
+        world = scenario.build(emu)
+        show(f"endpoint service  {world.service_id} ({world.service_name})")
+        show(f"load balancer     {world.nlb_arn}")
+        show(f"notifications     {world.notification_topic} (Connect, Accept, Reject, Delete)")
+        show(f"alerts            {world.alert_topic}")
+        policy = world.policy("reject")
+        world.put_policy(policy)
+        show(f"policy in SSM     {scenario.POLICY_PARAMETER}:")
+        show(json.dumps(policy, indent=2), indent=6)
+
+        step("Consumers create interface endpoints to the service")
+        allowed, allowed_vpc = world.create_endpoint(ALLOWED)
+        stranger, stranger_vpc = world.create_endpoint(STRANGER)
+        show(f"account {ALLOWED} (named in the policy)  {allowed} in {allowed_vpc}")
+        show(f"account {STRANGER} (a stranger)          {stranger} in {stranger_vpc}")
+        expect("states before", world.states(), {allowed: "pendingAcceptance", stranger: "pendingAcceptance"})
+
+        notes = world.connection_notifications()
+        step(f"The emulator published {len(notes)} connection notification(s); the first one:")
+        show(json.dumps(json.loads(notes[0]["Message"]), indent=2))
+
+        path = binary(scenario.FUNCTION)
+        step(f"Invoking {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path} with it (SNS event, Lambda Runtime API)")
+        with LambdaHost(scenario.FUNCTION, world.function_env()) as fn:
+            result = fn.invoke(sns_event(notes[0]))
+            if not result.ok:
+                show(f"the function failed: {result.body}")
+                show("\n".join(result.logs))
+                return 1
+            for o in result.body["outcomes"]:
+                c = o["connection"]
+                show(f"{o['action']:>6} {c['endpoint_id']}  account {c['owner']}  [{o['status']}]  {o['reason']}")
+
+            step("The notification that went out (SNS, AWS Chatbot custom-notification format)")
+            alerts = world.alerts()
+            for a in alerts:
+                show(f"title:       {a['content']['title']}")
+                show("description:")
+                show(a["content"]["description"], indent=6)
+                for s in a["content"]["nextSteps"]:
+                    show(f"next step:   {s}")
+                show(f"severity:    {a['metadata']['additionalContext']['severity']}")
+
+            step("Final states, read back from the emulator")
+            states = world.states()
+            for endpoint, state in states.items():
+                show(f"{endpoint}  {state}")
+            expect("allowed consumer", states.get(allowed), "available")
+            expect("stranger", states.get(stranger), "rejected")
+            consumer_view = emu.client("ec2", ALLOWED).describe_vpc_endpoints(VpcEndpointIds=[allowed])["VpcEndpoints"][0]["State"]
+            expect(f"endpoint state seen by account {ALLOWED}", consumer_view, "available")
+            expect("notifications published", len(alerts), 1)
+            expect("decisions announced", [a["content"]["title"] for a in alerts], ["PrivateLink connections: 1 accepted, 1 rejected"])
+
+            step("Replaying the same notification")
+            replay = fn.invoke(sns_event(notes[0]))
+            expect("decisions on replay", replay.body.get("outcomes"), [])
+            expect("notifications on replay", len(world.alerts()), 0)
+            expect("states after replay", world.states(), states)
+
+    step("Result")
+    if failures:
+        show(f"FAILED: {', '.join(failures)}")
+        return 1
+    show("one accepted, one rejected, one notification, nothing twice: as announced")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
