@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FUNCTIONS := accept-endpoint-connections
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test test-rust test-e2e lint bench build deploy venv clean
+.PHONY: demo test test-rust test-e2e lint build deploy venv clean
 
 ## demo: run the scenario on the local emulator with the functions' release binaries
 demo: $(STAMP)

@@ -18,12 +18,18 @@ pub enum Scope {
     /// These services (a connection notification naming them).
     Services(BTreeSet<String>),
     /// One endpoint, as reported by the consumer's `CreateVpcEndpoint` event.
-    Endpoint {
-        service_id: String,
-        endpoint_id: String,
-        vpc_id: Option<String>,
-        account: String,
-    },
+    Endpoint(Claim),
+}
+
+/// What a consumer's event says about its endpoint. Believed only when the policy trusts the
+/// sending account and that account owns the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub service_id: String,
+    pub endpoint_id: String,
+    pub vpc_id: Option<String>,
+    /// The event's envelope account: the sender.
+    pub account: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -117,57 +123,59 @@ impl<C: ConnectionApi + Sync, L: Ledger + Sync, P: Publisher + Sync> Acceptor<C,
             ..Report::default()
         };
 
-        let (services, endpoint): (Vec<String>, Option<(String, Option<String>, String)>) =
-            match scope {
-                Scope::All => (policy.service_ids().map(str::to_owned).collect(), None),
-                Scope::Services(ids) => {
-                    let (managed, other): (Vec<_>, Vec<_>) =
-                        ids.into_iter().partition(|id| policy.service(id).is_some());
-                    if !other.is_empty() {
-                        tracing::info!(services = ?other, "not managed by the policy; left alone");
-                    }
-                    if managed.is_empty() {
-                        report.ignored =
-                            Some(format!("no managed service among {}", other.join(", ")));
-                        return Ok(report);
-                    }
-                    (managed, None)
+        let (services, claim): (Vec<String>, Option<Claim>) = match scope {
+            Scope::All => (policy.service_ids().map(str::to_owned).collect(), None),
+            Scope::Services(ids) => {
+                let (managed, other): (Vec<_>, Vec<_>) =
+                    ids.into_iter().partition(|id| policy.service(id).is_some());
+                if !other.is_empty() {
+                    tracing::info!(services = ?other, "not managed by the policy; left alone");
                 }
-                Scope::Endpoint {
-                    service_id,
-                    endpoint_id,
-                    vpc_id,
-                    account,
-                } => {
-                    if !policy.trusts_account(&account) {
-                        tracing::warn!(%account, %endpoint_id, "event from an account the policy does not name; ignored");
-                        report.ignored = Some(format!(
-                            "event from account {account}, which the policy does not trust"
-                        ));
-                        return Ok(report);
-                    }
-                    if policy.service(&service_id).is_none() {
-                        report.ignored = Some(format!("{service_id} is not managed by the policy"));
-                        return Ok(report);
-                    }
-                    (vec![service_id], Some((endpoint_id, vpc_id, account)))
+                if managed.is_empty() {
+                    report.ignored = Some(format!("no managed service among {}", other.join(", ")));
+                    return Ok(report);
                 }
-            };
+                (managed, None)
+            }
+            Scope::Endpoint(claim) => {
+                if !policy.trusts_account(&claim.account) {
+                    tracing::warn!(account = %claim.account, endpoint_id = %claim.endpoint_id,
+                        "event from an account the policy does not name; ignored");
+                    report.ignored = Some(format!(
+                        "event from account {}, which the policy does not trust",
+                        claim.account
+                    ));
+                    return Ok(report);
+                }
+                if policy.service(&claim.service_id).is_none() {
+                    report.ignored =
+                        Some(format!("{} is not managed by the policy", claim.service_id));
+                    return Ok(report);
+                }
+                (vec![claim.service_id.clone()], Some(claim))
+            }
+        };
 
         let mut pending: Vec<Connection> = Vec::new();
         for service_id in &services {
-            let endpoint_id = endpoint.as_ref().map(|(id, _, _)| id.as_str());
+            let endpoint_id = claim.as_ref().map(|c| c.endpoint_id.as_str());
             pending.extend(self.connections.pending(service_id, endpoint_id).await?);
         }
-        if let Some((endpoint_id, vpc_id, account)) = &endpoint {
-            for c in pending.iter_mut().filter(|c| &c.endpoint_id == endpoint_id) {
-                if &c.owner != account {
-                    // The event's account must own the endpoint it describes.
-                    tracing::warn!(%account, owner = %c.owner, %endpoint_id, "event account does not own the endpoint; ignored");
-                    report.ignored = Some(format!("account {account} does not own {endpoint_id}"));
+        if let Some(claim) = &claim {
+            for c in pending
+                .iter_mut()
+                .filter(|c| c.endpoint_id == claim.endpoint_id)
+            {
+                if c.owner != claim.account {
+                    tracing::warn!(account = %claim.account, owner = %c.owner, endpoint_id = %c.endpoint_id,
+                        "event account does not own the endpoint; ignored");
+                    report.ignored = Some(format!(
+                        "account {} does not own {}",
+                        claim.account, c.endpoint_id
+                    ));
                     return Ok(report);
                 }
-                c.vpc_id.clone_from(vpc_id);
+                c.vpc_id.clone_from(&claim.vpc_id);
             }
         }
 

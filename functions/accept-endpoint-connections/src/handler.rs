@@ -1,6 +1,6 @@
 //! Event decoding: which connections an invocation is about.
 
-use autopilot::acceptor::{Acceptor, Report, Scope};
+use autopilot::acceptor::{Acceptor, Claim, Report, Scope};
 use autopilot::aws::SdkConfig;
 use autopilot::cloudtrail::{get, path, scalar_string};
 use autopilot::config::{AcceptorConfig, PolicySource};
@@ -141,12 +141,12 @@ fn create_vpc_endpoint(event: &CloudTrailEvent) -> Result<Scope, Triage> {
         .or_else(|| endpoint.and_then(|e| get(e, "vpcId")))
         .and_then(scalar_string);
     match path(&r.response, &["vpcEndpoint", "vpcEndpointId"]).and_then(scalar_string) {
-        Some(endpoint_id) => Ok(Scope::Endpoint {
+        Some(endpoint_id) => Ok(Scope::Endpoint(Claim {
             service_id,
             endpoint_id,
             vpc_id,
             account: event.account.clone(),
-        }),
+        })),
         None => {
             // Without the endpoint id the event still says the service has a new request.
             tracing::warn!(%service_id, "CreateVpcEndpoint event without an endpoint id; sweeping the service");
@@ -185,12 +185,12 @@ mod tests {
 
     #[test]
     fn create_vpc_endpoint_reads_alike_in_both_ec2_shapes() {
-        let expected = Scope::Endpoint {
+        let expected = Scope::Endpoint(Claim {
             service_id: SVC.into(),
             endpoint_id: "vpce-0a1b2c3d4e5f60718".into(),
             vpc_id: Some("vpc-0aa11bb22cc33dd44".into()),
             account: "111111111111".into(),
-        };
+        });
         assert_eq!(
             scope_of(sample("eventbridge-create-vpc-endpoint.json")).unwrap(),
             expected
@@ -236,14 +236,14 @@ mod tests {
             }
             let file: Value =
                 serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            let invocations: Vec<Value> = if file.get("detail-type").is_some() {
-                vec![file]
-            } else if file["Records"][0].get("Sns").is_some() {
-                vec![file]
-            } else if let Some(records) = file["Records"].as_array() {
-                records.iter().map(envelope).collect()
-            } else {
-                vec![envelope(&file)]
+            // Lambda payloads as they are; bare CloudTrail records (and log files of them) in
+            // the envelope EventBridge would deliver them in.
+            let is_payload =
+                file.get("detail-type").is_some() || file["Records"][0].get("Sns").is_some();
+            let invocations: Vec<Value> = match file["Records"].as_array() {
+                _ if is_payload => vec![file],
+                Some(records) => records.iter().map(envelope).collect(),
+                None => vec![envelope(&file)],
             };
             for event in invocations {
                 seen += 1;
