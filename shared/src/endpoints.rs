@@ -122,34 +122,43 @@ impl ConnectionApi for Ec2Connections {
     }
 
     async fn accept(&self, service_id: &str, endpoint_ids: &[String]) -> Result<Vec<ItemFailure>> {
-        let mut out = Vec::new();
-        for chunk in endpoint_ids.chunks(IDS_PER_CALL) {
-            let resp = self
-                .client
+        in_pages(endpoint_ids, |ids| async move {
+            self.client
                 .accept_vpc_endpoint_connections()
                 .service_id(service_id)
-                .set_vpc_endpoint_ids(Some(chunk.to_vec()))
+                .set_vpc_endpoint_ids(Some(ids))
                 .send()
                 .await
-                .map_err(|e| Error::aws("ec2:AcceptVpcEndpointConnections", e))?;
-            out.extend(failures(resp.unsuccessful()));
-        }
-        Ok(out)
+                .map(|r| r.unsuccessful.unwrap_or_default())
+                .map_err(|e| Error::aws("ec2:AcceptVpcEndpointConnections", e))
+        })
+        .await
     }
 
     async fn reject(&self, service_id: &str, endpoint_ids: &[String]) -> Result<Vec<ItemFailure>> {
-        let mut out = Vec::new();
-        for chunk in endpoint_ids.chunks(IDS_PER_CALL) {
-            let resp = self
-                .client
+        in_pages(endpoint_ids, |ids| async move {
+            self.client
                 .reject_vpc_endpoint_connections()
                 .service_id(service_id)
-                .set_vpc_endpoint_ids(Some(chunk.to_vec()))
+                .set_vpc_endpoint_ids(Some(ids))
                 .send()
                 .await
-                .map_err(|e| Error::aws("ec2:RejectVpcEndpointConnections", e))?;
-            out.extend(failures(resp.unsuccessful()));
-        }
-        Ok(out)
+                .map(|r| r.unsuccessful.unwrap_or_default())
+                .map_err(|e| Error::aws("ec2:RejectVpcEndpointConnections", e))
+        })
+        .await
     }
+}
+
+/// Call `call` once per page of ids, collecting every `Unsuccessful` item.
+async fn in_pages<F, Fut>(ids: &[String], call: F) -> Result<Vec<ItemFailure>>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: Future<Output = Result<Vec<UnsuccessfulItem>>>,
+{
+    let mut out = Vec::new();
+    for page in ids.chunks(IDS_PER_CALL) {
+        out.extend(failures(&call(page.to_vec()).await?));
+    }
+    Ok(out)
 }
