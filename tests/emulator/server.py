@@ -10,12 +10,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import privatelink  # noqa: E402
+import route53_sharing  # noqa: E402
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: E402
 
 if os.environ.get("MOTO_ACCOUNT_ID"):
     sys.exit("MOTO_ACCOUNT_ID must not be set: it turns off moto's multiple accounts")
 
 privatelink.install()
+route53_sharing.install()
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 host, port = server.get_host_and_port()
