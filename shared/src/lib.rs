@@ -9,6 +9,7 @@ pub mod events;
 pub mod ids;
 pub mod notify;
 pub mod policy;
+pub mod zones;
 
 #[cfg(feature = "endpoints")]
 pub mod acceptor;

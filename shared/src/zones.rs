@@ -1,0 +1,381 @@
+//! Zone-sharing rules: which Route 53 private hosted zones go to which VPCs. [`plan`] is pure:
+//! rules + a VPC + the zone catalogue → what to associate or disassociate, each with its reason.
+//!
+//! ```json
+//! {
+//!   "version": 1,
+//!   "accounts": ["111111111111", "222222222222"],
+//!   "regions": ["us-east-1"],
+//!   "rules": [
+//!     { "name": "shared services", "zones": ["Z0123456789ABCDEFGHIJ"] },
+//!     { "name": "payments", "zone_tags": { "share": "payments" }, "accounts": ["222222222222"],
+//!       "vpc_tags": { "team": "payments" } }
+//!   ],
+//!   "opt_out": { "tag": "private-zones", "value": "off", "disassociate": false }
+//! }
+//! ```
+
+use crate::policy::PolicyError;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Validated rules; only [`Rules::parse`] makes them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    version: u32,
+    /// Spoke accounts whose VPCs (and events) are trusted. The hub's own account must be listed
+    /// too if its VPCs are to be served.
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    pub rules: Vec<ZoneRule>,
+    #[serde(default)]
+    pub opt_out: Option<OptOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneRule {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Zones by id.
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// Zones carrying every one of these tags.
+    #[serde(default)]
+    pub zone_tags: BTreeMap<String, String>,
+    /// Only VPCs in these accounts (default: every trusted account).
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// Only VPCs in these regions (default: every configured region).
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// Only VPCs carrying every one of these tags.
+    #[serde(default)]
+    pub vpc_tags: BTreeMap<String, String>,
+}
+
+/// A VPC tag that takes a VPC out of every rule.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptOut {
+    pub tag: String,
+    pub value: String,
+    /// Also disassociate the zones the rules would give it (never a zone's last VPC).
+    #[serde(default)]
+    pub disassociate: bool,
+}
+
+impl Rules {
+    pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        let rules: Rules =
+            serde_json::from_str(text).map_err(|e| PolicyError::Syntax(e.to_string()))?;
+        let problems = rules.problems();
+        if problems.is_empty() {
+            Ok(rules)
+        } else {
+            Err(PolicyError::Invalid(problems))
+        }
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.version != 1 {
+            p.push(format!("version: must be 1, not {}", self.version));
+        }
+        if self.accounts.is_empty() {
+            p.push("accounts: must name at least one account".into());
+        }
+        let bad_account = |a: &String| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit());
+        for (i, a) in self
+            .accounts
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| bad_account(a))
+        {
+            p.push(format!("accounts[{i}]: {a:?} is not a 12-digit account id"));
+        }
+        if self.regions.is_empty() {
+            p.push("regions: must name at least one region".into());
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            let at = format!("rules[{i}]");
+            if rule.zones.is_empty() && rule.zone_tags.is_empty() {
+                p.push(format!("{at}: name zones, zone_tags or both"));
+            }
+            for (j, z) in rule.zones.iter().enumerate() {
+                if z.is_empty()
+                    || !z
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                {
+                    p.push(format!(
+                        "{at}.zones[{j}]: {z:?} is not a hosted zone id (Z…)"
+                    ));
+                }
+            }
+            for (j, a) in rule.accounts.iter().enumerate() {
+                if !self.accounts.contains(a) {
+                    p.push(format!(
+                        "{at}.accounts[{j}]: {a:?} is not one of the trusted accounts"
+                    ));
+                }
+            }
+            for (j, r) in rule.regions.iter().enumerate() {
+                if !self.regions.contains(r) {
+                    p.push(format!(
+                        "{at}.regions[{j}]: {r:?} is not one of the configured regions"
+                    ));
+                }
+            }
+        }
+        if let Some(o) = &self.opt_out
+            && o.tag.trim().is_empty()
+        {
+            p.push("opt_out.tag: must not be empty".into());
+        }
+        p
+    }
+
+    pub fn trusts_account(&self, account: &str) -> bool {
+        self.accounts.iter().any(|a| a == account)
+    }
+
+    pub fn covers_region(&self, region: &str) -> bool {
+        self.regions.iter().any(|r| r == region)
+    }
+}
+
+/// A VPC, as its owner's account describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Vpc {
+    pub account: String,
+    pub region: String,
+    pub vpc_id: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A private hosted zone of the hub, with the VPCs it is associated with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Zone {
+    pub id: String,
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+    /// (VPC id, region) pairs.
+    pub vpcs: BTreeSet<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Associate,
+    Disassociate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub zone_id: String,
+    pub zone_name: String,
+    pub change: Change,
+    pub reason: String,
+}
+
+fn has_tags(have: &BTreeMap<String, String>, want: &BTreeMap<String, String>) -> bool {
+    want.iter().all(|(k, v)| have.get(k) == Some(v))
+}
+
+fn label(i: usize, rule: &ZoneRule) -> String {
+    rule.name.as_ref().map_or_else(
+        || format!("rule {}", i + 1),
+        |n| format!("rule {} ({n})", i + 1),
+    )
+}
+
+/// Zone ids a rule selects from the catalogue.
+fn selects<'a>(rule: &'a ZoneRule, zones: &'a [Zone]) -> impl Iterator<Item = &'a Zone> {
+    zones.iter().filter(|z| {
+        rule.zones.contains(&z.id)
+            || (!rule.zone_tags.is_empty() && has_tags(&z.tags, &rule.zone_tags))
+    })
+}
+
+/// What to change for one VPC. Pairs already associated are no-ops and produce no step.
+pub fn plan(rules: &Rules, vpc: &Vpc, zones: &[Zone]) -> Vec<Step> {
+    if !rules.trusts_account(&vpc.account) || !rules.covers_region(&vpc.region) {
+        return vec![];
+    }
+    let key = (vpc.vpc_id.clone(), vpc.region.clone());
+    // Zones the rules give this VPC, ignoring opt-out, with the first rule that gives each.
+    let mut wanted: BTreeMap<&str, (&Zone, String)> = BTreeMap::new();
+    for (i, rule) in rules.rules.iter().enumerate() {
+        let account_ok = rule.accounts.is_empty() || rule.accounts.contains(&vpc.account);
+        let region_ok = rule.regions.is_empty() || rule.regions.contains(&vpc.region);
+        if account_ok && region_ok && has_tags(&vpc.tags, &rule.vpc_tags) {
+            for zone in selects(rule, zones) {
+                wanted
+                    .entry(zone.id.as_str())
+                    .or_insert_with(|| (zone, label(i, rule)));
+            }
+        }
+    }
+    let opted_out = rules
+        .opt_out
+        .as_ref()
+        .filter(|o| vpc.tags.get(&o.tag) == Some(&o.value));
+    let mut steps = Vec::new();
+    for (zone, rule) in wanted.into_values() {
+        let associated = zone.vpcs.contains(&key);
+        match opted_out {
+            None if !associated => steps.push(Step {
+                zone_id: zone.id.clone(),
+                zone_name: zone.name.clone(),
+                change: Change::Associate,
+                reason: format!("{rule} gives {} to this VPC", zone.name),
+            }),
+            Some(o) if o.disassociate && associated && zone.vpcs.len() > 1 => steps.push(Step {
+                zone_id: zone.id.clone(),
+                zone_name: zone.name.clone(),
+                change: Change::Disassociate,
+                reason: format!("the VPC opted out with tag {}={}", o.tag, o.value),
+            }),
+            _ => {}
+        }
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(extra: &str) -> Rules {
+        Rules::parse(&format!(
+            r#"{{"version": 1, "accounts": ["111111111111", "222222222222"], "regions": ["us-east-1"],
+                "rules": [{{"name": "shared", "zones": ["ZSHARED"]}},
+                          {{"zone_tags": {{"share": "payments"}}, "accounts": ["222222222222"], "vpc_tags": {{"team": "payments"}}}}]
+                {extra}}}"#
+        ))
+        .unwrap()
+    }
+
+    fn zone(id: &str, tags: &[(&str, &str)], vpcs: &[&str]) -> Zone {
+        Zone {
+            id: id.into(),
+            name: format!("{}.internal.", id.to_lowercase()),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            vpcs: vpcs
+                .iter()
+                .map(|v| (v.to_string(), "us-east-1".to_string()))
+                .collect(),
+        }
+    }
+
+    fn vpc(account: &str, tags: &[(&str, &str)]) -> Vpc {
+        Vpc {
+            account: account.into(),
+            region: "us-east-1".into(),
+            vpc_id: "vpc-1".into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn catalogue() -> Vec<Zone> {
+        vec![
+            zone("ZSHARED", &[], &["vpc-hub"]),
+            zone("ZPAY", &[("share", "payments")], &["vpc-hub"]),
+            zone("ZOTHER", &[], &["vpc-hub"]),
+        ]
+    }
+
+    fn ids(steps: &[Step]) -> Vec<(&str, Change)> {
+        steps
+            .iter()
+            .map(|s| (s.zone_id.as_str(), s.change))
+            .collect()
+    }
+
+    #[test]
+    fn zones_follow_account_and_vpc_tags() {
+        let r = rules("");
+        assert_eq!(
+            ids(&plan(
+                &r,
+                &vpc("111111111111", &[("team", "payments")]),
+                &catalogue()
+            )),
+            [("ZSHARED", Change::Associate)]
+        );
+        assert_eq!(
+            ids(&plan(
+                &r,
+                &vpc("222222222222", &[("team", "payments")]),
+                &catalogue()
+            )),
+            [("ZPAY", Change::Associate), ("ZSHARED", Change::Associate)]
+        );
+        let step = &plan(&r, &vpc("111111111111", &[]), &catalogue())[0];
+        assert_eq!(
+            step.reason,
+            "rule 1 (shared) gives zshared.internal. to this VPC"
+        );
+    }
+
+    #[test]
+    fn associated_pairs_and_strangers_get_nothing() {
+        let r = rules("");
+        let mut zones = catalogue();
+        zones[0].vpcs.insert(("vpc-1".into(), "us-east-1".into()));
+        assert!(plan(&r, &vpc("111111111111", &[]), &zones).is_empty());
+        assert!(plan(&r, &vpc("999999999999", &[]), &catalogue()).is_empty());
+        let mut elsewhere = vpc("111111111111", &[]);
+        elsewhere.region = "eu-west-1".into();
+        assert!(plan(&r, &elsewhere, &catalogue()).is_empty());
+    }
+
+    #[test]
+    fn opt_out_disassociates_only_when_asked_and_never_the_last_vpc() {
+        let keep = rules(r#", "opt_out": {"tag": "private-zones", "value": "off"}"#);
+        let drop =
+            rules(r#", "opt_out": {"tag": "private-zones", "value": "off", "disassociate": true}"#);
+        let out = vpc("111111111111", &[("private-zones", "off")]);
+        assert!(plan(&keep, &out, &catalogue()).is_empty());
+        let mut zones = catalogue();
+        zones[0].vpcs.insert(("vpc-1".into(), "us-east-1".into()));
+        assert!(plan(&keep, &out, &zones).is_empty());
+        assert_eq!(
+            ids(&plan(&drop, &out, &zones)),
+            [("ZSHARED", Change::Disassociate)]
+        );
+        zones[0]
+            .vpcs
+            .remove(&("vpc-hub".into(), "us-east-1".into()));
+        assert!(
+            plan(&drop, &out, &zones).is_empty(),
+            "the zone's last VPC stays"
+        );
+    }
+
+    #[test]
+    fn validation_names_each_problem() {
+        let err = Rules::parse(
+            r#"{"version": 1, "accounts": ["1"], "regions": [], "rules": [{"zones": ["z-bad"], "accounts": ["333333333333"]}, {}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            PolicyError::Invalid(vec![
+                "accounts[0]: \"1\" is not a 12-digit account id".into(),
+                "regions: must name at least one region".into(),
+                "rules[0].zones[0]: \"z-bad\" is not a hosted zone id (Z…)".into(),
+                "rules[0].accounts[0]: \"333333333333\" is not one of the trusted accounts".into(),
+                "rules[1]: name zones, zone_tags or both".into(),
+            ])
+        );
+    }
+}
