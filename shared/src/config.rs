@@ -61,15 +61,43 @@ impl Env {
     }
 }
 
-/// Where the connection policy document is read from.
+/// Where a policy document (the connection policy, the zone rules) is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PolicySource {
     /// An SSM parameter (String or SecureString) holding the JSON document.
     Parameter(String),
     /// A file, for local runs and the operator CLI.
     File(String),
-    /// The document itself, in an environment variable.
-    Inline(String),
+    /// The document itself, in the named environment variable.
+    Inline { variable: String, text: String },
+}
+
+impl PolicySource {
+    /// Exactly one of `{prefix}_PARAMETER`, `{prefix}_FILE` and `{prefix}_JSON`.
+    pub fn from_env(env: &Env, prefix: &str) -> Result<Self> {
+        let [parameter, file, inline] =
+            ["PARAMETER", "FILE", "JSON"].map(|s| format!("{prefix}_{s}"));
+        let sources: Vec<PolicySource> = [
+            env.optional(&parameter).map(PolicySource::Parameter),
+            env.optional(&file).map(PolicySource::File),
+            env.optional(&inline).map(|text| PolicySource::Inline {
+                variable: inline.clone(),
+                text,
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match <[PolicySource; 1]>::try_from(sources) {
+            Ok([one]) => Ok(one),
+            Err(found) if found.is_empty() => Err(Error::Config(format!(
+                "set one of {parameter}, {file} or {inline}"
+            ))),
+            Err(_) => Err(Error::Config(format!(
+                "set only one of {parameter}, {file} and {inline}"
+            ))),
+        }
+    }
 }
 
 impl std::fmt::Display for PolicySource {
@@ -77,15 +105,14 @@ impl std::fmt::Display for PolicySource {
         match self {
             PolicySource::Parameter(name) => write!(f, "SSM parameter {name}"),
             PolicySource::File(path) => write!(f, "file {path}"),
-            PolicySource::Inline(_) => write!(f, "POLICY_JSON"),
+            PolicySource::Inline { variable, .. } => f.write_str(variable),
         }
     }
 }
 
-/// Settings of the endpoint-connection acceptor.
+/// What every deciding function shares: dry run, where announcements go, and their memory.
 #[derive(Debug, Clone)]
-pub struct AcceptorConfig {
-    pub policy_source: PolicySource,
+pub struct RunConfig {
     /// Decide and notify, but change nothing.
     pub dry_run: bool,
     /// SNS topic that receives every decision (AWS Chatbot custom-notification format).
@@ -97,42 +124,57 @@ pub struct AcceptorConfig {
     pub decision_memory_hours: u64,
 }
 
-impl AcceptorConfig {
+impl RunConfig {
     pub fn from_env(env: &Env) -> Result<Self> {
-        let sources: Vec<PolicySource> = [
-            env.optional("POLICY_PARAMETER")
-                .map(PolicySource::Parameter),
-            env.optional("POLICY_FILE").map(PolicySource::File),
-            env.optional("POLICY_JSON").map(PolicySource::Inline),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let policy_source = match <[PolicySource; 1]>::try_from(sources) {
-            Ok([one]) => one,
-            Err(found) if found.is_empty() => {
-                return Err(Error::Config(
-                    "set one of POLICY_PARAMETER, POLICY_FILE or POLICY_JSON".into(),
-                ));
-            }
-            Err(_) => {
-                return Err(Error::Config(
-                    "set only one of POLICY_PARAMETER, POLICY_FILE and POLICY_JSON".into(),
-                ));
-            }
-        };
         let decision_memory_hours = env.number("DECISION_MEMORY_HOURS", 24)?;
         if decision_memory_hours == 0 {
             return Err(Error::Config(
                 "DECISION_MEMORY_HOURS must be at least 1".into(),
             ));
         }
-        Ok(AcceptorConfig {
-            policy_source,
+        Ok(RunConfig {
             dry_run: env.flag("DRY_RUN", false)?,
             alert_topic_arn: env.required("ALERT_TOPIC_ARN")?,
             decisions_table: env.required("DECISIONS_TABLE")?,
             decision_memory_hours,
+        })
+    }
+}
+
+/// Settings of the endpoint-connection acceptor.
+#[derive(Debug, Clone)]
+pub struct AcceptorConfig {
+    pub policy_source: PolicySource,
+    pub run: RunConfig,
+}
+
+impl AcceptorConfig {
+    pub fn from_env(env: &Env) -> Result<Self> {
+        Ok(AcceptorConfig {
+            policy_source: PolicySource::from_env(env, "POLICY")?,
+            run: RunConfig::from_env(env)?,
+        })
+    }
+}
+
+/// Settings of the private hosted zone associator (it runs in the hub account, which owns the zones).
+#[derive(Debug, Clone)]
+pub struct AssociatorConfig {
+    pub rules_source: PolicySource,
+    pub run: RunConfig,
+    /// The hub's own account: its VPCs are associated directly, without a role.
+    pub hub_account: String,
+    /// The role the associator assumes in each spoke account (same name everywhere).
+    pub spoke_role_name: String,
+}
+
+impl AssociatorConfig {
+    pub fn from_env(env: &Env) -> Result<Self> {
+        Ok(AssociatorConfig {
+            rules_source: PolicySource::from_env(env, "RULES")?,
+            run: RunConfig::from_env(env)?,
+            hub_account: env.required("HUB_ACCOUNT_ID")?,
+            spoke_role_name: env.required("SPOKE_ROLE_NAME")?,
         })
     }
 }
@@ -163,8 +205,8 @@ mod tests {
             c.policy_source,
             PolicySource::Parameter("/autopilot/policy".into())
         );
-        assert!(c.dry_run);
-        assert_eq!(c.decision_memory_hours, 24);
+        assert!(c.run.dry_run);
+        assert_eq!(c.run.decision_memory_hours, 24);
     }
 
     #[test]

@@ -4,14 +4,19 @@ use crate::config::PolicySource;
 use crate::policy::{Policy, PolicyError};
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-/// Read and validate the policy. Any failure is a [`PolicyError`]: the caller accepts nothing.
+/// Read and validate the connection policy. Any failure is a [`PolicyError`]: the caller accepts nothing.
 pub async fn load(source: &PolicySource, ssm: &aws_sdk_ssm::Client) -> Result<Policy, PolicyError> {
+    Policy::parse(&read(source, ssm).await?)
+}
+
+/// Read a policy document's text from where the configuration says it lives.
+pub async fn read(source: &PolicySource, ssm: &aws_sdk_ssm::Client) -> Result<String, PolicyError> {
     let unreadable = |reason: String| PolicyError::Unreadable {
         location: source.to_string(),
         reason,
     };
     let text = match source {
-        PolicySource::Inline(text) => text.clone(),
+        PolicySource::Inline { text, .. } => text.clone(),
         PolicySource::File(path) => {
             std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?
         }
@@ -26,5 +31,5 @@ pub async fn load(source: &PolicySource, ssm: &aws_sdk_ssm::Client) -> Result<Po
             .and_then(|p| p.value)
             .ok_or_else(|| unreadable("the parameter has no value".into()))?,
     };
-    Policy::parse(&text)
+    Ok(text)
 }

@@ -28,11 +28,14 @@ impl Deps {
                 connections: Ec2Connections::new(aws_sdk_ec2::Client::new(sdk)),
                 ledger: DynamoLedger::new(
                     aws_sdk_dynamodb::Client::new(sdk),
-                    config.decisions_table,
-                    Duration::from_secs(config.decision_memory_hours * 3600),
+                    config.run.decisions_table,
+                    Duration::from_secs(config.run.decision_memory_hours * 3600),
                 ),
-                publisher: SnsPublisher::new(aws_sdk_sns::Client::new(sdk), config.alert_topic_arn),
-                dry_run: config.dry_run,
+                publisher: SnsPublisher::new(
+                    aws_sdk_sns::Client::new(sdk),
+                    config.run.alert_topic_arn,
+                ),
+                dry_run: config.run.dry_run,
             },
             ssm: aws_sdk_ssm::Client::new(sdk),
             policy_source: config.policy_source,
