@@ -2,6 +2,7 @@
 //! decisions (one Accept and one Reject call per service), announce what is new, and report.
 //! Functions and the operator CLI run this same engine; it reaches AWS only through the ports.
 
+use crate::announce::{self, fnv1a};
 use crate::endpoints::ConnectionApi;
 use crate::error::{Error, ItemFailure, Result};
 use crate::ledger::Ledger;
@@ -99,22 +100,14 @@ impl<C: ConnectionApi + Sync, L: Ledger + Sync, P: Publisher + Sync> Acceptor<C,
         let policy = match policy {
             Ok(p) => p,
             Err(problem) => {
-                tracing::error!(error = %problem, "policy unusable: accepting nothing");
-                let key = format!(
-                    "policy-error:{:016x}",
-                    fnv1a(problem.to_string().as_bytes())
-                );
-                if !self
-                    .ledger
-                    .unseen(std::slice::from_ref(&key))
-                    .await?
-                    .is_empty()
-                {
-                    self.publisher
-                        .publish(&policy_alert(&problem, &key))
-                        .await?;
-                    self.ledger.remember(&[key]).await?;
-                }
+                announce::unusable_document(
+                    &self.ledger,
+                    &self.publisher,
+                    "connection policy",
+                    "nothing is accepted",
+                    &problem,
+                )
+                .await?;
                 return Err(problem.into());
             }
         };
@@ -263,33 +256,6 @@ impl<C: ConnectionApi + Sync, L: Ledger + Sync, P: Publisher + Sync> Acceptor<C,
 }
 
 /// FNV-1a: a stable, dependency-free fingerprint for ledger keys and notification ids.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    })
-}
-
-fn policy_alert(problem: &PolicyError, key: &str) -> Notification {
-    Notification {
-        id: key.to_owned(),
-        event_type: "PolicyInvalid".into(),
-        severity: Severity::Critical,
-        title: "PrivateLink acceptor: the connection policy is unusable, nothing is accepted"
-            .into(),
-        description: format!("{problem}"),
-        next_steps: vec![
-            "Fix the policy document (see the README's policy section); the next run picks it up."
-                .into(),
-            "Until then, pending connections stay pending; nothing is accepted or rejected.".into(),
-        ],
-        keywords: vec!["privatelink".into(), "policy".into()],
-        thread_id: Some("privatelink-policy".into()),
-        summary: "Connection policy unusable: nothing accepted".into(),
-        related_resources: vec![],
-        context: BTreeMap::from([("problem".into(), problem.to_string())]),
-    }
-}
-
 fn verb(o: &Outcome) -> &'static str {
     match (o.status, o.decision.action) {
         (Status::Failed, Action::Accept) => "accept failed",

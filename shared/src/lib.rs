@@ -13,11 +13,17 @@ pub mod zones;
 
 #[cfg(feature = "endpoints")]
 pub mod acceptor;
+#[cfg(any(feature = "endpoints", feature = "zones"))]
+pub mod announce;
+#[cfg(feature = "zones")]
+pub mod associator;
 #[cfg(feature = "endpoints")]
 pub mod endpoints;
-#[cfg(feature = "endpoints")]
+#[cfg(any(feature = "endpoints", feature = "zones"))]
 pub mod ledger;
-#[cfg(feature = "endpoints")]
+#[cfg(any(feature = "endpoints", feature = "zones"))]
 pub mod policy_source;
+#[cfg(feature = "zones")]
+pub mod route53;
 
 pub use error::{Error, Result};

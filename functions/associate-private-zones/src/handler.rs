@@ -1,0 +1,224 @@
+//! Event decoding: which VPCs an invocation is about.
+
+use autopilot::associator::{Associator, Report, Target, route53_retry};
+use autopilot::aws::SdkConfig;
+use autopilot::cloudtrail::{get, list, path, scalar_string};
+use autopilot::config::{AssociatorConfig, PolicySource};
+use autopilot::events::{CloudTrailEvent, Incoming, classify};
+use autopilot::ledger::DynamoLedger;
+use autopilot::notify::SnsPublisher;
+use autopilot::route53::{AssumedRoleSpokes, Route53Owner};
+use autopilot::zones::Rules;
+use autopilot::{Error, policy_source};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use std::time::Duration;
+
+/// Everything built once per cold start.
+pub struct Deps {
+    associator: Associator<Route53Owner, AssumedRoleSpokes, DynamoLedger, SnsPublisher>,
+    ssm: aws_sdk_ssm::Client,
+    rules_source: PolicySource,
+}
+
+impl Deps {
+    pub fn new(sdk: &SdkConfig, config: AssociatorConfig) -> Self {
+        let route53 = aws_sdk_route53::Client::from_conf(
+            aws_sdk_route53::config::Builder::from(sdk)
+                .retry_config(route53_retry())
+                .build(),
+        );
+        Deps {
+            associator: Associator {
+                owner: Route53Owner::new(route53),
+                spokes: AssumedRoleSpokes::new(
+                    sdk.clone(),
+                    config.hub_account.clone(),
+                    config.spoke_role_name,
+                    route53_retry(),
+                ),
+                ledger: DynamoLedger::new(
+                    aws_sdk_dynamodb::Client::new(sdk),
+                    config.run.decisions_table,
+                    Duration::from_secs(config.run.decision_memory_hours * 3600),
+                ),
+                publisher: SnsPublisher::new(
+                    aws_sdk_sns::Client::new(sdk),
+                    config.run.alert_topic_arn,
+                ),
+                hub_account: config.hub_account,
+                dry_run: config.run.dry_run,
+            },
+            ssm: aws_sdk_ssm::Client::new(sdk),
+            rules_source: config.rules_source,
+        }
+    }
+}
+
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, Error> {
+    let dry_run = deps.associator.dry_run;
+    let target = match target_of(event.payload) {
+        Ok(target) => target,
+        Err(Triage::Ignored(why)) => {
+            tracing::info!(reason = %why, "event ignored");
+            return Ok(Report {
+                dry_run,
+                ignored: Some(why),
+                ..Report::default()
+            });
+        }
+        Err(Triage::Invalid(err)) => {
+            tracing::error!(error = %err, "event rejected");
+            return Err(err);
+        }
+    };
+    tracing::info!(?target, request_id = %event.context.request_id, "invocation");
+    let rules = match policy_source::read(&deps.rules_source, &deps.ssm).await {
+        Ok(text) => Rules::parse(&text),
+        Err(e) => Err(e),
+    };
+    let report = deps.associator.run(rules, target).await?;
+    tracing::info!(
+        vpcs = report.vpcs_checked,
+        changes = report.outcomes.len(),
+        announced = report.announced,
+        "done"
+    );
+    Ok(report)
+}
+
+#[derive(Debug)]
+pub enum Triage {
+    /// Well-formed, but not ours to act on.
+    Ignored(String),
+    /// Malformed: a clear error, nothing changed.
+    Invalid(Error),
+}
+
+impl From<Error> for Triage {
+    fn from(err: Error) -> Self {
+        Triage::Invalid(err)
+    }
+}
+
+pub fn target_of(payload: Value) -> Result<Target, Triage> {
+    match classify(payload)? {
+        Incoming::Scheduled => Ok(Target::Reconcile),
+        Incoming::CloudTrail(event) => vpc_event(&event),
+        Incoming::Sns(_) => Err(Triage::Ignored("SNS messages are not handled here".into())),
+        Incoming::OtherEventBridge {
+            source,
+            detail_type,
+        } => Err(Triage::Ignored(format!(
+            "{detail_type} events from {source} are not handled here"
+        ))),
+    }
+}
+
+fn vpc_event(event: &CloudTrailEvent) -> Result<Target, Triage> {
+    let r = &event.record;
+    let name = r.event_name.as_str();
+    if event.source != "aws.ec2" || !matches!(name, "CreateVpc" | "CreateTags" | "DeleteTags") {
+        return Err(Triage::Ignored(format!(
+            "{name} from {} is not handled here",
+            event.source
+        )));
+    }
+    if let Some(code) = &r.error_code {
+        return Err(Triage::Ignored(format!(
+            "{name} failed ({code}): nothing changed"
+        )));
+    }
+    let region = r
+        .aws_region
+        .clone()
+        .or_else(|| event.region.clone())
+        .ok_or_else(|| {
+            Triage::Invalid(Error::InvalidEvent(format!(
+                "{name} event without a region"
+            )))
+        })?;
+    let vpc_ids: Vec<String> = if name == "CreateVpc" {
+        let id = path(&r.response, &["vpc", "vpcId"])
+            .and_then(scalar_string)
+            .ok_or_else(|| {
+                Triage::Invalid(Error::InvalidEvent(
+                    "CreateVpc event without responseElements.vpc.vpcId".into(),
+                ))
+            })?;
+        vec![id]
+    } else {
+        list(get(&r.request, "resourcesSet"))
+            .into_iter()
+            .filter_map(|item| get(item, "resourceId").and_then(scalar_string))
+            .filter(|id| id.starts_with("vpc-"))
+            .collect()
+    };
+    if vpc_ids.is_empty() {
+        return Err(Triage::Ignored(format!("{name} touched no VPC")));
+    }
+    Ok(Target::Vpcs {
+        account: event.account.clone(),
+        region,
+        vpc_ids,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::path::Path;
+
+    fn sample(name: &str) -> Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events")
+            .join(name);
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn real_create_vpc_events_name_their_vpc() {
+        let target = target_of(sample("real/ec2_CreateVpc_no_tags__eventbridge.json")).unwrap();
+        let Target::Vpcs {
+            vpc_ids, region, ..
+        } = target
+        else {
+            panic!("{target:?}")
+        };
+        assert_eq!(vpc_ids.len(), 1);
+        assert!(vpc_ids[0].starts_with("vpc-"));
+        assert_eq!(region, "us-east-1");
+    }
+
+    #[test]
+    fn tags_on_something_else_are_ignored_and_tags_on_vpcs_are_not() {
+        let sg = sample("real/ec2_CreateTags_on_security_group__eventbridge.json");
+        assert!(
+            matches!(target_of(sg.clone()), Err(Triage::Ignored(why)) if why == "CreateTags touched no VPC")
+        );
+        let mut vpc = sg;
+        vpc["detail"]["requestParameters"]["resourcesSet"] =
+            json!({"items": [{"resourceId": "vpc-0abc"}]});
+        let Ok(Target::Vpcs { vpc_ids, .. }) = target_of(vpc) else {
+            panic!()
+        };
+        assert_eq!(vpc_ids, ["vpc-0abc"]);
+    }
+
+    #[test]
+    fn failed_calls_and_schedules() {
+        let mut failed = sample("real/ec2_CreateVpc_no_tags__eventbridge.json");
+        failed["detail"]["errorCode"] = json!("Client.VpcLimitExceeded");
+        assert!(
+            matches!(target_of(failed), Err(Triage::Ignored(why)) if why.contains("Client.VpcLimitExceeded"))
+        );
+        assert_eq!(
+            target_of(sample("scheduled.json")).unwrap(),
+            Target::Reconcile
+        );
+        let mut no_id = sample("real/ec2_CreateVpc_no_tags__eventbridge.json");
+        no_id["detail"]["responseElements"] = Value::Null;
+        assert!(matches!(target_of(no_id), Err(Triage::Invalid(_))));
+    }
+}

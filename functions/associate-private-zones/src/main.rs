@@ -1,0 +1,21 @@
+//! associate-private-zones: associates VPCs in trusted accounts with the hub's Route 53 private
+//! hosted zones, as the zone rules say. Wiring only; the engine lives in the shared crate.
+
+mod handler;
+
+use autopilot::config::{AssociatorConfig, Env};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = AssociatorConfig::from_env(&Env::from_process())
+        .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
+    let sdk = autopilot::aws::sdk_config().await;
+    let deps = handler::Deps::new(&sdk, config);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        handler::handle(&deps, event)
+    }))
+    .await
+}

@@ -1,0 +1,67 @@
+//! Announcing once: what the deciding functions share about saying things exactly once.
+
+use crate::error::Result;
+use crate::ledger::Ledger;
+use crate::notify::{Notification, Publisher, Severity};
+use crate::policy::PolicyError;
+use std::collections::BTreeMap;
+
+/// FNV-1a: a stable, dependency-free fingerprint for ledger keys and notification ids.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// Publish `notification` unless `key` was announced within the ledger's memory.
+pub async fn once<L: Ledger, P: Publisher>(
+    ledger: &L,
+    publisher: &P,
+    key: String,
+    notification: &Notification,
+) -> Result<bool> {
+    if ledger.unseen(std::slice::from_ref(&key)).await?.is_empty() {
+        return Ok(false);
+    }
+    publisher.publish(notification).await?;
+    ledger.remember(&[key]).await?;
+    Ok(true)
+}
+
+/// Announce (once per distinct problem) that a policy document is unusable and what that stops.
+pub async fn unusable_document<L: Ledger, P: Publisher>(
+    ledger: &L,
+    publisher: &P,
+    document: &str,
+    consequence: &str,
+    problem: &PolicyError,
+) -> Result<()> {
+    tracing::error!(error = %problem, document, "document unusable: {consequence}");
+    let key = format!(
+        "policy-error:{:016x}",
+        fnv1a(format!("{document}\n{problem}").as_bytes())
+    );
+    let title = format!("PrivateLink autopilot: the {document} is unusable, {consequence}");
+    let notification = Notification {
+        id: key.clone(),
+        event_type: "PolicyInvalid".into(),
+        severity: Severity::Critical,
+        title,
+        description: problem.to_string(),
+        next_steps: vec![
+            format!("Fix the {document} (see the README); the next run picks it up."),
+            format!("Until then, {consequence}."),
+        ],
+        keywords: vec!["privatelink".into(), "policy".into()],
+        thread_id: Some("privatelink-policy".into()),
+        summary: format!("The {document} is unusable: {consequence}"),
+        related_resources: vec![],
+        context: BTreeMap::from([
+            ("problem".into(), problem.to_string()),
+            ("document".into(), document.into()),
+        ]),
+    };
+    once(ledger, publisher, key, &notification)
+        .await
+        .map(|_| ())
+}

@@ -1,0 +1,129 @@
+"""The hub-and-spoke private DNS world: a hub account owning private hosted zones, spoke accounts
+creating VPCs, and the events EventBridge forwards to the hub."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .emulator import PROVIDER, REGION, Emulator
+from .scenario import _topic_with_queue
+
+HUB = PROVIDER
+SPOKE = "111111111111"
+OTHER_SPOKE = "222222222222"
+STRANGER = "999999999999"
+FUNCTION = "associate-private-zones"
+RULES_PARAMETER = "/privatelink-autopilot/zone-rules"
+SPOKE_ROLE = "privatelink-autopilot-spoke"
+EVENTS = Path(__file__).resolve().parent.parent.parent / "events" / "real"
+
+
+@dataclass
+class Hub:
+    emu: Emulator
+    shared_zone: str
+    payments_zone: str
+    hub_vpc: str
+    alert_topic: str
+    alert_queue: str
+    table: str
+
+    def rules(self, **extra) -> dict:
+        return {
+            "version": 1,
+            "accounts": [HUB, SPOKE, OTHER_SPOKE],
+            "regions": [REGION],
+            "rules": [
+                {"name": "shared services", "zones": [self.shared_zone]},
+                {"name": "payments", "zone_tags": {"share": "payments"}, "vpc_tags": {"team": "payments"}},
+            ],
+            **extra,
+        }
+
+    def put_rules(self, document: dict | str) -> None:
+        text = document if isinstance(document, str) else json.dumps(document)
+        self.emu.client("ssm").put_parameter(Name=RULES_PARAMETER, Value=text, Type="String", Overwrite=True)
+
+    def function_env(self, dry_run: bool = False) -> dict[str, str]:
+        return {
+            **self.emu.function_env(),
+            "RULES_PARAMETER": RULES_PARAMETER,
+            "HUB_ACCOUNT_ID": HUB,
+            "SPOKE_ROLE_NAME": SPOKE_ROLE,
+            "ALERT_TOPIC_ARN": self.alert_topic,
+            "DECISIONS_TABLE": self.table,
+            "DRY_RUN": "true" if dry_run else "false",
+        }
+
+    def create_vpc(self, account: str, tags: dict[str, str] | None = None) -> str:
+        ec2 = self.emu.client("ec2", account)
+        kwargs = {"TagSpecifications": [{"ResourceType": "vpc", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]} if tags else {}
+        return ec2.create_vpc(CidrBlock="10.30.0.0/16", **kwargs)["Vpc"]["VpcId"]
+
+    def zones_of(self, account: str, vpc_id: str) -> set[str]:
+        """Zone ids the VPC is associated with, as its owner sees them."""
+        out = self.emu.client("route53", account).list_hosted_zones_by_vpc(VPCId=vpc_id, VPCRegion=REGION)
+        return {z["HostedZoneId"].split("/")[-1] for z in out["HostedZoneSummaries"]}
+
+    def authorizations(self) -> list:
+        r53 = self.emu.client("route53")
+        return [v for z in (self.shared_zone, self.payments_zone)
+                for v in r53.list_vpc_association_authorizations(HostedZoneId=z)["VPCs"]]
+
+    def alerts(self) -> list[dict]:
+        sqs = self.emu.client("sqs")
+        out = []
+        while msgs := sqs.receive_message(QueueUrl=self.alert_queue, MaxNumberOfMessages=10).get("Messages", []):
+            for m in msgs:
+                out.append(json.loads(json.loads(m["Body"])["Message"]))
+                sqs.delete_message(QueueUrl=self.alert_queue, ReceiptHandle=m["ReceiptHandle"])
+        return out
+
+
+def build(emu: Emulator) -> Hub:
+    r53 = emu.client("route53")
+    hub_vpc = emu.client("ec2").create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+
+    def zone(name: str, tags: dict[str, str]) -> str:
+        zone_id = r53.create_hosted_zone(
+            Name=name, CallerReference=str(uuid.uuid4()), HostedZoneConfig={"PrivateZone": True},
+            VPC={"VPCRegion": REGION, "VPCId": hub_vpc})["HostedZone"]["Id"].split("/")[-1]
+        if tags:
+            r53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=zone_id,
+                                         AddTags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        return zone_id
+
+    shared = zone("internal.example.", {})
+    payments = zone("payments.internal.example.", {"share": "payments"})
+    topic, queue = _topic_with_queue(emu, "privatelink-alerts")
+    table = "privatelink-decisions"
+    emu.client("dynamodb").create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    return Hub(emu, shared, payments, hub_vpc, topic, queue, table)
+
+
+def create_vpc_event(account: str, vpc_id: str) -> dict:
+    """The real CreateVpc event (events/real), for another account and VPC."""
+    event = json.loads((EVENTS / "ec2_CreateVpc_no_tags__eventbridge.json").read_text())
+    event["id"] = str(uuid.uuid4())
+    event["account"] = account
+    event["detail"]["userIdentity"]["accountId"] = account
+    event["detail"]["responseElements"]["vpc"]["vpcId"] = vpc_id
+    return event
+
+
+def tags_event(account: str, vpc_id: str, name: str = "CreateTags") -> dict:
+    """The real CreateTags event (events/real), on a VPC instead of a security group."""
+    event = json.loads((EVENTS / "ec2_CreateTags_on_security_group__eventbridge.json").read_text())
+    event = copy.deepcopy(event)
+    event["account"] = account
+    event["region"] = event["detail"]["awsRegion"] = REGION
+    event["detail"]["eventName"] = name
+    event["detail"]["requestParameters"]["resourcesSet"] = {"items": [{"resourceId": vpc_id}]}
+    return event
