@@ -3,9 +3,9 @@
 //! disassociate, one change at a time; announce what is new; report.
 //!
 //! Route 53 throttles hard (AssociateVPCWithHostedZone: 5 per second per account), so changes
-//! run one at a time and the Route 53 clients retry in adaptive mode (exponential backoff with
-//! jitter, and a client-side rate limit once throttled); the function's reserved concurrency
-//! bounds how many invocations do this at once.
+//! run one at a time, the Route 53 clients retry throttled calls up to ten times with exponential
+//! backoff and full jitter, and the function's reserved concurrency bounds how many invocations
+//! do this at once.
 
 use crate::announce::{self, fnv1a};
 use crate::error::Result;
@@ -30,9 +30,11 @@ pub const FINDING_CODES: &[&str] = &[
     "AccessDenied",
 ];
 
-/// Adaptive retries for Route 53: backoff with jitter, and a client-side rate limit once throttled.
+/// Retries for Route 53: ten attempts, exponential backoff with full jitter from 200 ms (capped
+/// at 20 s by the SDK). Adaptive mode was not chosen: under a sustained storm its client-side rate
+/// limit falls to one call every two seconds, which a Lambda timeout cannot afford.
 pub fn route53_retry() -> aws_smithy_types::retry::RetryConfig {
-    aws_smithy_types::retry::RetryConfig::adaptive()
+    aws_smithy_types::retry::RetryConfig::standard()
         .with_max_attempts(10)
         .with_initial_backoff(std::time::Duration::from_millis(200))
 }

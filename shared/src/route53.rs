@@ -179,7 +179,8 @@ impl ZoneOwner for Route53Owner {
     }
 }
 
-async fn associate_with(
+/// `AssociateVPCWithHostedZone` with `client`: the hub's for its own VPCs, a spoke's as the VPC owner.
+pub async fn associate_with(
     client: &aws_sdk_route53::Client,
     zone_id: &str,
     vpc_id: &str,

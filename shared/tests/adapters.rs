@@ -1,4 +1,5 @@
 //! Adapter tests: the real SDK clients, with responses served by the SDK's own mocks.
+#![allow(clippy::unwrap_used)]
 
 use autopilot::acceptor::{Acceptor, Scope};
 use autopilot::endpoints::{ConnectionApi, Ec2Connections};
