@@ -28,7 +28,7 @@ test-e2e: $(STAMP)
 lint: $(STAMP)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml spoke-template.yaml
 
 venv: $(STAMP)
 $(STAMP): tests/requirements.txt
