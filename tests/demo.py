@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import scenario  # noqa: E402
+from harness import scenario, zones  # noqa: E402
 from harness.emulator import PROVIDER, Emulator  # noqa: E402
 from harness.lambda_host import LambdaHost, binary  # noqa: E402
 from harness.scenario import ALLOWED, STRANGER, sns_event  # noqa: E402
@@ -100,12 +100,54 @@ def main() -> int:
             expect("notifications on replay", len(world.alerts()), 0)
             expect("states after replay", world.states(), states)
 
+    private_dns()
+
     step("Result")
     if failures:
         show(f"FAILED: {', '.join(failures)}")
         return 1
-    show("one accepted, one rejected, one notification, nothing twice: as announced")
+    show("one accepted, one rejected, one notification, nothing twice;")
+    show("a spoke VPC resolving the hub's private zone, its authorization cleaned up: as announced")
     return 0
+
+
+def private_dns() -> None:
+    step("Private DNS: a hub account owns private hosted zones; spoke accounts create VPCs")
+    with Emulator() as emu:
+        hub = zones.build(emu)
+        rules = hub.rules()
+        hub.put_rules(rules)
+        show(f"hub {zones.HUB}: zones {hub.shared_zone} (internal.example.), {hub.payments_zone} (payments.internal.example., tag share=payments)")
+        show(f"zone rules in SSM {zones.RULES_PARAMETER}:")
+        show(json.dumps(rules, indent=2), indent=6)
+
+        vpc = hub.create_vpc(zones.SPOKE)
+        show(f"spoke {zones.SPOKE} creates {vpc}; its CreateVpc event is forwarded to the hub")
+        expect("zones of the new VPC before", hub.zones_of(zones.SPOKE, vpc), set())
+
+        step(f"Invoking {zones.FUNCTION} with the CreateVpc event")
+        with LambdaHost(zones.FUNCTION, hub.function_env()) as fn:
+            result = fn.invoke(zones.create_vpc_event(zones.SPOKE, vpc))
+            if not result.ok:
+                show(f"the function failed: {result.body}")
+                show("\n".join(result.logs))
+                failures.append("associate-private-zones")
+                return
+            for o in result.body["outcomes"]:
+                show(f"{o['change']:>11} {o['zone_name']} ({o['zone_id']}) with {o['vpc_id']}  [{o['status']}]  {o['reason']}")
+            for a in hub.alerts():
+                show(f"notification: {a['content']['title']}")
+                show(a["content"]["description"], indent=6)
+
+            step("Read back from the emulator")
+            seen = hub.zones_of(zones.SPOKE, vpc)
+            show(f"ListHostedZonesByVPC as the spoke: {sorted(seen)}")
+            hub_view = [v["VPCId"] for v in emu.client("route53").get_hosted_zone(Id=hub.shared_zone)["VPCs"]]
+            show(f"GetHostedZone {hub.shared_zone} as the hub: VPCs {hub_view}")
+            expect("spoke VPC associated with the shared zone", seen, {hub.shared_zone})
+            expect("association authorizations left behind", hub.authorizations(), [])
+            again = fn.invoke(zones.create_vpc_event(zones.SPOKE, vpc))
+            expect("changes when the event is replayed", again.body.get("outcomes"), [])
 
 
 if __name__ == "__main__":
