@@ -97,20 +97,14 @@ impl<C: ConnectionApi + Sync, L: Ledger + Sync, P: Publisher + Sync> Acceptor<C,
         policy: std::result::Result<Policy, PolicyError>,
         scope: Scope,
     ) -> Result<Report> {
-        let policy = match policy {
-            Ok(p) => p,
-            Err(problem) => {
-                announce::unusable_document(
-                    &self.ledger,
-                    &self.publisher,
-                    "connection policy",
-                    "nothing is accepted",
-                    &problem,
-                )
-                .await?;
-                return Err(problem.into());
-            }
-        };
+        let policy = announce::usable(
+            &self.ledger,
+            &self.publisher,
+            "connection policy",
+            "nothing is accepted",
+            policy,
+        )
+        .await?;
         let mut report = Report {
             dry_run: self.dry_run,
             ..Report::default()

@@ -28,8 +28,25 @@ pub async fn once<L: Ledger, P: Publisher>(
     Ok(true)
 }
 
-/// Announce (once per distinct problem) that a policy document is unusable and what that stops.
-pub async fn unusable_document<L: Ledger, P: Publisher>(
+/// The loaded document, or: announce (once per distinct problem) that it is unusable and what
+/// that stops, and return the problem as the error.
+pub async fn usable<T, L: Ledger, P: Publisher>(
+    ledger: &L,
+    publisher: &P,
+    document: &str,
+    consequence: &str,
+    loaded: std::result::Result<T, PolicyError>,
+) -> Result<T> {
+    match loaded {
+        Ok(doc) => Ok(doc),
+        Err(problem) => {
+            unusable(ledger, publisher, document, consequence, &problem).await?;
+            Err(problem.into())
+        }
+    }
+}
+
+async fn unusable<L: Ledger, P: Publisher>(
     ledger: &L,
     publisher: &P,
     document: &str,

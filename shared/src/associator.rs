@@ -126,20 +126,14 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
         rules: std::result::Result<Rules, PolicyError>,
         target: Target,
     ) -> Result<Report> {
-        let rules = match rules {
-            Ok(r) => r,
-            Err(problem) => {
-                announce::unusable_document(
-                    &self.ledger,
-                    &self.publisher,
-                    "zone rules",
-                    "no zone is associated",
-                    &problem,
-                )
-                .await?;
-                return Err(problem.into());
-            }
-        };
+        let rules = announce::usable(
+            &self.ledger,
+            &self.publisher,
+            "zone rules",
+            "no zone is associated",
+            rules,
+        )
+        .await?;
         let mut report = Report {
             dry_run: self.dry_run,
             ..Report::default()

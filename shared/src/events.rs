@@ -42,6 +42,21 @@ pub struct CloudTrailEvent {
     pub record: Record,
 }
 
+/// Why an event leads to no work.
+#[derive(Debug)]
+pub enum Triage {
+    /// Well-formed, but not ours to act on: logged and answered, not retried.
+    Ignored(String),
+    /// Malformed: a clear error, nothing changed.
+    Invalid(Error),
+}
+
+impl From<Error> for Triage {
+    fn from(err: Error) -> Self {
+        Triage::Invalid(err)
+    }
+}
+
 /// Tell an invocation payload's kind, with a clear error for anything malformed.
 pub fn classify(event: Value) -> Result<Incoming> {
     let Some(obj) = event.as_object() else {

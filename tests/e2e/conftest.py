@@ -23,15 +23,21 @@ def world(emu):
 
 
 @pytest.fixture
-def acceptor(world):
-    """Start the acceptor's binary against the world: acceptor(**function_env kwargs)."""
+def functions():
+    """Start a function's binary: functions(name, env). Every one started is stopped after the test."""
     hosts = []
 
-    def start(**kwargs) -> LambdaHost:
-        host = LambdaHost(scenario.FUNCTION, world.function_env(**kwargs))
+    def start(name: str, env: dict[str, str]) -> LambdaHost:
+        host = LambdaHost(name, env)
         hosts.append(host)
         return host
 
     yield start
     for h in hosts:
         h.close()
+
+
+@pytest.fixture
+def acceptor(world, functions):
+    """Start the acceptor against the world: acceptor(**function_env kwargs)."""
+    return lambda **kwargs: functions(scenario.FUNCTION, world.function_env(**kwargs))

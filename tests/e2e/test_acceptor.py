@@ -262,14 +262,9 @@ def test_many_pending_connections_are_decided_in_one_run(world, acceptor):
     assert alert["content"]["title"] == "PrivateLink connections: 8 accepted, 4 rejected"
 
 
-def test_configuration_errors_stop_the_cold_start(world):
-    from harness.lambda_host import LambdaHost
+def test_configuration_errors_stop_the_cold_start(world, functions):
     env = world.function_env()
     env["DRY_RUN"] = "maybe"
-    host = LambdaHost(scenario.FUNCTION, env)
-    try:
-        host.process.wait(timeout=20)
-        assert host.process.returncode != 0
-        assert "DRY_RUN must be true or false" in "\n".join(host._logs) + str(host._init_error)
-    finally:
-        host.close()
+    code, logs = functions(scenario.FUNCTION, env).wait_exit()
+    assert code != 0
+    assert any("DRY_RUN must be true or false" in line for line in logs), logs

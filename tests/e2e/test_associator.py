@@ -3,7 +3,6 @@
 import pytest
 
 from harness import zones
-from harness.lambda_host import LambdaHost
 from harness.scenario import scheduled_event
 from harness.zones import HUB, SPOKE, STRANGER, create_vpc_event, tags_event
 
@@ -16,17 +15,8 @@ def hub(emu):
 
 
 @pytest.fixture
-def associator(hub):
-    hosts = []
-
-    def start(**kwargs) -> LambdaHost:
-        host = LambdaHost(zones.FUNCTION, hub.function_env(**kwargs))
-        hosts.append(host)
-        return host
-
-    yield start
-    for h in hosts:
-        h.close()
+def associator(hub, functions):
+    return lambda **kwargs: functions(zones.FUNCTION, hub.function_env(**kwargs))
 
 
 def test_same_account_vpc_is_associated(hub, associator):

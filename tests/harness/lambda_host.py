@@ -117,7 +117,8 @@ class LambdaHost:
         self.process = subprocess.Popen(
             [str(binary(name, profile))], env=proc_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        threading.Thread(target=self._collect_logs, daemon=True).start()
+        self._log_reader = threading.Thread(target=self._collect_logs, daemon=True)
+        self._log_reader.start()
 
     def _collect_logs(self) -> None:
         for line in self.process.stdout:
@@ -143,6 +144,12 @@ class LambdaHost:
                     raise RuntimeError(f"{self.name} gave no answer (exit code {self.process.returncode}):\n" + "\n".join(self._logs[seen:]))
         time.sleep(0.05)  # let the last log lines arrive
         return Invocation(request_id, ok, body, self._logs[seen:])
+
+    def wait_exit(self, timeout: float = 20) -> tuple[int, list[str]]:
+        """Wait for the process to end (a failed cold start); its exit code and every log line."""
+        code = self.process.wait(timeout=timeout)
+        self._log_reader.join(timeout=5)
+        return code, self._logs
 
     def close(self) -> None:
         self.process.terminate()

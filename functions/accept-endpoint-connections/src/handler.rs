@@ -5,7 +5,7 @@ use autopilot::aws::SdkConfig;
 use autopilot::cloudtrail::{get, path, scalar_string};
 use autopilot::config::{AcceptorConfig, PolicySource};
 use autopilot::endpoints::Ec2Connections;
-use autopilot::events::{CloudTrailEvent, Incoming, classify};
+use autopilot::events::{CloudTrailEvent, Incoming, Triage, classify};
 use autopilot::ids::{find_ids, service_id_from_name};
 use autopilot::ledger::DynamoLedger;
 use autopilot::notify::SnsPublisher;
@@ -69,21 +69,6 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, Er
         "done"
     );
     Ok(report)
-}
-
-/// Why an event leads to no work.
-#[derive(Debug)]
-pub enum Triage {
-    /// Well-formed, but not ours to act on.
-    Ignored(String),
-    /// Malformed: a clear error, nothing changed.
-    Invalid(Error),
-}
-
-impl From<Error> for Triage {
-    fn from(err: Error) -> Self {
-        Triage::Invalid(err)
-    }
 }
 
 /// The connections an event asks to look at.

@@ -4,7 +4,7 @@ use autopilot::associator::{Associator, Report, Target, route53_retry};
 use autopilot::aws::SdkConfig;
 use autopilot::cloudtrail::{get, list, path, scalar_string};
 use autopilot::config::{AssociatorConfig, PolicySource};
-use autopilot::events::{CloudTrailEvent, Incoming, classify};
+use autopilot::events::{CloudTrailEvent, Incoming, Triage, classify};
 use autopilot::ledger::DynamoLedger;
 use autopilot::notify::SnsPublisher;
 use autopilot::route53::{AssumedRoleSpokes, Route53Owner};
@@ -85,20 +85,6 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, Er
         "done"
     );
     Ok(report)
-}
-
-#[derive(Debug)]
-pub enum Triage {
-    /// Well-formed, but not ours to act on.
-    Ignored(String),
-    /// Malformed: a clear error, nothing changed.
-    Invalid(Error),
-}
-
-impl From<Error> for Triage {
-    fn from(err: Error) -> Self {
-        Triage::Invalid(err)
-    }
 }
 
 pub fn target_of(payload: Value) -> Result<Target, Triage> {
