@@ -97,13 +97,29 @@ impl Outcome {
     }
 }
 
+/// An account and region the run could not read: a finding, not a failed run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unreachable {
+    pub account: String,
+    pub region: String,
+    pub problem: String,
+    #[serde(skip)]
+    code: String,
+}
+
+impl Unreachable {
+    fn key(&self) -> String {
+        format!("unreachable:{}:{}:{}", self.account, self.region, self.code)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Report {
     pub dry_run: bool,
     pub vpcs_checked: usize,
     pub outcomes: Vec<Outcome>,
-    /// Accounts or regions that could not be read (a missing role, say).
-    pub unreachable: Vec<String>,
+    /// Accounts or regions that could not be read (a missing spoke role, say).
+    pub unreachable: Vec<Unreachable>,
     pub announced: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ignored: Option<String>,
@@ -138,6 +154,7 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
             dry_run: self.dry_run,
             ..Report::default()
         };
+        let reconcile = target == Target::Reconcile;
         let scopes: Vec<(String, String, Vec<String>)> = match target {
             Target::Vpcs {
                 account,
@@ -177,11 +194,17 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
                     report.ignored =
                         Some(format!("{} no longer exists in {account}", ids.join(", ")));
                 }
-                Err(e) if !e.retryable() => {
+                // An event's VPC is worth a retry; one account must not stop a reconcile.
+                Err(e) if e.retryable() && !reconcile => return Err(e),
+                Err(e) => {
                     tracing::warn!(%account, %region, error = %e, "account unreachable");
-                    report.unreachable.push(format!("{account}/{region}: {e}"));
+                    report.unreachable.push(Unreachable {
+                        account: account.clone(),
+                        region: region.clone(),
+                        code: e.code().unwrap_or(e.kind()).to_owned(),
+                        problem: e.to_string(),
+                    });
                 }
-                Err(e) => return Err(e),
             }
         }
         report.vpcs_checked = vpcs.len();
@@ -234,22 +257,34 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
             }
         }
 
-        let keys: Vec<String> = report.outcomes.iter().map(Outcome::key).collect();
+        let keys: Vec<String> = report
+            .outcomes
+            .iter()
+            .map(Outcome::key)
+            .chain(report.unreachable.iter().map(Unreachable::key))
+            .collect();
         let fresh: BTreeSet<String> = self.ledger.unseen(&keys).await?.into_iter().collect();
         let new: Vec<&Outcome> = report
             .outcomes
             .iter()
             .filter(|o| fresh.contains(&o.key()))
             .collect();
-        if !new.is_empty() {
+        let lost: Vec<&Unreachable> = report
+            .unreachable
+            .iter()
+            .filter(|u| fresh.contains(&u.key()))
+            .collect();
+        if !new.is_empty() || !lost.is_empty() {
             self.publisher
-                .publish(&notification(&new, self.dry_run))
+                .publish(&notification(&new, &lost, self.dry_run))
                 .await?;
-            self.ledger
-                .remember(&new.iter().map(|o| o.key()).collect::<Vec<_>>())
-                .await?;
+            let announced = new
+                .iter()
+                .map(|o| o.key())
+                .chain(lost.iter().map(|u| u.key()));
+            self.ledger.remember(&announced.collect::<Vec<_>>()).await?;
         }
-        report.announced = new.len();
+        report.announced = new.len() + lost.len();
         match hard_error {
             Some(e) => Err(e),
             None => Ok(report),
@@ -299,17 +334,24 @@ fn verb(o: &Outcome) -> &'static str {
     }
 }
 
-fn notification(outcomes: &[&Outcome], dry_run: bool) -> Notification {
+fn notification(
+    outcomes: &[&Outcome],
+    unreachable: &[&Unreachable],
+    dry_run: bool,
+) -> Notification {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for o in outcomes {
         *counts.entry(verb(o)).or_default() += 1;
+    }
+    if !unreachable.is_empty() {
+        counts.insert("accounts unreachable", unreachable.len());
     }
     let tally = counts
         .iter()
         .map(|(v, n)| format!("{n} {v}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let findings = outcomes.iter().any(|o| o.status == Status::Finding);
+    let findings = outcomes.iter().any(|o| o.status == Status::Finding) || !unreachable.is_empty();
     let lines: Vec<String> = outcomes
         .iter()
         .map(|o| {
@@ -328,9 +370,21 @@ fn notification(outcomes: &[&Outcome], dry_run: bool) -> Notification {
             )
         })
         .collect();
+    let lines: Vec<String> = lines
+        .into_iter()
+        .chain(unreachable.iter().map(|u| {
+            format!(
+                "• *unreachable* account `{}`, {}: {}",
+                u.account, u.region, u.problem
+            )
+        }))
+        .collect();
     let mut next_steps = Vec::new();
     if findings {
         next_steps.push("Findings are not retried: ConflictingDomainExists means the VPC already has a zone of that name; LimitsExceeded, that the zone has 300 VPCs (consider Route 53 Profiles); NotAuthorizedException or AccessDenied, that the spoke role or authorization is missing.".into());
+    }
+    if !unreachable.is_empty() {
+        next_steps.push("Unreachable accounts were skipped: deploy spoke-template.yaml there (the role the hub assumes), or remove the account from the zone rules.".into());
     }
     if dry_run {
         next_steps.push("Dry run: nothing was changed. Set DRY_RUN=false to apply.".into());

@@ -111,6 +111,8 @@ fn catalogue_rules() -> Vec<Rule> {
 struct FixedSpokes {
     vpcs: Vec<Vpc>,
     client: aws_sdk_route53::Client,
+    /// Accounts whose role cannot be assumed.
+    broken: Vec<String>,
 }
 
 impl Spokes for FixedSpokes {
@@ -120,6 +122,15 @@ impl Spokes for FixedSpokes {
         region: &str,
         ids: &[String],
     ) -> autopilot::Result<Vec<Vpc>> {
+        if self.broken.iter().any(|b| b == account) {
+            return Err(autopilot::Error::Aws {
+                operation: "sts:AssumeRole",
+                code: Some("AccessDenied".into()),
+                message: "not authorized to perform sts:AssumeRole".into(),
+                retryable: false,
+                source: "denied".into(),
+            });
+        }
         Ok(self
             .vpcs
             .iter()
@@ -230,6 +241,7 @@ async fn a_burst_of_fifty_vpcs_rides_out_a_throttling_storm() {
         FixedSpokes {
             vpcs: vpcs(HUB, 50),
             client: unused_spoke_client(),
+            broken: vec![],
         },
     );
     let report = a.run(Ok(rules()), Target::Reconcile).await.unwrap();
@@ -279,6 +291,7 @@ async fn refusals_become_findings_and_the_authorization_is_still_removed() {
             FixedSpokes {
                 vpcs: vpcs(SPOKE, 1),
                 client: spoke,
+                broken: vec![],
             },
         );
         let report = a.run(Ok(rules()), Target::Reconcile).await.unwrap();
@@ -297,4 +310,39 @@ async fn refusals_become_findings_and_the_authorization_is_still_removed() {
             "{code}"
         );
     }
+}
+
+/// A spoke whose role is missing is reported, and the reconcile carries on with the others.
+#[tokio::test]
+async fn an_unreachable_account_does_not_stop_the_reconcile() {
+    let associate = mock!(aws_sdk_route53::Client::associate_vpc_with_hosted_zone)
+        .match_requests(|_| true)
+        .then_output(|| {
+            AssociateVpcWithHostedZoneOutput::builder()
+                .change_info(change())
+                .build()
+        });
+    let mut owner = catalogue_rules();
+    owner.push(associate.clone());
+    let spokes = FixedSpokes {
+        vpcs: vpcs(HUB, 2),
+        client: unused_spoke_client(),
+        broken: vec![SPOKE.into()],
+    };
+    let report = associator(owner, spokes)
+        .run(Ok(rules()), Target::Reconcile)
+        .await
+        .unwrap();
+    assert_eq!(associate.num_calls(), 2);
+    assert_eq!(report.unreachable.len(), 1);
+    assert_eq!(report.unreachable[0].account, SPOKE);
+    assert!(
+        report.unreachable[0].problem.contains("AssumeRole"),
+        "{:?}",
+        report.unreachable
+    );
+    assert_eq!(
+        report.announced, 3,
+        "two associations and the unreachable account"
+    );
 }
