@@ -2,6 +2,7 @@
 //! adapters every function shares. Function crates only decode events and wire these together.
 
 pub mod aws;
+pub mod az;
 pub mod cloudtrail;
 pub mod config;
 pub mod error;

@@ -1,0 +1,469 @@
+//! Availability-zone and cross-zone analysis: a pure function over a [`Snapshot`] of endpoint
+//! services, their NLBs and target groups, consumer endpoints and the AZ name↔ID map of every
+//! account, returning [`AzFinding`]s with a stable fingerprint, a severity, evidence and a fix.
+//!
+//! AZ **names** map to different physical zones in each account, so every comparison here is by
+//! AZ **ID**: names are translated with the owning account's map first.
+
+use crate::notify::Severity;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the APIs report, names as each account sees them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// account → (AZ name → AZ ID).
+    pub az_maps: BTreeMap<String, BTreeMap<String, String>>,
+    pub services: Vec<Service>,
+    pub load_balancers: Vec<LoadBalancer>,
+    pub target_groups: Vec<TargetGroup>,
+    pub endpoints: Vec<Endpoint>,
+    /// Consumer accounts that could not be read (account, problem).
+    pub unreachable: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub id: String,
+    pub account: String,
+    pub nlb_arns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancer {
+    pub arn: String,
+    pub account: String,
+    /// Enabled AZs (names, in the owner's account).
+    pub az_names: Vec<String>,
+    /// `load_balancing.cross_zone.enabled`.
+    pub cross_zone: bool,
+}
+
+/// A target group's `load_balancing.cross_zone.enabled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrossZone {
+    On,
+    Off,
+    /// `use_load_balancer_configuration`.
+    Inherit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetGroup {
+    pub arn: String,
+    pub lb_arns: Vec<String>,
+    pub cross_zone: CrossZone,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub id: String,
+    /// The target's AZ name in the NLB owner's account (`None` when unknown).
+    pub az_name: Option<String>,
+    pub healthy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub id: String,
+    pub account: String,
+    pub vpc_id: String,
+    pub service_id: String,
+    /// AZs of the endpoint's subnets (names, in the consumer's account).
+    pub az_names: Vec<String>,
+    /// AZs where the consumer VPC has subnets (names, in the consumer's account).
+    pub vpc_az_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    Blackhole,
+    Skew,
+    NoAzRedundancy,
+    ConsumerCoverage,
+    CrossZoneOn,
+    Unreachable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AzFinding {
+    /// Stable across runs while the same problem persists: what the findings table is keyed on.
+    pub fingerprint: String,
+    pub check: Check,
+    pub severity: Severity,
+    pub resource: String,
+    pub title: String,
+    pub evidence: BTreeMap<String, String>,
+    pub fix: String,
+}
+
+/// AZ names → IDs with `account`'s map; a name the map lacks stays visible as `?name`.
+fn ids(s: &Snapshot, account: &str, names: &[String]) -> BTreeSet<String> {
+    let map = s.az_maps.get(account);
+    names
+        .iter()
+        .map(|n| {
+            map.and_then(|m| m.get(n))
+                .cloned()
+                .unwrap_or_else(|| format!("?{n}"))
+        })
+        .collect()
+}
+
+fn join(set: &BTreeSet<String>) -> String {
+    set.iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
+fn effective_cross_zone(tg: &TargetGroup, lb: &LoadBalancer) -> bool {
+    match tg.cross_zone {
+        CrossZone::On => true,
+        CrossZone::Off => false,
+        CrossZone::Inherit => lb.cross_zone,
+    }
+}
+
+pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
+    let mut out = Vec::new();
+    let fronted: BTreeSet<&str> = s
+        .services
+        .iter()
+        .flat_map(|v| v.nlb_arns.iter().map(String::as_str))
+        .collect();
+    for lb in s
+        .load_balancers
+        .iter()
+        .filter(|lb| fronted.contains(lb.arn.as_str()))
+    {
+        let lb_azs = ids(s, &lb.account, &lb.az_names);
+        if lb_azs.len() < 2 {
+            out.push(AzFinding {
+                fingerprint: format!("no-az-redundancy:{}", lb.arn),
+                check: Check::NoAzRedundancy,
+                severity: Severity::Warning,
+                resource: lb.arn.clone(),
+                title: format!("NLB behind an endpoint service runs in one AZ only ({})", join(&lb_azs)),
+                evidence: BTreeMap::from([("az_ids".into(), join(&lb_azs))]),
+                fix: "Enable a second subnet in another AZ on the NLB (SetSubnets) and register targets there.".into(),
+            });
+        }
+        for tg in s
+            .target_groups
+            .iter()
+            .filter(|tg| tg.lb_arns.contains(&lb.arn))
+        {
+            let healthy: BTreeMap<String, usize> = lb_azs
+                .iter()
+                .map(|az| {
+                    let n = tg
+                        .targets
+                        .iter()
+                        .filter(|t| {
+                            t.healthy
+                                && t.az_name.as_ref().is_some_and(|name| {
+                                    ids(s, &lb.account, std::slice::from_ref(name)).contains(az)
+                                })
+                        })
+                        .count();
+                    (az.clone(), n)
+                })
+                .collect();
+            let per_az = healthy
+                .iter()
+                .map(|(az, n)| format!("{az}={n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if effective_cross_zone(tg, lb) {
+                out.push(AzFinding {
+                    fingerprint: format!("cross-zone-on:{}", tg.arn),
+                    check: Check::CrossZoneOn,
+                    severity: Severity::Info,
+                    resource: tg.arn.clone(),
+                    title: "Cross-zone load balancing is on: traffic crosses AZs, and inter-AZ data transfer is charged".into(),
+                    evidence: BTreeMap::from([("healthy_per_az".into(), per_az)]),
+                    fix: "Nothing to fix; turn it off only with healthy targets in every enabled AZ.".into(),
+                });
+                continue;
+            }
+            let empty: Vec<&String> = healthy
+                .iter()
+                .filter(|(_, n)| **n == 0)
+                .map(|(az, _)| az)
+                .collect();
+            for az in &empty {
+                out.push(AzFinding {
+                    fingerprint: format!("blackhole:{}:{}:{az}", lb.arn, tg.arn),
+                    check: Check::Blackhole,
+                    severity: Severity::Critical,
+                    resource: tg.arn.clone(),
+                    title: format!("No healthy target in {az} while cross-zone load balancing is off: traffic to that AZ is dropped"),
+                    evidence: BTreeMap::from([("az_id".into(), (*az).clone()), ("healthy_per_az".into(), per_az.clone())]),
+                    fix: format!("Register healthy targets in {az}, or turn cross-zone load balancing on for this target group."),
+                });
+            }
+            let (min, max) = (
+                healthy.values().min().copied().unwrap_or(0),
+                healthy.values().max().copied().unwrap_or(0),
+            );
+            if empty.is_empty() && max >= 2 * min && max > min {
+                out.push(AzFinding {
+                    fingerprint: format!("skew:{}:{}", lb.arn, tg.arn),
+                    check: Check::Skew,
+                    severity: Severity::Warning,
+                    resource: tg.arn.clone(),
+                    title: format!(
+                        "Healthy targets are unevenly spread with cross-zone off ({per_az})"
+                    ),
+                    evidence: BTreeMap::from([("healthy_per_az".into(), per_az)]),
+                    fix: "Balance targets across AZs, or turn cross-zone load balancing on.".into(),
+                });
+            }
+        }
+    }
+    for e in &s.endpoints {
+        let Some(service) = s.services.iter().find(|v| v.id == e.service_id) else {
+            continue;
+        };
+        let served: BTreeSet<String> = s
+            .load_balancers
+            .iter()
+            .filter(|lb| service.nlb_arns.contains(&lb.arn))
+            .flat_map(|lb| ids(s, &lb.account, &lb.az_names))
+            .collect();
+        let endpoint_azs = ids(s, &e.account, &e.az_names);
+        let vpc_azs = ids(s, &e.account, &e.vpc_az_names);
+        let uncovered: BTreeSet<String> = vpc_azs.difference(&endpoint_azs).cloned().collect();
+        let unserved: BTreeSet<String> = endpoint_azs
+            .union(&vpc_azs)
+            .filter(|az| !served.contains(*az))
+            .cloned()
+            .collect();
+        if !uncovered.is_empty() || !unserved.is_empty() {
+            let mut problems = Vec::new();
+            if !uncovered.is_empty() {
+                problems.push(format!(
+                    "the VPC has subnets in {} but the endpoint has no interface there",
+                    join(&uncovered)
+                ));
+            }
+            if !unserved.is_empty() {
+                problems.push(format!("the service does not serve {}", join(&unserved)));
+            }
+            out.push(AzFinding {
+                fingerprint: format!("consumer-coverage:{}:{}:{}", e.id, join(&uncovered), join(&unserved)),
+                check: Check::ConsumerCoverage,
+                severity: Severity::Warning,
+                resource: e.id.clone(),
+                title: format!("Endpoint {} in account {}: {}; traffic crosses AZs and fails with that AZ", e.id, e.account, problems.join("; ")),
+                evidence: BTreeMap::from([
+                    ("consumer_az_ids".into(), join(&vpc_azs)),
+                    ("endpoint_az_ids".into(), join(&endpoint_azs)),
+                    ("service_az_ids".into(), join(&served)),
+                ]),
+                fix: "Add endpoint subnets in every AZ ID the VPC uses, and serve those AZ IDs from the provider's NLB.".into(),
+            });
+        }
+    }
+    for (account, problem) in &s.unreachable {
+        out.push(AzFinding {
+            fingerprint: format!("unreachable:{account}"),
+            check: Check::Unreachable,
+            severity: Severity::Warning,
+            resource: account.clone(),
+            title: format!(
+                "Consumer account {account} could not be read; its endpoints were not checked"
+            ),
+            evidence: BTreeMap::from([("problem".into(), problem.clone())]),
+            fix: "Deploy the read role in that account (spoke-template.yaml), or stop listing it."
+                .into(),
+        });
+    }
+    out.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROVIDER: &str = "123456789012";
+    const CONSUMER: &str = "111111111111";
+    const LB: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/orders/1";
+    const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/orders/1";
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(n, i)| (n.to_string(), i.to_string()))
+            .collect()
+    }
+
+    /// Provider: a → use1-az1, b → use1-az2. Consumer: the names swapped.
+    fn snapshot(cross: CrossZone, targets: &[(&str, bool)]) -> Snapshot {
+        Snapshot {
+            az_maps: BTreeMap::from([
+                (
+                    PROVIDER.into(),
+                    map(&[
+                        ("us-east-1a", "use1-az1"),
+                        ("us-east-1b", "use1-az2"),
+                        ("us-east-1c", "use1-az3"),
+                    ]),
+                ),
+                (
+                    CONSUMER.into(),
+                    map(&[
+                        ("us-east-1a", "use1-az2"),
+                        ("us-east-1b", "use1-az1"),
+                        ("us-east-1c", "use1-az4"),
+                    ]),
+                ),
+            ]),
+            services: vec![Service {
+                id: "vpce-svc-1".into(),
+                account: PROVIDER.into(),
+                nlb_arns: vec![LB.into()],
+            }],
+            load_balancers: vec![LoadBalancer {
+                arn: LB.into(),
+                account: PROVIDER.into(),
+                az_names: vec!["us-east-1a".into(), "us-east-1b".into()],
+                cross_zone: false,
+            }],
+            target_groups: vec![TargetGroup {
+                arn: TG.into(),
+                lb_arns: vec![LB.into()],
+                cross_zone: cross,
+                targets: targets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (az, healthy))| Target {
+                        id: format!("i-{i}"),
+                        az_name: Some(az.to_string()),
+                        healthy: *healthy,
+                    })
+                    .collect(),
+            }],
+            endpoints: vec![],
+            unreachable: vec![],
+        }
+    }
+
+    fn checks(s: &Snapshot) -> Vec<(Check, Severity)> {
+        analyse(s).iter().map(|f| (f.check, f.severity)).collect()
+    }
+
+    #[test]
+    fn an_az_without_healthy_targets_and_cross_zone_off_is_a_blackhole() {
+        let s = snapshot(
+            CrossZone::Inherit,
+            &[("us-east-1a", true), ("us-east-1b", false)],
+        );
+        let findings = analyse(&s);
+        assert_eq!(checks(&s), [(Check::Blackhole, Severity::Critical)]);
+        assert_eq!(findings[0].evidence["az_id"], "use1-az2");
+        assert_eq!(
+            findings[0].evidence["healthy_per_az"],
+            "use1-az1=1, use1-az2=0"
+        );
+        assert_eq!(
+            findings[0].fingerprint,
+            format!("blackhole:{LB}:{TG}:use1-az2")
+        );
+    }
+
+    #[test]
+    fn the_target_group_setting_overrides_the_load_balancer() {
+        let mut s = snapshot(CrossZone::On, &[("us-east-1a", true)]);
+        assert_eq!(checks(&s), [(Check::CrossZoneOn, Severity::Info)]);
+        s.target_groups[0].cross_zone = CrossZone::Inherit;
+        s.load_balancers[0].cross_zone = true;
+        assert_eq!(checks(&s), [(Check::CrossZoneOn, Severity::Info)]);
+        s.target_groups[0].cross_zone = CrossZone::Off;
+        assert_eq!(
+            checks(&s),
+            [(Check::Blackhole, Severity::Critical)],
+            "off on the target group wins"
+        );
+    }
+
+    #[test]
+    fn uneven_healthy_targets_are_skew_with_the_numbers() {
+        let s = snapshot(
+            CrossZone::Off,
+            &[
+                ("us-east-1a", true),
+                ("us-east-1a", true),
+                ("us-east-1a", true),
+                ("us-east-1b", true),
+            ],
+        );
+        let f = analyse(&s);
+        assert_eq!(checks(&s), [(Check::Skew, Severity::Warning)]);
+        assert_eq!(f[0].evidence["healthy_per_az"], "use1-az1=3, use1-az2=1");
+        let even = snapshot(
+            CrossZone::Off,
+            &[
+                ("us-east-1a", true),
+                ("us-east-1b", true),
+                ("us-east-1b", false),
+            ],
+        );
+        assert!(analyse(&even).is_empty());
+    }
+
+    #[test]
+    fn a_single_az_nlb_has_no_redundancy() {
+        let mut s = snapshot(CrossZone::Off, &[("us-east-1a", true)]);
+        s.load_balancers[0].az_names.truncate(1);
+        assert_eq!(checks(&s), [(Check::NoAzRedundancy, Severity::Warning)]);
+    }
+
+    #[test]
+    fn consumer_coverage_compares_az_ids_not_names() {
+        let mut s = snapshot(
+            CrossZone::Off,
+            &[("us-east-1a", true), ("us-east-1b", true)],
+        );
+        // The consumer's "us-east-1a" and "us-east-1b" are the provider's b and a: same AZ IDs,
+        // fully served, though a name comparison would also say so by luck...
+        let endpoint = |names: &[&str], vpc: &[&str]| Endpoint {
+            id: "vpce-1".into(),
+            account: CONSUMER.into(),
+            vpc_id: "vpc-1".into(),
+            service_id: "vpce-svc-1".into(),
+            az_names: names.iter().map(|n| n.to_string()).collect(),
+            vpc_az_names: vpc.iter().map(|n| n.to_string()).collect(),
+        };
+        s.endpoints = vec![endpoint(
+            &["us-east-1a", "us-east-1b"],
+            &["us-east-1a", "us-east-1b"],
+        )];
+        assert!(analyse(&s).is_empty());
+        // ...but the consumer's "us-east-1c" is use1-az4, which the provider does not serve, while
+        // the provider's own "us-east-1c" exists: comparing names would find nothing wrong.
+        s.endpoints = vec![endpoint(
+            &["us-east-1a", "us-east-1c"],
+            &["us-east-1a", "us-east-1b", "us-east-1c"],
+        )];
+        let f = analyse(&s);
+        assert_eq!(checks(&s), [(Check::ConsumerCoverage, Severity::Warning)]);
+        assert_eq!(
+            f[0].title,
+            "Endpoint vpce-1 in account 111111111111: the VPC has subnets in use1-az1 but the endpoint has no interface there; the service does not serve use1-az4; traffic crosses AZs and fails with that AZ"
+        );
+        assert_eq!(f[0].evidence["service_az_ids"], "use1-az1, use1-az2");
+    }
+
+    #[test]
+    fn unreachable_consumers_are_findings() {
+        let mut s = snapshot(
+            CrossZone::Off,
+            &[("us-east-1a", true), ("us-east-1b", true)],
+        );
+        s.unreachable.push((CONSUMER.into(), "AccessDenied".into()));
+        assert_eq!(checks(&s), [(Check::Unreachable, Severity::Warning)]);
+    }
+}
