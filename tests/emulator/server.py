@@ -9,6 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import availability_zones  # noqa: E402
 import privatelink  # noqa: E402
 import route53_sharing  # noqa: E402
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: E402
@@ -16,6 +17,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: E4
 if os.environ.get("MOTO_ACCOUNT_ID"):
     sys.exit("MOTO_ACCOUNT_ID must not be set: it turns off moto's multiple accounts")
 
+availability_zones.install()
 privatelink.install()
 route53_sharing.install()
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
