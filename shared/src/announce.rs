@@ -2,16 +2,10 @@
 
 use crate::error::Result;
 use crate::ledger::Ledger;
+pub use crate::notify::fnv1a;
 use crate::notify::{Notification, Publisher, Severity};
 use crate::policy::PolicyError;
 use std::collections::BTreeMap;
-
-/// FNV-1a: a stable, dependency-free fingerprint for ledger keys and notification ids.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    })
-}
 
 /// Publish `notification` unless `key` was announced within the ledger's memory.
 pub async fn once<L: Ledger, P: Publisher>(

@@ -93,6 +93,9 @@ pub struct AzFinding {
     pub fingerprint: String,
     pub check: Check,
     pub severity: Severity,
+    /// The endpoint service the finding is about ("*" for account-wide ones): an audit of some
+    /// services opens and resolves only their findings.
+    pub service_id: String,
     pub resource: String,
     pub title: String,
     pub evidence: BTreeMap<String, String>,
@@ -136,12 +139,18 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
         .iter()
         .filter(|lb| fronted.contains(lb.arn.as_str()))
     {
+        let service_id = s
+            .services
+            .iter()
+            .find(|v| v.nlb_arns.contains(&lb.arn))
+            .map_or_else(String::new, |v| v.id.clone());
         let lb_azs = ids(s, &lb.account, &lb.az_names);
         if lb_azs.len() < 2 {
             out.push(AzFinding {
                 fingerprint: format!("no-az-redundancy:{}", lb.arn),
                 check: Check::NoAzRedundancy,
                 severity: Severity::Warning,
+                service_id: service_id.clone(),
                 resource: lb.arn.clone(),
                 title: format!("NLB behind an endpoint service runs in one AZ only ({})", join(&lb_azs)),
                 evidence: BTreeMap::from([("az_ids".into(), join(&lb_azs))]),
@@ -179,6 +188,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                     fingerprint: format!("cross-zone-on:{}", tg.arn),
                     check: Check::CrossZoneOn,
                     severity: Severity::Info,
+                    service_id: service_id.clone(),
                     resource: tg.arn.clone(),
                     title: "Cross-zone load balancing is on: traffic crosses AZs, and inter-AZ data transfer is charged".into(),
                     evidence: BTreeMap::from([("healthy_per_az".into(), per_az)]),
@@ -196,6 +206,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                     fingerprint: format!("blackhole:{}:{}:{az}", lb.arn, tg.arn),
                     check: Check::Blackhole,
                     severity: Severity::Critical,
+                    service_id: service_id.clone(),
                     resource: tg.arn.clone(),
                     title: format!("No healthy target in {az} while cross-zone load balancing is off: traffic to that AZ is dropped"),
                     evidence: BTreeMap::from([("az_id".into(), (*az).clone()), ("healthy_per_az".into(), per_az.clone())]),
@@ -211,6 +222,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                     fingerprint: format!("skew:{}:{}", lb.arn, tg.arn),
                     check: Check::Skew,
                     severity: Severity::Warning,
+                    service_id: service_id.clone(),
                     resource: tg.arn.clone(),
                     title: format!(
                         "Healthy targets are unevenly spread with cross-zone off ({per_az})"
@@ -254,6 +266,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                 fingerprint: format!("consumer-coverage:{}:{}:{}", e.id, join(&uncovered), join(&unserved)),
                 check: Check::ConsumerCoverage,
                 severity: Severity::Warning,
+                service_id: e.service_id.clone(),
                 resource: e.id.clone(),
                 title: format!("Endpoint {} in account {}: {}; traffic crosses AZs and fails with that AZ", e.id, e.account, problems.join("; ")),
                 evidence: BTreeMap::from([
@@ -270,6 +283,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
             fingerprint: format!("unreachable:{account}"),
             check: Check::Unreachable,
             severity: Severity::Warning,
+            service_id: "*".into(),
             resource: account.clone(),
             title: format!(
                 "Consumer account {account} could not be read; its endpoints were not checked"

@@ -179,6 +179,31 @@ impl AssociatorConfig {
     }
 }
 
+/// Settings of the availability-zone auditor (it runs in the provider account).
+#[derive(Debug, Clone)]
+pub struct AuditorConfig {
+    pub alert_topic_arn: String,
+    /// DynamoDB table of open findings (`pk` string key).
+    pub findings_table: String,
+    /// The provider's own account.
+    pub home_account: String,
+    pub region: String,
+    /// The read-only role assumed in each consumer account.
+    pub consumer_role_name: String,
+}
+
+impl AuditorConfig {
+    pub fn from_env(env: &Env) -> Result<Self> {
+        Ok(AuditorConfig {
+            alert_topic_arn: env.required("ALERT_TOPIC_ARN")?,
+            findings_table: env.required("FINDINGS_TABLE")?,
+            home_account: env.required("HOME_ACCOUNT_ID")?,
+            region: env.required("AWS_REGION")?,
+            consumer_role_name: env.required("CONSUMER_ROLE_NAME")?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

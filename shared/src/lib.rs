@@ -14,10 +14,14 @@ pub mod zones;
 
 #[cfg(feature = "endpoints")]
 pub mod acceptor;
+#[cfg(any(feature = "zones", feature = "audit"))]
+pub mod accounts;
 #[cfg(any(feature = "endpoints", feature = "zones"))]
 pub mod announce;
 #[cfg(feature = "zones")]
 pub mod associator;
+#[cfg(feature = "audit")]
+pub mod auditor;
 #[cfg(feature = "endpoints")]
 pub mod endpoints;
 #[cfg(any(feature = "endpoints", feature = "zones"))]

@@ -2,13 +2,12 @@
 //! IAM permissions, and their adapters (Route 53 in the hub; EC2 and Route 53 in each spoke,
 //! through an assumed role).
 
+use crate::accounts::AccountConfigs;
 use crate::error::{Error, Result};
 use crate::zones::{Vpc, Zone};
-use aws_config::SdkConfig;
 use aws_sdk_route53::types::{Tag, TagResourceType, Vpc as R53Vpc, VpcRegion};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Mutex;
 
 /// Route 53 in the hub, as the zones' owner: `route53:ListHostedZones`, `ListTagsForResources`,
 /// `GetHostedZone`, `AssociateVPCWithHostedZone`, `CreateVPCAssociationAuthorization`,
@@ -197,73 +196,22 @@ pub async fn associate_with(
         .map_err(|e| Error::aws("route53:AssociateVPCWithHostedZone", e))
 }
 
-/// Reaches each spoke account through a role of the same name in every account; the hub's own
-/// VPCs are read with the function's own credentials. Assumed-role configurations are kept per
-/// account for the life of the execution environment (the SDK refreshes their credentials).
+/// Reaches each spoke account through its role (the hub's own VPCs with the function's own
+/// credentials).
 pub struct AssumedRoleSpokes {
-    hub: SdkConfig,
-    hub_account: String,
-    role_name: String,
+    accounts: AccountConfigs,
     retry: aws_smithy_types::retry::RetryConfig,
-    configs: Mutex<HashMap<String, SdkConfig>>,
 }
 
 impl AssumedRoleSpokes {
-    pub fn new(
-        hub: SdkConfig,
-        hub_account: String,
-        role_name: String,
-        retry: aws_smithy_types::retry::RetryConfig,
-    ) -> Self {
-        AssumedRoleSpokes {
-            hub,
-            hub_account,
-            role_name,
-            retry,
-            configs: Mutex::new(HashMap::new()),
-        }
-    }
-
-    async fn config(&self, account: &str) -> SdkConfig {
-        if account == self.hub_account {
-            return self.hub.clone();
-        }
-        if let Some(found) = self
-            .configs
-            .lock()
-            .ok()
-            .and_then(|m| m.get(account).cloned())
-        {
-            return found;
-        }
-        let arn = format!("arn:aws:iam::{account}:role/{}", self.role_name);
-        let provider = aws_config::sts::AssumeRoleProvider::builder(arn)
-            .session_name("privatelink-autopilot")
-            .configure(&self.hub)
-            .build()
-            .await;
-        let config = self
-            .hub
-            .to_builder()
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
-            )
-            .build();
-        if let Ok(mut m) = self.configs.lock() {
-            m.insert(account.to_owned(), config.clone());
-        }
-        config
+    pub fn new(accounts: AccountConfigs, retry: aws_smithy_types::retry::RetryConfig) -> Self {
+        AssumedRoleSpokes { accounts, retry }
     }
 }
 
 impl Spokes for AssumedRoleSpokes {
     async fn vpcs(&self, account: &str, region: &str, vpc_ids: &[String]) -> Result<Vec<Vpc>> {
-        let config = self.config(account).await;
-        let ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(&config)
-                .region(aws_config::Region::new(region.to_owned()))
-                .build(),
-        );
+        let ec2 = self.accounts.ec2(account, region).await;
         let mut pages = ec2
             .describe_vpcs()
             .set_vpc_ids((!vpc_ids.is_empty()).then(|| vpc_ids.to_vec()))
@@ -296,7 +244,7 @@ impl Spokes for AssumedRoleSpokes {
         vpc_id: &str,
         region: &str,
     ) -> Result<()> {
-        let config = self.config(account).await;
+        let config = self.accounts.config(account).await;
         let client = aws_sdk_route53::Client::from_conf(
             aws_sdk_route53::config::Builder::from(&config)
                 .retry_config(self.retry.clone())

@@ -1,5 +1,6 @@
 //! Event decoding: which VPCs an invocation is about.
 
+use autopilot::accounts::AccountConfigs;
 use autopilot::associator::{Associator, Report, Target, route53_retry};
 use autopilot::aws::SdkConfig;
 use autopilot::cloudtrail::{get, list, path, scalar_string};
@@ -32,9 +33,11 @@ impl Deps {
             associator: Associator {
                 owner: Route53Owner::new(route53),
                 spokes: AssumedRoleSpokes::new(
-                    sdk.clone(),
-                    config.hub_account.clone(),
-                    config.spoke_role_name,
+                    AccountConfigs::new(
+                        sdk.clone(),
+                        config.hub_account.clone(),
+                        config.spoke_role_name,
+                    ),
                     route53_retry(),
                 ),
                 ledger: DynamoLedger::new(

@@ -1,0 +1,157 @@
+//! Event decoding: which endpoint services an invocation is about.
+
+use autopilot::Error;
+use autopilot::accounts::AccountConfigs;
+use autopilot::auditor::{AuditReport, AuditScope, Auditor, AwsEstate, DynamoFindings};
+use autopilot::aws::SdkConfig;
+use autopilot::config::AuditorConfig;
+use autopilot::events::{Incoming, Triage, classify};
+use autopilot::ids::find_ids;
+use autopilot::notify::SnsPublisher;
+use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+
+/// EC2 calls that change what an endpoint service or a consumer endpoint serves.
+const EC2_EVENTS: &[&str] = &[
+    "CreateVpcEndpoint",
+    "ModifyVpcEndpoint",
+    "CreateVpcEndpointServiceConfiguration",
+    "ModifyVpcEndpointServiceConfiguration",
+];
+/// ELB calls that change where an NLB sends traffic.
+const ELB_EVENTS: &[&str] = &[
+    "ModifyLoadBalancerAttributes",
+    "ModifyTargetGroupAttributes",
+    "SetSubnets",
+    "RegisterTargets",
+    "DeregisterTargets",
+];
+
+pub struct Deps {
+    auditor: Auditor<AwsEstate, DynamoFindings, SnsPublisher>,
+}
+
+impl Deps {
+    pub fn new(sdk: &SdkConfig, config: AuditorConfig) -> Self {
+        Deps {
+            auditor: Auditor {
+                estate: AwsEstate {
+                    ec2: aws_sdk_ec2::Client::new(sdk),
+                    elb: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+                    accounts: AccountConfigs::new(
+                        sdk.clone(),
+                        config.home_account.clone(),
+                        config.consumer_role_name,
+                    ),
+                    account: config.home_account,
+                    region: config.region,
+                },
+                findings: DynamoFindings::new(
+                    aws_sdk_dynamodb::Client::new(sdk),
+                    config.findings_table,
+                ),
+                publisher: SnsPublisher::new(aws_sdk_sns::Client::new(sdk), config.alert_topic_arn),
+            },
+        }
+    }
+}
+
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let scope = match scope_of(event.payload) {
+        Ok(scope) => scope,
+        Err(Triage::Ignored(why)) => {
+            tracing::info!(reason = %why, "event ignored");
+            return Ok(json!({ "ignored": why }));
+        }
+        Err(Triage::Invalid(err)) => {
+            tracing::error!(error = %err, "event rejected");
+            return Err(err);
+        }
+    };
+    tracing::info!(?scope, request_id = %event.context.request_id, "invocation");
+    let report: AuditReport = deps.auditor.run(scope).await?;
+    tracing::info!(
+        opened = report.opened.len(),
+        resolved = report.resolved.len(),
+        still_open = report.still_open,
+        "done"
+    );
+    serde_json::to_value(&report).map_err(|e| Error::Config(format!("report: {e}")))
+}
+
+/// Audit only what the event touched: the endpoint services it names. ELB events name load
+/// balancers and target groups, which map to services only through reads, so they audit everything.
+pub fn scope_of(payload: Value) -> Result<AuditScope, Triage> {
+    match classify(payload)? {
+        Incoming::Scheduled => Ok(AuditScope::All),
+        Incoming::CloudTrail(event) => {
+            let r = &event.record;
+            let name = r.event_name.as_str();
+            let ours = match event.source.as_str() {
+                "aws.ec2" => EC2_EVENTS.contains(&name),
+                "aws.elasticloadbalancing" => ELB_EVENTS.contains(&name),
+                _ => false,
+            };
+            if !ours {
+                return Err(Triage::Ignored(format!(
+                    "{name} from {} is not handled here",
+                    event.source
+                )));
+            }
+            if let Some(code) = &r.error_code {
+                return Err(Triage::Ignored(format!(
+                    "{name} failed ({code}): nothing changed"
+                )));
+            }
+            let text = format!("{} {}", r.request, r.response);
+            let services = find_ids(&text, "vpce-svc-");
+            Ok(if services.is_empty() {
+                AuditScope::All
+            } else {
+                AuditScope::Services(services)
+            })
+        }
+        Incoming::Sns(_) => Err(Triage::Ignored("SNS messages are not handled here".into())),
+        Incoming::OtherEventBridge {
+            source,
+            detail_type,
+        } => Err(Triage::Ignored(format!(
+            "{detail_type} events from {source} are not handled here"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn sample(name: &str) -> Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events")
+            .join(name);
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn events_naming_a_service_audit_that_service() {
+        let scope = scope_of(sample("eventbridge-create-vpc-endpoint.json")).unwrap();
+        assert_eq!(
+            scope,
+            AuditScope::Services(["vpce-svc-0123456789abcdef0".to_owned()].into())
+        );
+    }
+
+    #[test]
+    fn elb_events_and_schedules_audit_everything_and_others_are_ignored() {
+        let mut elb = sample("real/elbv2_AddTags__eventbridge.json");
+        assert!(matches!(scope_of(elb.clone()), Err(Triage::Ignored(_))));
+        elb["detail"]["eventName"] = json!("ModifyTargetGroupAttributes");
+        assert_eq!(scope_of(elb.clone()).unwrap(), AuditScope::All);
+        elb["detail"]["errorCode"] = json!("ValidationError");
+        assert!(
+            matches!(scope_of(elb), Err(Triage::Ignored(why)) if why.contains("ValidationError"))
+        );
+        assert_eq!(scope_of(sample("scheduled.json")).unwrap(), AuditScope::All);
+    }
+}

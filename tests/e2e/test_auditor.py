@@ -1,0 +1,111 @@
+"""The availability-zone auditor end to end: its real binary against the emulator."""
+
+import pytest
+
+from harness import azs
+from harness.azs import CONSUMER
+from harness.scenario import scheduled_event
+
+
+@pytest.fixture
+def audit(functions):
+    """audit(provider) → a started auditor for that provider."""
+    return lambda provider: functions(azs.FUNCTION, provider.env)
+
+
+def checks(result, severity=None):
+    return sorted(f["check"] for f in result.body["opened"] if severity in (None, f["severity"]))
+
+
+def test_blackhole_opens_stays_quiet_then_resolves(emu, audit):
+    p = azs.build(emu)
+    fn = audit(p)
+    assert fn.invoke(scheduled_event()).body["opened"] == [], "two healthy AZs, cross-zone off: nothing"
+    assert p.alerts() == []
+    p.stop("us-east-1b")
+    first = fn.invoke(scheduled_event())
+    assert first.ok, first.body
+    [finding] = first.body["opened"]
+    zone_b = p.zone_ids("123456789012")["us-east-1b"]
+    assert (finding["check"], finding["severity"], finding["evidence"]["az_id"]) == ("blackhole", "critical", zone_b)
+    [alert] = p.alerts()
+    assert alert["content"]["title"] == "PrivateLink availability zones: 1 opened"
+    assert alert["metadata"]["additionalContext"]["severity"] == "critical"
+    # The next run finds the same thing and says nothing.
+    second = fn.invoke(scheduled_event())
+    assert second.body["opened"] == [] and second.body["resolved"] == [] and second.body["still_open"] == 1
+    assert p.alerts() == []
+    # Cross-zone on for the target group resolves it (and notes the cross-zone cost).
+    p.target_group_cross_zone("true")
+    third = fn.invoke(scheduled_event())
+    assert [r["fingerprint"] for r in third.body["resolved"]] == [finding["fingerprint"]]
+    assert checks(third) == ["cross_zone_on"]
+    [alert] = p.alerts()
+    assert alert["content"]["title"] == "PrivateLink availability zones: 1 opened, 1 resolved"
+    assert "*resolved* No healthy target in" in alert["content"]["description"]
+
+
+def test_adding_a_target_resolves_a_blackhole_too(emu, audit):
+    p = azs.build(emu)
+    p.stop("us-east-1a")
+    fn = audit(p)
+    assert checks(fn.invoke(scheduled_event())) == ["blackhole"]
+    p.add_targets("us-east-1a")
+    assert len(fn.invoke(scheduled_event()).body["resolved"]) == 1
+
+
+def test_uneven_targets_are_skew(emu, audit):
+    p = azs.build(emu)
+    p.add_targets("us-east-1a", 2)
+    result = audit(p).invoke(scheduled_event())
+    [finding] = result.body["opened"]
+    assert finding["check"] == "skew" and finding["severity"] == "warning"
+    ids = p.zone_ids("123456789012")
+    expected = sorted([f"{ids['us-east-1a']}=3", f"{ids['us-east-1b']}=1"])
+    assert finding["evidence"]["healthy_per_az"] == ", ".join(expected)
+
+
+def test_single_az_service_has_no_redundancy(emu, audit):
+    p = azs.build(emu, azs=("us-east-1a",))
+    assert checks(audit(p).invoke(scheduled_event())) == ["no_az_redundancy"]
+
+
+def test_consumer_az_names_are_not_az_ids(emu, audit):
+    p = azs.build(emu)
+    provider_ids, consumer_ids = p.zone_ids("123456789012"), p.zone_ids(CONSUMER)
+    assert provider_ids["us-east-1a"] != consumer_ids["us-east-1a"], "the emulator maps names per account"
+    # Same names as the provider's NLB AZs: a name comparison would say all is well.
+    endpoint = p.consumer_endpoint(CONSUMER, ["us-east-1a", "us-east-1b"], ["us-east-1a", "us-east-1b"])
+    result = audit(p).invoke(scheduled_event())
+    [finding] = result.body["opened"]
+    assert finding["check"] == "consumer_coverage" and finding["resource"] == endpoint
+    assert "the service does not serve" in finding["title"]
+    assert finding["evidence"]["service_az_ids"] == ", ".join(sorted([provider_ids["us-east-1a"], provider_ids["us-east-1b"]]))
+
+
+def test_consumer_in_the_services_az_ids_is_fine_and_gaps_are_named(emu, audit):
+    p = azs.build(emu)
+    ids = p.zone_ids("123456789012")
+    served = [ids["us-east-1a"], ids["us-east-1b"]]
+    p.consumer_endpoint(CONSUMER, served, served, by_id=True)
+    fn = audit(p)
+    assert fn.invoke(scheduled_event()).body["opened"] == []
+    # A second consumer VPC with a subnet the endpoint does not cover.
+    gap = p.consumer_endpoint(CONSUMER, served, served[:1], by_id=True)
+    [finding] = fn.invoke(scheduled_event()).body["opened"]
+    assert finding["resource"] == gap
+    assert f"the VPC has subnets in {served[1]} but the endpoint has no interface there" in finding["title"]
+
+
+def test_an_event_audits_only_the_service_it_names(emu, audit):
+    p = azs.build(emu)
+    p.stop("us-east-1b")
+    fn = audit(p)
+    other = fn.invoke({**scheduled_event(), "detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2",
+                       "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "ModifyVpcEndpointServiceConfiguration",
+                                  "awsRegion": "us-east-1", "requestParameters": {"serviceId": "vpce-svc-0fffffff"}}})
+    assert other.ok and other.body["opened"] == []
+    named = fn.invoke({**scheduled_event(), "detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2",
+                       "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "ModifyVpcEndpointServiceConfiguration",
+                                  "awsRegion": "us-east-1", "requestParameters": {"serviceId": p.service_id}}})
+    assert checks(named) == ["blackhole"]
