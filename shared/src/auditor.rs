@@ -297,6 +297,59 @@ fn az_map(zones: &[aws_sdk_ec2::types::AvailabilityZone]) -> BTreeMap<String, St
 }
 
 impl AwsEstate {
+    /// Targets whose AZ the health description leaves out: instances by their placement, IP
+    /// targets by the subnet whose CIDR holds them. What stays unknown counts in no AZ.
+    async fn locate(&self, targets: &mut [Target]) -> Result<()> {
+        let instances: Vec<String> = targets
+            .iter()
+            .filter(|t| t.az_name.is_none() && t.id.starts_with("i-"))
+            .map(|t| t.id.clone())
+            .collect();
+        if !instances.is_empty() {
+            let mut pages = self
+                .ec2
+                .describe_instances()
+                .set_instance_ids(Some(instances))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| Error::aws("ec2:DescribeInstances", e))?;
+                for i in page.reservations().iter().flat_map(|r| r.instances()) {
+                    let zone = i.placement().and_then(|p| p.availability_zone());
+                    if let (Some(id), Some(zone)) = (i.instance_id(), zone) {
+                        targets
+                            .iter_mut()
+                            .filter(|t| t.id == id)
+                            .for_each(|t| t.az_name = Some(zone.to_owned()));
+                    }
+                }
+            }
+        }
+        if targets
+            .iter()
+            .any(|t| t.az_name.is_none() && t.id.parse::<std::net::Ipv4Addr>().is_ok())
+        {
+            let subnets = self
+                .ec2
+                .describe_subnets()
+                .send()
+                .await
+                .map_err(|e| Error::aws("ec2:DescribeSubnets", e))?;
+            for t in targets.iter_mut().filter(|t| t.az_name.is_none()) {
+                let Ok(ip) = t.id.parse::<std::net::Ipv4Addr>() else {
+                    continue;
+                };
+                t.az_name = subnets
+                    .subnets()
+                    .iter()
+                    .find(|sn| sn.cidr_block().is_some_and(|c| cidr_contains(c, ip)))
+                    .and_then(|sn| sn.availability_zone())
+                    .map(str::to_owned);
+            }
+        }
+        Ok(())
+    }
+
     async fn consumer(
         &self,
         account: &str,
@@ -458,14 +511,18 @@ impl Estate for AwsEstate {
                         .send()
                         .await
                         .map_err(|e| Error::aws("elasticloadbalancing:DescribeTargetHealth", e))?;
-                    let targets = health
+                    let mut targets: Vec<Target> = health
                         .target_health_descriptions()
                         .iter()
                         .filter_map(|d| {
                             let t = d.target()?;
                             Some(Target {
                                 id: t.id()?.to_owned(),
-                                az_name: t.availability_zone().map(str::to_owned),
+                                // "all" means reachable from every AZ, not located in one.
+                                az_name: t
+                                    .availability_zone()
+                                    .filter(|z| *z != "all")
+                                    .map(str::to_owned),
                                 healthy: d
                                     .target_health()
                                     .and_then(|h| h.state())
@@ -473,6 +530,7 @@ impl Estate for AwsEstate {
                             })
                         })
                         .collect();
+                    self.locate(&mut targets).await?;
                     s.target_groups.push(TargetGroup {
                         arn: tg_arn.to_owned(),
                         lb_arns: tg.load_balancer_arns().to_vec(),
@@ -523,5 +581,39 @@ impl Estate for AwsEstate {
             }
         }
         Ok(s)
+    }
+}
+
+/// Whether an IPv4 CIDR block (`10.0.1.0/24`) holds `ip`.
+fn cidr_contains(cidr: &str, ip: std::net::Ipv4Addr) -> bool {
+    let Some((base, bits)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(base), Ok(bits)) = (base.parse::<std::net::Ipv4Addr>(), bits.parse::<u32>()) else {
+        return false;
+    };
+    if bits > 32 {
+        return false;
+    }
+    let mask = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - bits)
+    };
+    u32::from(base) & mask == u32::from(ip) & mask
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_membership() {
+        let ip = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap();
+        assert!(cidr_contains("10.0.1.0/24", ip("10.0.1.77")));
+        assert!(!cidr_contains("10.0.1.0/24", ip("10.0.2.1")));
+        assert!(cidr_contains("0.0.0.0/0", ip("192.0.2.1")));
+        assert!(!cidr_contains("10.0.0.0/33", ip("10.0.0.1")));
+        assert!(!cidr_contains("garbage", ip("10.0.0.1")));
     }
 }
