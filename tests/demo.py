@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import scenario, zones  # noqa: E402
+from harness import azs, scenario, zones  # noqa: E402
 from harness.emulator import PROVIDER, Emulator  # noqa: E402
 from harness.lambda_host import LambdaHost, binary  # noqa: E402
 from harness.scenario import ALLOWED, STRANGER, sns_event  # noqa: E402
@@ -101,13 +101,15 @@ def main() -> int:
             expect("states after replay", world.states(), states)
 
     private_dns()
+    availability_zones()
 
     step("Result")
     if failures:
         show(f"FAILED: {', '.join(failures)}")
         return 1
     show("one accepted, one rejected, one notification, nothing twice;")
-    show("a spoke VPC resolving the hub's private zone, its authorization cleaned up: as announced")
+    show("a spoke VPC resolving the hub's private zone, its authorization cleaned up;")
+    show("a blackholed AZ found, kept quiet while unchanged, and resolved: as announced")
     return 0
 
 
@@ -148,6 +150,38 @@ def private_dns() -> None:
             expect("association authorizations left behind", hub.authorizations(), [])
             again = fn.invoke(zones.create_vpc_event(zones.SPOKE, vpc))
             expect("changes when the event is replayed", again.body.get("outcomes"), [])
+
+
+def availability_zones() -> None:
+    step("Availability zones: an NLB in two AZs, a healthy target in one only, cross-zone off")
+    with Emulator() as emu:
+        p = azs.build(emu)
+        p.stop("us-east-1b")
+        ids = p.zone_ids(PROVIDER)
+        show(f"endpoint service {p.service_id} -> {p.nlb}")
+        show(f"targets: us-east-1a ({ids['us-east-1a']}) healthy, us-east-1b ({ids['us-east-1b']}) stopped")
+        with LambdaHost(azs.FUNCTION, p.env) as fn:
+            def run(label: str) -> dict:
+                result = fn.invoke(scenario.scheduled_event())
+                if not result.ok:
+                    failures.append(label)
+                    show(f"the function failed: {result.body}")
+                    return {"opened": [], "resolved": []}
+                for a in p.alerts():
+                    show(f"notification [{a['metadata']['additionalContext']['severity']}]: {a['content']['title']}")
+                    show(a["content"]["description"], indent=6)
+                return result.body
+
+            step(f"Invoking {azs.FUNCTION} (schedule)")
+            first = run("audit 1")
+            expect("opened", [(f["check"], f["severity"]) for f in first["opened"]], [("blackhole", "critical")])
+            step("The same audit again: the finding is still open, nothing is announced")
+            second = run("audit 2")
+            expect("opened / resolved on the second run", (len(second["opened"]), len(second["resolved"])), (0, 0))
+            step("Turning cross-zone load balancing on for the target group, then auditing")
+            p.target_group_cross_zone("true")
+            third = run("audit 3")
+            expect("resolved", [r["fingerprint"].split(":")[0] for r in third["resolved"]], ["blackhole"])
 
 
 if __name__ == "__main__":
