@@ -51,6 +51,43 @@ pub enum Triage {
     Invalid(Error),
 }
 
+impl Triage {
+    /// Log why the event leads to no work: `Ok(reason)` when it is ignored (answer with the
+    /// reason), `Err` when it is invalid.
+    pub fn settle(self) -> Result<String> {
+        match self {
+            Triage::Ignored(why) => {
+                tracing::info!(reason = %why, "event ignored");
+                Ok(why)
+            }
+            Triage::Invalid(err) => {
+                tracing::error!(error = %err, "event rejected");
+                Err(err)
+            }
+        }
+    }
+}
+
+impl Incoming {
+    /// This event is well-formed but not one the caller handles.
+    pub fn unhandled(&self) -> Triage {
+        Triage::Ignored(match self {
+            Incoming::Sns(_) => "SNS messages are not handled here".into(),
+            Incoming::Scheduled => "schedules are not handled here".into(),
+            Incoming::CloudTrail(e) => format!(
+                "{} from {} is not handled here",
+                e.record.event_name, e.source
+            ),
+            Incoming::OtherEventBridge {
+                source,
+                detail_type,
+            } => {
+                format!("{detail_type} events from {source} are not handled here")
+            }
+        })
+    }
+}
+
 impl From<Error> for Triage {
     fn from(err: Error) -> Self {
         Triage::Invalid(err)

@@ -46,17 +46,13 @@ impl Deps {
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, Error> {
     let scope = match scope_of(event.payload) {
         Ok(scope) => scope,
-        Err(Triage::Ignored(why)) => {
-            tracing::info!(reason = %why, "event ignored");
+        Err(triage) => {
+            let ignored = Some(triage.settle()?);
             return Ok(Report {
                 dry_run: deps.acceptor.dry_run,
-                ignored: Some(why),
+                ignored,
                 ..Report::default()
             });
-        }
-        Err(Triage::Invalid(err)) => {
-            tracing::error!(error = %err, "event rejected");
-            return Err(err);
         }
     };
     tracing::info!(?scope, request_id = %event.context.request_id, "invocation");
@@ -89,12 +85,7 @@ pub fn scope_of(payload: Value) -> Result<Scope, Triage> {
             })
         }
         Incoming::CloudTrail(event) => create_vpc_endpoint(&event),
-        Incoming::OtherEventBridge {
-            source,
-            detail_type,
-        } => Err(Triage::Ignored(format!(
-            "{detail_type} events from {source} are not handled here"
-        ))),
+        other @ Incoming::OtherEventBridge { .. } => Err(other.unhandled()),
     }
 }
 

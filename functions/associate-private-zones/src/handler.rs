@@ -62,17 +62,13 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, Er
     let dry_run = deps.associator.dry_run;
     let target = match target_of(event.payload) {
         Ok(target) => target,
-        Err(Triage::Ignored(why)) => {
-            tracing::info!(reason = %why, "event ignored");
+        Err(triage) => {
+            let ignored = Some(triage.settle()?);
             return Ok(Report {
                 dry_run,
-                ignored: Some(why),
+                ignored,
                 ..Report::default()
             });
-        }
-        Err(Triage::Invalid(err)) => {
-            tracing::error!(error = %err, "event rejected");
-            return Err(err);
         }
     };
     tracing::info!(?target, request_id = %event.context.request_id, "invocation");
@@ -94,13 +90,7 @@ pub fn target_of(payload: Value) -> Result<Target, Triage> {
     match classify(payload)? {
         Incoming::Scheduled => Ok(Target::Reconcile),
         Incoming::CloudTrail(event) => vpc_event(&event),
-        Incoming::Sns(_) => Err(Triage::Ignored("SNS messages are not handled here".into())),
-        Incoming::OtherEventBridge {
-            source,
-            detail_type,
-        } => Err(Triage::Ignored(format!(
-            "{detail_type} events from {source} are not handled here"
-        ))),
+        other @ (Incoming::Sns(_) | Incoming::OtherEventBridge { .. }) => Err(other.unhandled()),
     }
 }
 

@@ -59,14 +59,7 @@ impl Deps {
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let scope = match scope_of(event.payload) {
         Ok(scope) => scope,
-        Err(Triage::Ignored(why)) => {
-            tracing::info!(reason = %why, "event ignored");
-            return Ok(json!({ "ignored": why }));
-        }
-        Err(Triage::Invalid(err)) => {
-            tracing::error!(error = %err, "event rejected");
-            return Err(err);
-        }
+        Err(triage) => return Ok(json!({ "ignored": triage.settle()? })),
     };
     tracing::info!(?scope, request_id = %event.context.request_id, "invocation");
     let report: AuditReport = deps.auditor.run(scope).await?;
@@ -111,13 +104,7 @@ pub fn scope_of(payload: Value) -> Result<AuditScope, Triage> {
                 AuditScope::Services(services)
             })
         }
-        Incoming::Sns(_) => Err(Triage::Ignored("SNS messages are not handled here".into())),
-        Incoming::OtherEventBridge {
-            source,
-            detail_type,
-        } => Err(Triage::Ignored(format!(
-            "{detail_type} events from {source} are not handled here"
-        ))),
+        other @ (Incoming::Sns(_) | Incoming::OtherEventBridge { .. }) => Err(other.unhandled()),
     }
 }
 
