@@ -2,11 +2,11 @@
 //! decisions (one Accept and one Reject call per service), announce what is new, and report.
 //! Functions and the operator CLI run this same engine; it reaches AWS only through the ports.
 
-use crate::announce::{self, fnv1a};
+use crate::announce;
 use crate::endpoints::ConnectionApi;
 use crate::error::{Error, ItemFailure, Result};
 use crate::ledger::Ledger;
-use crate::notify::{Notification, Publisher, Severity};
+use crate::notify::{Notification, Publisher, Severity, fnv1a};
 use crate::policy::{Action, Connection, Decision, Policy, PolicyError, decide};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};

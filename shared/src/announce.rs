@@ -2,13 +2,13 @@
 
 use crate::error::Result;
 use crate::ledger::Ledger;
-pub use crate::notify::fnv1a;
+use crate::notify::fnv1a;
 use crate::notify::{Notification, Publisher, Severity};
 use crate::policy::PolicyError;
 use std::collections::BTreeMap;
 
 /// Publish `notification` unless `key` was announced within the ledger's memory.
-pub async fn once<L: Ledger, P: Publisher>(
+async fn once<L: Ledger, P: Publisher>(
     ledger: &L,
     publisher: &P,
     key: String,

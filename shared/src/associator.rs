@@ -7,10 +7,10 @@
 //! backoff and full jitter, and the function's reserved concurrency bounds how many invocations
 //! do this at once.
 
-use crate::announce::{self, fnv1a};
+use crate::announce;
 use crate::error::Result;
 use crate::ledger::Ledger;
-use crate::notify::{Notification, Publisher, Severity};
+use crate::notify::{Notification, Publisher, Severity, fnv1a};
 use crate::policy::PolicyError;
 use crate::route53::{Spokes, ZoneOwner};
 use crate::zones::{Change, Rules, Step, Vpc, Zone, plan};
