@@ -3,11 +3,10 @@ account whose AZ names map to other AZ IDs: the world of the availability-zone a
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from .emulator import PROVIDER, REGION, Emulator
-from .scenario import _topic_with_queue
+from .scenario import alerts, create_table, topic_with_queue
 
 CONSUMER = "111111111111"
 FUNCTION = "audit-availability-zones"
@@ -57,13 +56,7 @@ class Provider:
                                        SubnetIds=[subnets[az] for az in endpoint_azs])["VpcEndpoint"]["VpcEndpointId"]
 
     def alerts(self) -> list[dict]:
-        sqs = self.emu.client("sqs")
-        out = []
-        while msgs := sqs.receive_message(QueueUrl=self.alert_queue, MaxNumberOfMessages=10).get("Messages", []):
-            for m in msgs:
-                out.append(json.loads(json.loads(m["Body"])["Message"]))
-                sqs.delete_message(QueueUrl=self.alert_queue, ReceiptHandle=m["ReceiptHandle"])
-        return out
+        return alerts(self.emu, self.alert_queue)
 
 
 def build(emu: Emulator, azs: tuple[str, ...] = ("us-east-1a", "us-east-1b"), per_az: int = 1) -> Provider:
@@ -76,12 +69,8 @@ def build(emu: Emulator, azs: tuple[str, ...] = ("us-east-1a", "us-east-1b"), pe
     elb.create_listener(LoadBalancerArn=nlb, Protocol="TCP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
     service = ec2.create_vpc_endpoint_service_configuration(NetworkLoadBalancerArns=[nlb], AcceptanceRequired=False)["ServiceConfiguration"]
     ec2.modify_vpc_endpoint_service_permissions(ServiceId=service["ServiceId"], AddAllowedPrincipals=["*"])
-    topic, queue = _topic_with_queue(emu, "privatelink-alerts")
-    emu.client("dynamodb").create_table(
-        TableName="privatelink-findings", BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
-    env = {**emu.function_env(), "ALERT_TOPIC_ARN": topic, "FINDINGS_TABLE": "privatelink-findings",
+    topic, queue = topic_with_queue(emu, "privatelink-alerts")
+    env = {**emu.function_env(), "ALERT_TOPIC_ARN": topic, "FINDINGS_TABLE": create_table(emu, "privatelink-findings"),
            "HOME_ACCOUNT_ID": PROVIDER, "CONSUMER_ROLE_NAME": "privatelink-autopilot-reader"}
     p = Provider(emu, vpc, subnets, {az: [] for az in azs}, nlb, tg, service["ServiceId"], service["ServiceName"], queue, env)
     for az in azs:

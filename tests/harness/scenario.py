@@ -83,24 +83,13 @@ class World:
 
     # --- what was published -------------------------------------------------------------------
 
-    def _drain(self, queue_url: str) -> list[dict]:
-        sqs = self.emu.client("sqs")
-        out = []
-        while True:
-            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
-            if not messages:
-                return out
-            for m in messages:
-                out.append(json.loads(m["Body"]))
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
-
     def connection_notifications(self) -> list[dict]:
         """SNS envelopes the emulator published for connection events since the last call."""
-        return self._drain(self.notification_queue)
+        return drain(self.emu, self.notification_queue)
 
     def alerts(self) -> list[dict]:
         """Chatbot documents the function published since the last call."""
-        return [json.loads(envelope["Message"]) for envelope in self._drain(self.alert_queue)]
+        return alerts(self.emu, self.alert_queue)
 
 
 def build(emu: Emulator) -> World:
@@ -120,23 +109,18 @@ def build(emu: Emulator) -> World:
         ServiceId=service["ServiceId"],
         AddAllowedPrincipals=[f"arn:aws:iam::{ALLOWED}:root", f"arn:aws:iam::{STRANGER}:root"],
     )
-    notification_topic, notification_queue = _topic_with_queue(emu, "endpoint-connections")
-    alert_topic, alert_queue = _topic_with_queue(emu, "privatelink-alerts")
+    notification_topic, notification_queue = topic_with_queue(emu, "endpoint-connections")
+    alert_topic, alert_queue = topic_with_queue(emu, "privatelink-alerts")
     ec2.create_vpc_endpoint_connection_notification(
         ServiceId=service["ServiceId"], ConnectionNotificationArn=notification_topic,
         ConnectionEvents=["Connect", "Accept", "Reject", "Delete"],
     )
-    table = "privatelink-decisions"
-    emu.client("dynamodb").create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    )
+    table = create_table(emu, "privatelink-decisions")
     return World(emu, service["ServiceId"], service["ServiceName"], nlb, notification_topic, notification_queue,
                  alert_topic, alert_queue, table)
 
 
-def _topic_with_queue(emu: Emulator, name: str) -> tuple[str, str]:
+def topic_with_queue(emu: Emulator, name: str) -> tuple[str, str]:
     sns, sqs = emu.client("sns"), emu.client("sqs")
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "vpce.amazonaws.com"},
                                                        "Action": "SNS:Publish", "Resource": "*"}]}
@@ -145,6 +129,32 @@ def _topic_with_queue(emu: Emulator, name: str) -> tuple[str, str]:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     return topic, queue
+
+
+def create_table(emu: Emulator, name: str) -> str:
+    """A DynamoDB table keyed by the string `pk`, as the template's tables are."""
+    emu.client("dynamodb").create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    return name
+
+
+def drain(emu: Emulator, queue_url: str) -> list[dict]:
+    """Every SNS envelope an SQS tap has received since the last call."""
+    sqs = emu.client("sqs")
+    out = []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", []):
+        for m in messages:
+            out.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+    return out
+
+
+def alerts(emu: Emulator, queue_url: str) -> list[dict]:
+    """The Chatbot documents published to the alert topic since the last call."""
+    return [json.loads(envelope["Message"]) for envelope in drain(emu, queue_url)]
 
 
 # --- events, as Lambda delivers them ----------------------------------------------------------

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .emulator import PROVIDER, REGION, Emulator
-from .scenario import _topic_with_queue
+from .scenario import alerts, create_table, topic_with_queue
 
 HUB = PROVIDER
 SPOKE = "111111111111"
@@ -75,13 +75,7 @@ class Hub:
                 for v in r53.list_vpc_association_authorizations(HostedZoneId=z)["VPCs"]]
 
     def alerts(self) -> list[dict]:
-        sqs = self.emu.client("sqs")
-        out = []
-        while msgs := sqs.receive_message(QueueUrl=self.alert_queue, MaxNumberOfMessages=10).get("Messages", []):
-            for m in msgs:
-                out.append(json.loads(json.loads(m["Body"])["Message"]))
-                sqs.delete_message(QueueUrl=self.alert_queue, ReceiptHandle=m["ReceiptHandle"])
-        return out
+        return alerts(self.emu, self.alert_queue)
 
 
 def build(emu: Emulator) -> Hub:
@@ -99,12 +93,8 @@ def build(emu: Emulator) -> Hub:
 
     shared = zone("internal.example.", {})
     payments = zone("payments.internal.example.", {"share": "payments"})
-    topic, queue = _topic_with_queue(emu, "privatelink-alerts")
-    table = "privatelink-decisions"
-    emu.client("dynamodb").create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    topic, queue = topic_with_queue(emu, "privatelink-alerts")
+    table = create_table(emu, "privatelink-decisions")
     return Hub(emu, shared, payments, hub_vpc, topic, queue, table)
 
 
