@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-FUNCTIONS := accept-endpoint-connections associate-private-zones audit-availability-zones
+FUNCTIONS := accept-endpoint-connections associate-private-zones audit-availability-zones notify-slack
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: demo test test-rust test-e2e lint build deploy venv clean

@@ -15,8 +15,11 @@ from harness import azs, scenario, zones  # noqa: E402
 from harness.emulator import PROVIDER, Emulator  # noqa: E402
 from harness.lambda_host import LambdaHost, binary  # noqa: E402
 from harness.scenario import ALLOWED, STRANGER, sns_event  # noqa: E402
+from harness.slack import SlackStub, render_text, secret_env, violations  # noqa: E402
 
 failures: list[str] = []
+# Every SNS message the functions published to an alert topic, as SNS delivered it.
+published: list[dict] = []
 
 
 def step(title: str) -> None:
@@ -32,6 +35,13 @@ def expect(what: str, actual, wanted) -> None:
     print(f"   [{'ok' if ok else 'MISMATCH'}] {what}: {actual}" + ("" if ok else f" (expected {wanted})"))
     if not ok:
         failures.append(what)
+
+
+def announced(emu: Emulator, queue_url: str) -> list[dict]:
+    """The Chatbot documents published since the last call; their envelopes are kept for Slack."""
+    envelopes = scenario.drain(emu, queue_url)
+    published.extend(envelopes)
+    return [json.loads(e["Message"]) for e in envelopes]
 
 
 def main() -> int:
@@ -74,7 +84,7 @@ def main() -> int:
                 show(f"{o['action']:>6} {c['endpoint_id']}  account {c['owner']}  [{o['status']}]  {o['reason']}")
 
             step("The notification that went out (SNS, AWS Chatbot custom-notification format)")
-            alerts = world.alerts()
+            alerts = announced(emu, world.alert_queue)
             for a in alerts:
                 show(f"title:       {a['content']['title']}")
                 show("description:")
@@ -97,11 +107,12 @@ def main() -> int:
             step("Replaying the same notification")
             replay = fn.invoke(sns_event(notes[0]))
             expect("decisions on replay", replay.body.get("outcomes"), [])
-            expect("notifications on replay", len(world.alerts()), 0)
+            expect("notifications on replay", len(announced(emu, world.alert_queue)), 0)
             expect("states after replay", world.states(), states)
 
     private_dns()
     availability_zones()
+    slack()
 
     step("Result")
     if failures:
@@ -109,7 +120,8 @@ def main() -> int:
         return 1
     show("one accepted, one rejected, one notification, nothing twice;")
     show("a spoke VPC resolving the hub's private zone, its authorization cleaned up;")
-    show("a blackholed AZ found, kept quiet while unchanged, and resolved: as announced")
+    show("a blackholed AZ found, kept quiet while unchanged, and resolved;")
+    show("every notification posted to Slack once, the resolution in its finding's thread: as announced")
     return 0
 
 
@@ -137,7 +149,7 @@ def private_dns() -> None:
                 return
             for o in result.body["outcomes"]:
                 show(f"{o['change']:>11} {o['zone_name']} ({o['zone_id']}) with {o['vpc_id']}  [{o['status']}]  {o['reason']}")
-            for a in hub.alerts():
+            for a in announced(emu, hub.alert_queue):
                 show(f"notification: {a['content']['title']}")
                 show(a["content"]["description"], indent=6)
 
@@ -167,7 +179,7 @@ def availability_zones() -> None:
                     failures.append(label)
                     show(f"the function failed: {result.body}")
                     return {"opened": [], "resolved": []}
-                for a in p.alerts():
+                for a in announced(emu, p.alert_queue):
                     show(f"notification [{a['metadata']['additionalContext']['severity']}]: {a['content']['title']}")
                     show(a["content"]["description"], indent=6)
                 return result.body
@@ -182,6 +194,36 @@ def availability_zones() -> None:
             p.target_group_cross_zone("true")
             third = run("audit 3")
             expect("resolved", [r["fingerprint"].split(":")[0] for r in third["resolved"]], ["blackhole"])
+
+
+def slack() -> None:
+    step("Slack: every notification above, delivered by SNS to notify-slack (bot token, local Slack sink)")
+    with Emulator() as emu, SlackStub() as sink:
+        table = scenario.create_table(emu, "deliveries")
+        channels = "critical=#privatelink-oncall,default=#privatelink"
+        show(f"routing: {channels}; the token is read from Secrets Manager at cold start")
+        with LambdaHost("notify-slack", secret_env(emu, sink, "bot", table, channels)) as fn:
+            for envelope in published:
+                result = fn.invoke(sns_event(envelope))
+                if not result.ok:
+                    failures.append("notify-slack")
+                    show(f"the function failed: {result.body}")
+                    continue
+                [delivery] = result.body["deliveries"]
+                where = delivery["channel"] + (f", in the thread of {delivery['thread_ts']}" if delivery["thread_ts"] else "")
+                print(f"\n   --- posted to {where} (ts {delivery['ts']})")
+                show(render_text(sink.delivered()[-1]), indent=6)
+            posted = sink.delivered()
+            expect("messages posted (one per notification)", len(posted), len(published))
+            expect("Block Kit limits broken", [v for m in posted for v in violations(m)], [])
+            finding = next((m for m in posted if m["blocks"][0]["text"]["text"].startswith("🔴")), None)
+            resolution = next((m for m in posted if m["blocks"][0]["text"]["text"].startswith("✅")), None)
+            opened_ts = next((json.loads(r.answer)["ts"] for r in sink.requests if r.body is finding), None)
+            expect("the resolution replies in the finding's thread", bool(resolution) and resolution.get("thread_ts") == opened_ts, True)
+            step("The first SNS message delivered again (SNS delivers at least once)")
+            again = fn.invoke(sns_event(published[0]))
+            expect("outcome", again.body.get("deliveries", [{}])[0].get("outcome"), "duplicate")
+            expect("messages posted", len(sink.delivered()), len(published))
 
 
 if __name__ == "__main__":

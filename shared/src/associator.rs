@@ -400,6 +400,7 @@ fn notification(
                 "zone".to_owned(),
                 format!("{} ({})", single.step.zone_name, single.step.zone_id),
             ),
+            ("zone_id".to_owned(), single.step.zone_id.clone()),
             ("decision".to_owned(), verb(single).to_owned()),
         ]);
     }

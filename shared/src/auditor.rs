@@ -7,7 +7,7 @@ use crate::az::{
     AzFinding, CrossZone, Endpoint, LoadBalancer, Service, Snapshot, Target, TargetGroup, analyse,
 };
 use crate::error::{Error, Result};
-use crate::notify::{Notification, Publisher, Severity};
+use crate::notify::{Notification, Publisher, Severity, fnv1a};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,6 +43,8 @@ pub struct OpenFinding {
     pub service_id: String,
     pub severity: Severity,
     pub title: String,
+    /// The NLB, target group or endpoint the finding was about.
+    pub resource: String,
 }
 
 /// `dynamodb:Scan`, `PutItem`, `DeleteItem` on the findings table.
@@ -103,96 +105,83 @@ impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, 
         for k in &report.resolved {
             tracing::info!(fingerprint = %k.fingerprint, title = %k.title, "finding resolved");
         }
-        if !report.opened.is_empty() || !report.resolved.is_empty() {
-            self.publisher.publish(&notification(&report)).await?;
-            for f in &report.opened {
-                self.findings.remember(f).await?;
-            }
-            for k in &report.resolved {
-                self.findings.forget(&k.fingerprint).await?;
-            }
+        // One notification per finding, threaded by finding, so a chat client can put the
+        // resolution under the message that opened it. Each is remembered (or forgotten) right
+        // after it is published: a failure part-way leaves the rest for the next run.
+        for f in &report.opened {
+            self.publisher.publish(&opened_notification(f)).await?;
+            self.findings.remember(f).await?;
+        }
+        for k in &report.resolved {
+            self.publisher.publish(&resolved_notification(k)).await?;
+            self.findings.forget(&k.fingerprint).await?;
         }
         Ok(report)
     }
 }
 
-fn notification(r: &AuditReport) -> Notification {
-    let severity = r
-        .opened
+/// The thread every notification about one finding shares.
+fn thread_of(fingerprint: &str) -> String {
+    format!("az-finding-{:016x}", fnv1a(fingerprint.as_bytes()))
+}
+
+const KEYWORDS: [&str; 3] = ["privatelink", "availability-zone", "cross-zone"];
+
+fn opened_notification(f: &AzFinding) -> Notification {
+    let thread = thread_of(&f.fingerprint);
+    let evidence = f
+        .evidence
         .iter()
-        .map(|f| f.severity)
-        .max()
-        .unwrap_or(Severity::Info);
-    let mut parts = Vec::new();
-    if !r.opened.is_empty() {
-        parts.push(format!("{} opened", r.opened.len()));
-    }
-    if !r.resolved.is_empty() {
-        parts.push(format!("{} resolved", r.resolved.len()));
-    }
-    let tally = parts.join(", ");
-    let mut lines: Vec<String> = r
-        .opened
-        .iter()
-        .map(|f| {
-            let evidence = f
-                .evidence
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            format!(
-                "• *{}* {} — `{}` ({evidence})",
-                f.severity.as_str(),
-                f.title,
-                f.resource
-            )
-        })
-        .collect();
-    lines.extend(
-        r.resolved
-            .iter()
-            .map(|k| format!("• *resolved* {}", k.title)),
-    );
-    let mut context = BTreeMap::from([
-        ("opened".to_owned(), r.opened.len().to_string()),
-        ("resolved".to_owned(), r.resolved.len().to_string()),
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut context: BTreeMap<String, String> = f.evidence.clone();
+    context.extend([
+        ("status".to_owned(), "opened".to_owned()),
+        ("check".to_owned(), f.check.as_str().to_owned()),
+        ("resource".to_owned(), f.resource.clone()),
+        ("fingerprint".to_owned(), f.fingerprint.clone()),
     ]);
-    if let Ok(json) = serde_json::to_string(&r.opened) {
-        context.insert("findings".into(), json);
+    if f.service_id != "*" {
+        context.insert("service".into(), f.service_id.clone());
     }
     Notification {
-        id: format!(
-            "az-{:016x}",
-            crate::notify::fnv1a(
-                r.opened
-                    .iter()
-                    .map(|f| f.fingerprint.as_str())
-                    .chain(r.resolved.iter().map(|k| k.fingerprint.as_str()))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-                    .as_bytes()
-            )
-        ),
-        event_type: "AvailabilityZoneFindings".into(),
-        severity,
-        title: format!("PrivateLink availability zones: {tally}"),
-        description: lines.join("\n"),
-        next_steps: r
-            .opened
-            .iter()
-            .map(|f| f.fix.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect(),
-        keywords: vec![
-            "privatelink".into(),
-            "availability-zone".into(),
-            "cross-zone".into(),
-        ],
-        thread_id: Some("privatelink-availability-zones".into()),
-        summary: tally,
-        related_resources: r.opened.iter().map(|f| f.resource.clone()).collect(),
+        id: format!("{thread}-opened"),
+        event_type: "AvailabilityZoneFinding".into(),
+        severity: f.severity,
+        title: format!("PrivateLink availability zones: {}", f.title),
+        description: format!("`{}`: {evidence}", f.resource),
+        next_steps: vec![f.fix.clone()],
+        keywords: KEYWORDS.map(String::from).to_vec(),
+        thread_id: Some(thread),
+        summary: f.title.clone(),
+        related_resources: vec![f.resource.clone()],
+        context,
+    }
+}
+
+fn resolved_notification(k: &OpenFinding) -> Notification {
+    let thread = thread_of(&k.fingerprint);
+    let mut context = BTreeMap::from([
+        ("status".to_owned(), "resolved".to_owned()),
+        ("resource".to_owned(), k.resource.clone()),
+        ("fingerprint".to_owned(), k.fingerprint.clone()),
+        ("opened_severity".to_owned(), k.severity.as_str().to_owned()),
+    ]);
+    if k.service_id != "*" {
+        context.insert("service".into(), k.service_id.clone());
+    }
+    Notification {
+        id: format!("{thread}-resolved"),
+        event_type: "AvailabilityZoneFinding".into(),
+        severity: Severity::Info,
+        title: format!("Resolved: {}", k.title),
+        description: format!("No longer found in the latest audit: {}", k.title),
+        next_steps: vec![],
+        keywords: KEYWORDS.map(String::from).to_vec(),
+        thread_id: Some(thread),
+        summary: format!("Resolved: {}", k.title),
+        related_resources: vec![k.resource.clone()],
         context,
     }
 }
@@ -210,14 +199,6 @@ impl DynamoFindings {
             client,
             table: table.into(),
         }
-    }
-}
-
-fn severity_from(s: &str) -> Severity {
-    match s {
-        "critical" => Severity::Critical,
-        "warning" => Severity::Warning,
-        _ => Severity::Info,
     }
 }
 
@@ -243,8 +224,9 @@ impl FindingsStore for DynamoFindings {
                 out.push(OpenFinding {
                     fingerprint: text("pk"),
                     service_id: text("service_id"),
-                    severity: severity_from(&text("severity")),
+                    severity: Severity::parse(&text("severity")).unwrap_or(Severity::Info),
                     title: text("title"),
+                    resource: text("resource"),
                 });
             }
         }

@@ -87,6 +87,20 @@ pub enum Check {
     Unreachable,
 }
 
+impl Check {
+    /// The name the run's report uses (serde's snake_case).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Blackhole => "blackhole",
+            Check::Skew => "skew",
+            Check::NoAzRedundancy => "no_az_redundancy",
+            Check::ConsumerCoverage => "consumer_coverage",
+            Check::CrossZoneOn => "cross_zone_on",
+            Check::Unreachable => "unreachable",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AzFinding {
     /// Stable across runs while the same problem persists: what the findings table is keyed on.

@@ -50,6 +50,15 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// A notification could not be delivered to a chat service (after our own retries). The
+    /// message never contains the webhook URL or token.
+    #[error("{service}: {message}")]
+    Delivery {
+        service: &'static str,
+        message: String,
+        retryable: bool,
+    },
+
     /// AWS answered, but some items of a batch call were not applied.
     #[error("{} item(s) not applied: {}", .0.len(), summarize(.0))]
     Unapplied(Vec<ItemFailure>),
@@ -101,7 +110,7 @@ impl Error {
     /// Whether running the same invocation again may succeed.
     pub fn retryable(&self) -> bool {
         match self {
-            Error::Aws { retryable, .. } => *retryable,
+            Error::Aws { retryable, .. } | Error::Delivery { retryable, .. } => *retryable,
             // Unsuccessful items are often a race (an endpoint that changed state meanwhile): the
             // retry re-reads the truth and decides again.
             Error::Unapplied(_) => true,
@@ -122,6 +131,7 @@ impl Error {
                 retryable: false, ..
             } => "Aws",
             Error::Unapplied(_) => "Unapplied",
+            Error::Delivery { .. } => "Delivery",
         }
     }
 

@@ -29,6 +29,9 @@ pub struct SnsNotice {
     pub subject: Option<String>,
     /// Always a string in the Lambda event; JSON payloads are JSON inside it.
     pub message: String,
+    /// When SNS accepted the message: seconds since the epoch, and as RFC 3339 text.
+    pub published_epoch: i64,
+    pub published: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +124,12 @@ pub fn classify(event: Value) -> Result<Incoming> {
                 topic_arn: record.sns.topic_arn,
                 subject: record.sns.subject,
                 message: record.sns.message,
+                published_epoch: record.sns.timestamp.timestamp(),
+                published: record
+                    .sns
+                    .timestamp
+                    .format("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string(),
             });
         }
         return Ok(Incoming::Sns(notices));

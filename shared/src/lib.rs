@@ -30,5 +30,7 @@ pub mod ledger;
 pub mod policy_source;
 #[cfg(feature = "zones")]
 pub mod route53;
+#[cfg(feature = "slack")]
+pub mod slack;
 
 pub use error::{Error, Result};

@@ -24,6 +24,13 @@ impl Severity {
             Severity::Critical => "critical",
         }
     }
+
+    /// `info`, `warning` or `critical`.
+    pub fn parse(text: &str) -> Option<Severity> {
+        [Severity::Info, Severity::Warning, Severity::Critical]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -29,8 +29,11 @@ def test_blackhole_opens_stays_quiet_then_resolves(emu, audit):
     zone_b = p.zone_ids("123456789012")["us-east-1b"]
     assert (finding["check"], finding["severity"], finding["evidence"]["az_id"]) == ("blackhole", "critical", zone_b)
     [alert] = p.alerts()
-    assert alert["content"]["title"] == "PrivateLink availability zones: 1 opened"
-    assert alert["metadata"]["additionalContext"]["severity"] == "critical"
+    assert alert["content"]["title"] == f"PrivateLink availability zones: {finding['title']}"
+    facts = alert["metadata"]["additionalContext"]
+    assert (facts["severity"], facts["status"], facts["check"], facts["az_id"]) == ("critical", "opened", "blackhole", zone_b)
+    assert facts["service"] == p.service_id
+    thread = alert["metadata"]["threadId"]
     # The next run finds the same thing and says nothing.
     second = fn.invoke(scheduled_event())
     assert second.body["opened"] == [] and second.body["resolved"] == [] and second.body["still_open"] == 1
@@ -40,9 +43,13 @@ def test_blackhole_opens_stays_quiet_then_resolves(emu, audit):
     third = fn.invoke(scheduled_event())
     assert [r["fingerprint"] for r in third.body["resolved"]] == [finding["fingerprint"]]
     assert checks(third) == ["cross_zone_on"]
-    [alert] = p.alerts()
-    assert alert["content"]["title"] == "PrivateLink availability zones: 1 opened, 1 resolved"
-    assert "*resolved* No healthy target in" in alert["content"]["description"]
+    # One notification per finding: the new one, and the resolution in the blackhole's thread.
+    cost, resolution = p.alerts()
+    assert cost["metadata"]["additionalContext"]["check"] == "cross_zone_on"
+    assert resolution["content"]["title"] == f"Resolved: {finding['title']}"
+    assert resolution["metadata"]["threadId"] == thread
+    assert resolution["metadata"]["additionalContext"]["status"] == "resolved"
+    assert resolution["metadata"]["additionalContext"]["severity"] == "info"
 
 
 def test_adding_a_target_resolves_a_blackhole_too(emu, audit):

@@ -1,0 +1,574 @@
+//! From an alert-topic message to a Slack Block Kit message: parse the AWS Chatbot custom
+//! notification, then render it within Slack's documented limits so a long finding is cut
+//! cleanly instead of being refused with `invalid_blocks`.
+//!
+//! Limits: <https://docs.slack.dev/reference/block-kit/blocks> (header text 150 characters,
+//! section text 3000, at most 10 fields of 2000 each, context at most 10 elements, 50 blocks per
+//! message).
+
+use crate::error::{Error, Result};
+use crate::events::SnsNotice;
+use crate::notify::Severity;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+pub const HEADER_TEXT: usize = 150;
+pub const SECTION_TEXT: usize = 3000;
+pub const FIELDS_PER_SECTION: usize = 10;
+pub const FIELD_TEXT: usize = 2000;
+pub const CONTEXT_ELEMENTS: usize = 10;
+pub const MAX_BLOCKS: usize = 50;
+/// The notification text shown in phone and desktop notifications.
+pub const FALLBACK_TEXT: usize = 3000;
+
+/// One notification from the alert topic, as its publisher described it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    /// The SNS message id: what "posted once" is keyed on.
+    pub message_id: String,
+    pub published_epoch: i64,
+    pub published: String,
+    /// The topic's region, for console links.
+    pub region: Option<String>,
+    pub severity: Severity,
+    pub event_type: String,
+    pub title: String,
+    pub description: String,
+    pub next_steps: Vec<String>,
+    pub thread_id: Option<String>,
+    pub related_resources: Vec<String>,
+    /// `metadata.additionalContext`: account, VPC, service, AZ IDs, decision, reason, …
+    pub facts: BTreeMap<String, String>,
+}
+
+impl Alert {
+    /// Reads the Chatbot custom-notification document in an SNS message; anything else is a
+    /// clear error (and nothing is posted).
+    pub fn from_sns(notice: &SnsNotice) -> Result<Alert> {
+        let invalid =
+            |why: String| Error::InvalidEvent(format!("SNS message {}: {why}", notice.message_id));
+        let doc: Value = serde_json::from_str(&notice.message)
+            .map_err(|e| invalid(format!("not JSON ({e})")))?;
+        if doc["version"] != "1.0" || doc["source"] != "custom" {
+            return Err(invalid(
+                "not an AWS Chatbot custom notification (needs version \"1.0\" and source \"custom\")"
+                    .into(),
+            ));
+        }
+        let content = &doc["content"];
+        let metadata = &doc["metadata"];
+        let text = |v: &Value| v.as_str().map(str::to_owned);
+        let description = text(&content["description"])
+            .ok_or_else(|| invalid("content.description is missing".into()))?;
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .map(|a| a.iter().filter_map(|s| text(s)).collect())
+                .unwrap_or_default()
+        };
+        let facts: BTreeMap<String, String> = metadata["additionalContext"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), text(v).unwrap_or_else(|| v.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let severity = match facts.get("severity") {
+            None => Severity::Info,
+            Some(s) => {
+                Severity::parse(s).ok_or_else(|| invalid(format!("unknown severity {s:?}")))?
+            }
+        };
+        let summary = text(&metadata["summary"]);
+        Ok(Alert {
+            message_id: notice.message_id.clone(),
+            published_epoch: notice.published_epoch,
+            published: notice.published.clone(),
+            region: notice.topic_arn.split(':').nth(3).map(str::to_owned),
+            severity,
+            event_type: text(&metadata["eventType"]).unwrap_or_default(),
+            title: text(&content["title"])
+                .or(summary)
+                .unwrap_or_else(|| "PrivateLink notification".into()),
+            description,
+            next_steps: strings(&content["nextSteps"]),
+            thread_id: text(&metadata["threadId"]),
+            related_resources: strings(&metadata["relatedResources"]),
+            facts,
+        })
+    }
+
+    fn status(&self) -> Option<&str> {
+        self.facts.get("status").map(String::as_str)
+    }
+
+    /// A finding that has gone away: posted in the thread of the message that opened it.
+    pub fn resolves(&self) -> bool {
+        self.status() == Some("resolved")
+    }
+
+    /// A finding that a later resolution will reply to.
+    pub fn opens(&self) -> bool {
+        self.status() == Some("opened")
+    }
+
+    /// The severity that decides whether and where it is posted: a resolution goes where the
+    /// finding it closes went, even though it is itself only informational.
+    pub fn routing_severity(&self) -> Severity {
+        if self.resolves() {
+            self.facts
+                .get("opened_severity")
+                .and_then(|s| Severity::parse(s))
+                .unwrap_or(self.severity)
+        } else {
+            self.severity
+        }
+    }
+}
+
+/// Facts shown as fields, in this order, with their labels; ids are shown as code.
+const FACTS: &[(&str, &str, bool)] = &[
+    ("decision", "Decision", false),
+    ("account", "Account", true),
+    ("vpc", "VPC", true),
+    ("endpoint", "Endpoint", true),
+    ("service", "Endpoint service", true),
+    ("zone", "Hosted zone", false),
+    ("region", "Region", true),
+    ("check", "Check", true),
+    ("az_id", "AZ ID", true),
+    ("az_ids", "AZ IDs", true),
+    ("service_az_ids", "Service AZ IDs", true),
+    ("endpoint_az_ids", "Endpoint AZ IDs", true),
+    ("consumer_az_ids", "Consumer AZ IDs", true),
+    ("healthy_per_az", "Healthy targets per AZ ID", false),
+    ("resource", "Resource", true),
+    ("opened_severity", "Severity when opened", false),
+    ("reason", "Reason", false),
+    ("problem", "Problem", false),
+    ("document", "Document", false),
+];
+
+/// Facts that are bookkeeping or machine-readable copies of the description.
+const HIDDEN: &[&str] = &[
+    "severity",
+    "status",
+    "fingerprint",
+    "decisions",
+    "findings",
+    "dry_run",
+    "opened",
+    "resolved",
+    "zone_id",
+];
+
+/// The Slack message body (`text` and `blocks`) for an alert; the caller adds the channel and
+/// thread in bot-token mode.
+pub fn render(alert: &Alert) -> Value {
+    let badge = if alert.resolves() {
+        "✅ RESOLVED"
+    } else {
+        match alert.severity {
+            Severity::Critical => "🔴 CRITICAL",
+            Severity::Warning => "🟠 WARNING",
+            Severity::Info => "🔵 INFO",
+        }
+    };
+    let title = alert
+        .title
+        .strip_prefix("Resolved: ")
+        .unwrap_or(&alert.title);
+    let mut blocks = vec![json!({
+        "type": "header",
+        "text": {"type": "plain_text", "text": clip(&format!("{badge} · {title}"), HEADER_TEXT), "emoji": true},
+    })];
+    if !alert.description.trim().is_empty() {
+        blocks.push(section(&clip_lines(
+            &escape(&alert.description),
+            SECTION_TEXT,
+        )));
+    }
+    let fields = facts(alert);
+    for chunk in fields.chunks(FIELDS_PER_SECTION) {
+        blocks.push(json!({"type": "section", "fields": chunk}));
+    }
+    if !alert.next_steps.is_empty() {
+        let steps = match alert.next_steps.as_slice() {
+            [one] => format!("*Next step*\n{}", escape(one)),
+            many => format!(
+                "*Next steps*\n{}",
+                many.iter()
+                    .map(|s| format!("• {}", escape(s)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+        };
+        blocks.push(section(&clip_lines(&steps, SECTION_TEXT)));
+    }
+    let mut context = vec![format!(
+        "<!date^{}^{{date_short_pretty}} at {{time_secs}}|{}>",
+        alert.published_epoch, alert.published
+    )];
+    if let Some((label, url)) = console_link(alert) {
+        context.push(format!("<{url}|{}>", escape(&label)));
+    }
+    if alert.facts.get("dry_run").is_some_and(|v| v == "true") {
+        context.push("Dry run: nothing was changed".into());
+    }
+    let context: Vec<Value> = context
+        .into_iter()
+        .take(CONTEXT_ELEMENTS)
+        .map(|text| json!({"type": "mrkdwn", "text": clip(&text, SECTION_TEXT)}))
+        .collect();
+    // Never more than Slack takes; the time and console link (last) are kept.
+    blocks.truncate(MAX_BLOCKS - 1);
+    blocks.push(json!({"type": "context", "elements": context}));
+    json!({
+        "text": clip(&format!("{badge}: {title}"), FALLBACK_TEXT),
+        "blocks": blocks,
+    })
+}
+
+fn section(text: &str) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+}
+
+fn facts(alert: &Alert) -> Vec<Value> {
+    let known = FACTS.iter().filter_map(|(key, label, code)| {
+        alert
+            .facts
+            .get(*key)
+            .map(|value| ((*label).to_owned(), value.as_str(), *code))
+    });
+    let others = alert
+        .facts
+        .iter()
+        .filter(|(k, _)| !HIDDEN.contains(&k.as_str()) && !FACTS.iter().any(|(f, _, _)| f == k))
+        .map(|(k, v)| (label_of(k), v.as_str(), false));
+    known
+        .chain(others)
+        .filter(|(_, value, _)| !value.trim().is_empty())
+        .map(|(label, value, code)| {
+            let label = format!("*{}*\n", escape(&label));
+            let room = FIELD_TEXT - label.chars().count() - 2;
+            let value = clip(&escape(value), room);
+            let text = if code && !value.contains('`') {
+                format!("{label}`{value}`")
+            } else {
+                format!("{label}{value}")
+            };
+            json!({"type": "mrkdwn", "text": text})
+        })
+        .collect()
+}
+
+/// `opened_severity` → `Opened severity`.
+fn label_of(key: &str) -> String {
+    let spaced = key.replace('_', " ");
+    let mut chars = spaced.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// The resource the alert is mainly about, as a link into the AWS console.
+pub fn console_link(alert: &Alert) -> Option<(String, String)> {
+    let region = alert
+        .facts
+        .get("region")
+        .or(alert.region.as_ref())?
+        .as_str();
+    let vpc = format!("https://{region}.console.aws.amazon.com/vpcconsole/home?region={region}");
+    let ec2 = format!("https://{region}.console.aws.amazon.com/ec2/home?region={region}");
+    let candidates = ["resource", "service", "zone_id", "endpoint", "vpc"]
+        .iter()
+        .filter_map(|k| alert.facts.get(*k))
+        .chain(alert.related_resources.iter());
+    for id in candidates {
+        let link = if id.starts_with("vpce-svc-") {
+            Some((
+                format!("Endpoint service {id}"),
+                format!("{vpc}#EndpointServiceDetails:endpointServiceId={id}"),
+            ))
+        } else if id.starts_with("vpce-") {
+            Some((
+                format!("Endpoint {id}"),
+                format!("{vpc}#EndpointDetails:vpcEndpointId={id}"),
+            ))
+        } else if id.starts_with("vpc-") {
+            Some((format!("VPC {id}"), format!("{vpc}#VpcDetails:VpcId={id}")))
+        } else if id.contains(":loadbalancer/") {
+            Some((
+                "Load balancer".into(),
+                format!("{ec2}#LoadBalancer:loadBalancerArn={id}"),
+            ))
+        } else if id.contains(":targetgroup/") {
+            Some((
+                "Target group".into(),
+                format!("{ec2}#TargetGroup:targetGroupArn={id}"),
+            ))
+        } else if id.starts_with('Z') && id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            Some((
+                format!("Hosted zone {id}"),
+                format!(
+                    "https://console.aws.amazon.com/route53/v2/hostedzones#ListRecordSets/{id}"
+                ),
+            ))
+        } else {
+            None
+        };
+        if let Some((label, url)) = link {
+            return Some((format!("{label} in the AWS console"), url));
+        }
+    }
+    None
+}
+
+/// Slack's mrkdwn control characters (`&`, `<`, `>`) as entities.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// At most `max` characters (Slack counts characters, not bytes); a cut ends in `…`.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max.saturating_sub(1)).collect();
+    // Don't leave half an entity behind.
+    let kept = match (kept.rfind('&'), kept.rfind(';')) {
+        (Some(amp), semi) if semi.is_none_or(|s| s < amp) => kept[..amp].to_owned(),
+        _ => kept,
+    };
+    format!("{}…", kept.trim_end())
+}
+
+/// Whole lines while they fit in `max` characters, then a note of how many were left out, so
+/// markup is never cut in the middle of a line.
+pub fn clip_lines(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    let mut used = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let note = format!("\n_…and {} more lines_", lines.len() - i);
+        let len = line.chars().count() + usize::from(i > 0);
+        if used + len + note.chars().count() > max {
+            if i == 0 {
+                return clip(line, max);
+            }
+            out.push_str(&note);
+            return out;
+        }
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(line);
+        used += len;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn notice(message: Value) -> SnsNotice {
+        SnsNotice {
+            message_id: "m-1".into(),
+            topic_arn: "arn:aws:sns:eu-west-1:123456789012:alerts".into(),
+            subject: None,
+            message: message.to_string(),
+            published_epoch: 1_790_000_000,
+            published: "2026-09-21T14:13:20Z".into(),
+        }
+    }
+
+    fn chatbot(facts: Value) -> Value {
+        json!({"version": "1.0", "source": "custom", "id": "x",
+               "content": {"textType": "client-markdown", "title": "PrivateLink connections: 1 accepted",
+                           "description": "• *accepted* `vpce-1`", "nextSteps": ["Nothing to do"]},
+               "metadata": {"threadId": "vpce-svc-1", "summary": "1 accepted", "eventType": "EndpointConnectionDecisions",
+                            "relatedResources": ["vpce-svc-1"], "additionalContext": facts}})
+    }
+
+    /// Every documented limit a message must meet; empty when it meets them all.
+    pub(crate) fn violations(message: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        let len = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+        let blocks = message["blocks"].as_array().cloned().unwrap_or_default();
+        if blocks.len() > 50 {
+            out.push(format!("{} blocks", blocks.len()));
+        }
+        for b in &blocks {
+            match b["type"].as_str() {
+                Some("header") if len(&b["text"]["text"]) > 150 => out.push("header".into()),
+                Some("section") => {
+                    if len(&b["text"]["text"]) > 3000 {
+                        out.push("section text".into());
+                    }
+                    let fields = b["fields"].as_array().cloned().unwrap_or_default();
+                    if fields.len() > 10 || fields.iter().any(|f| len(&f["text"]) > 2000) {
+                        out.push("fields".into());
+                    }
+                }
+                Some("context") => {
+                    let elements = b["elements"].as_array().cloned().unwrap_or_default();
+                    if elements.len() > 10 || elements.iter().any(|e| len(&e["text"]) > 3000) {
+                        out.push("context".into());
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_decision_renders_its_facts_time_and_console_link() {
+        let facts = json!({"severity": "info", "account": "111122223333", "vpc": "vpc-1", "endpoint": "vpce-1",
+                           "service": "vpce-svc-1", "decision": "accepted", "reason": "rule payments <ok>",
+                           "decisions": "[{}]", "dry_run": "false"});
+        let alert = Alert::from_sns(&notice(chatbot(facts))).unwrap();
+        assert_eq!(alert.region.as_deref(), Some("eu-west-1"));
+        let m = render(&alert);
+        assert_eq!(m["text"], "🔵 INFO: PrivateLink connections: 1 accepted");
+        assert_eq!(
+            m["blocks"][0]["text"]["text"],
+            "🔵 INFO · PrivateLink connections: 1 accepted"
+        );
+        let fields: Vec<&str> = m["blocks"][2]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "*Decision*\naccepted",
+                "*Account*\n`111122223333`",
+                "*VPC*\n`vpc-1`",
+                "*Endpoint*\n`vpce-1`",
+                "*Endpoint service*\n`vpce-svc-1`",
+                "*Reason*\nrule payments &lt;ok&gt;",
+            ]
+        );
+        assert_eq!(m["blocks"][3]["text"]["text"], "*Next step*\nNothing to do");
+        assert_eq!(
+            m["blocks"][4]["elements"],
+            json!([
+                {"type": "mrkdwn", "text": "<!date^1790000000^{date_short_pretty} at {time_secs}|2026-09-21T14:13:20Z>"},
+                {"type": "mrkdwn", "text": "<https://eu-west-1.console.aws.amazon.com/vpcconsole/home?region=eu-west-1#EndpointServiceDetails:endpointServiceId=vpce-svc-1|Endpoint service vpce-svc-1 in the AWS console>"},
+            ])
+        );
+    }
+
+    #[test]
+    fn a_long_finding_is_cut_to_slacks_limits() {
+        let mut facts = serde_json::Map::new();
+        facts.insert("severity".into(), json!("critical"));
+        for i in 0..45 {
+            facts.insert(format!("fact_{i:02}"), json!("é".repeat(5000)));
+        }
+        let mut doc = chatbot(Value::Object(facts));
+        doc["content"]["title"] = json!("T".repeat(400));
+        doc["content"]["description"] = json!(
+            (0..2000)
+                .map(|i| format!("• line {i} & <more>"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        doc["content"]["nextSteps"] = json!(vec!["x".repeat(4000); 3]);
+        let m = render(&Alert::from_sns(&notice(doc)).unwrap());
+        assert_eq!(violations(&m), Vec::<String>::new());
+        let header = m["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert_eq!(header.chars().count(), 150);
+        assert!(header.ends_with('…'));
+        let description = m["blocks"][1]["text"]["text"].as_str().unwrap();
+        assert!(
+            description.ends_with("more lines_"),
+            "{}",
+            &description[description.len() - 60..]
+        );
+        assert!(
+            description
+                .lines()
+                .rev()
+                .nth(1)
+                .unwrap()
+                .ends_with("&amp; &lt;more&gt;"),
+            "whole lines only"
+        );
+        // 45 facts: five sections of at most ten fields, each field cut.
+        let sections: Vec<&Value> = m["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b.get("fields").is_some())
+            .collect();
+        assert_eq!(sections.len(), 5);
+        assert!(m["blocks"].as_array().unwrap().last().unwrap()["type"] == "context");
+    }
+
+    #[test]
+    fn a_resolution_is_marked_and_routed_like_what_it_resolves() {
+        let facts = json!({"severity": "info", "status": "resolved", "opened_severity": "critical",
+                           "resource": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders/1"});
+        let mut doc = chatbot(facts);
+        doc["content"]["title"] = json!("Resolved: No healthy target in euw1-az2");
+        doc["content"]["nextSteps"] = json!([]);
+        let alert = Alert::from_sns(&notice(doc)).unwrap();
+        assert!(alert.resolves());
+        assert_eq!(alert.routing_severity(), Severity::Critical);
+        let m = render(&alert);
+        assert_eq!(
+            m["blocks"][0]["text"]["text"],
+            "✅ RESOLVED · No healthy target in euw1-az2"
+        );
+        assert_eq!(
+            console_link(&alert).unwrap().1,
+            "https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1#LoadBalancer:loadBalancerArn=arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders/1"
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_chatbot_notification_is_refused_clearly() {
+        let cases = [
+            (json!("just text"), "not an AWS Chatbot custom notification"),
+            (
+                json!({"version": "1.0", "source": "custom", "content": {}}),
+                "content.description is missing",
+            ),
+            (
+                chatbot(json!({"severity": "urgent"})),
+                "unknown severity \"urgent\"",
+            ),
+        ];
+        for (doc, expected) in cases {
+            let err = Alert::from_sns(&notice(doc)).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+            assert!(err.starts_with("invalid event: SNS message m-1: "), "{err}");
+        }
+        let mut n = notice(json!({}));
+        n.message = "{not json".into();
+        assert!(
+            Alert::from_sns(&n)
+                .unwrap_err()
+                .to_string()
+                .contains("not JSON")
+        );
+    }
+
+    #[test]
+    fn clipping_counts_characters_and_keeps_entities_whole() {
+        assert_eq!(clip("ééééé", 3), "éé…");
+        assert_eq!(clip("ab &amp; cd", 6), "ab…");
+        assert_eq!(clip_lines("a\nb", 10), "a\nb");
+    }
+}

@@ -1,0 +1,209 @@
+"""The Slack notifier end to end: its real binary, Secrets Manager and DynamoDB on the emulator,
+and a real local HTTP server standing in for Slack."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from harness import azs
+from harness.scenario import create_table, drain, scheduled_event, sns_event
+from harness.slack import BOT_TOKEN, SlackStub, secret_env, violations
+
+FUNCTION = "notify-slack"
+EVENTS = Path(__file__).resolve().parents[2] / "events" / "slack"
+GOLDEN = Path(__file__).resolve().parent / "golden" / "slack"
+CASES = ["connection-accepted", "connection-rejected", "zone-associated", "blackhole-opened", "blackhole-resolved"]
+
+
+def event(case: str) -> dict:
+    return json.loads((EVENTS / f"sns-{case}.json").read_text())
+
+
+def golden(name: str, actual: dict) -> dict:
+    """The expected JSON; ``UPDATE_GOLDEN=1`` writes what was posted instead (review the diff)."""
+    path = GOLDEN / f"{name}.json"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(actual, indent=2, ensure_ascii=False) + "\n")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture
+def slack():
+    with SlackStub() as stub:
+        yield stub
+
+
+@pytest.fixture
+def notifier(emu, slack, functions):
+    """notifier(mode, channels=None, **env) → the started function, posting to the stand-in."""
+    table = create_table(emu, "deliveries")
+
+    def start(mode: str, channels: str | None = None, **extra: str):
+        return functions(FUNCTION, secret_env(emu, slack, mode, table, channels, **extra))
+
+    return start
+
+
+def no_secrets(fn) -> None:
+    logs = "\n".join(fn._logs)
+    assert BOT_TOKEN not in logs and "local0webhook0secret" not in logs
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_webhook_posts_the_exact_block_kit_message(notifier, slack, case):
+    fn = notifier("webhook")
+    result = fn.invoke(event(case))
+    assert result.ok, result.body
+    [posted] = slack.delivered()
+    assert posted == golden(f"webhook-{case}", posted)
+    assert violations(posted) == []
+    [request] = slack.requests
+    assert request.path.startswith("/services/") and "authorization" not in request.headers
+    no_secrets(fn)
+
+
+def test_webhook_marks_a_resolution_clearly(notifier, slack):
+    fn = notifier("webhook")
+    fn.invoke(event("blackhole-resolved"))
+    [posted] = slack.delivered()
+    assert posted["blocks"][0]["text"]["text"].startswith("✅ RESOLVED · No healthy target in use1-az2")
+    assert posted["text"].startswith("✅ RESOLVED")
+    assert "thread_ts" not in posted
+
+
+def test_bot_routes_by_severity_and_replies_to_the_finding_in_its_thread(notifier, slack):
+    fn = notifier("bot", channels="critical=#privatelink-oncall,default=#privatelink")
+    accepted = fn.invoke(event("connection-accepted"))
+    opened = fn.invoke(event("blackhole-opened"))
+    resolved = fn.invoke(event("blackhole-resolved"))
+    assert all(r.ok for r in (accepted, opened, resolved)), [accepted.body, opened.body, resolved.body]
+    first, finding, resolution = slack.delivered()
+    assert first == golden("bot-connection-accepted", first)
+    assert finding == golden("bot-blackhole-opened", finding)
+    assert resolution == golden("bot-blackhole-resolved", resolution)
+    assert (first["channel"], finding["channel"]) == ("#privatelink", "#privatelink-oncall")
+    [opened_delivery] = opened.body["deliveries"]
+    # The resolution goes to the finding's channel, in its thread (though itself only info).
+    assert resolution["channel"] == "#privatelink-oncall"
+    assert resolution["thread_ts"] == opened_delivery["ts"]
+    assert resolved.body["deliveries"][0]["thread_ts"] == opened_delivery["ts"]
+    assert all(r.headers["authorization"] == f"Bearer {BOT_TOKEN}" for r in slack.requests)
+    no_secrets(fn)
+
+
+def test_severity_filter_posts_nothing_below_it(notifier, slack):
+    fn = notifier("bot", channels="critical=#privatelink-oncall,warning=#privatelink", SLACK_MIN_SEVERITY="warning")
+    result = fn.invoke(event("connection-accepted"))
+    assert result.body["deliveries"] == [{"outcome": "filtered", "message_id": event("connection-accepted")["Records"][0]["Sns"]["MessageId"], "severity": "info"}]
+    assert slack.requests == []
+    fn.invoke(event("blackhole-opened"))
+    assert [m["channel"] for m in slack.delivered()] == ["#privatelink-oncall"]
+
+
+def test_the_same_sns_message_is_posted_once(notifier, slack):
+    fn = notifier("webhook")
+    first = fn.invoke(event("connection-rejected"))
+    again = fn.invoke(event("connection-rejected"))
+    assert first.body["deliveries"][0]["outcome"] == "posted"
+    assert again.body["deliveries"][0]["outcome"] == "duplicate"
+    assert len(slack.requests) == 1
+
+
+def test_429_waits_for_retry_after_then_posts(notifier, slack):
+    fn = notifier("bot", channels="default=#privatelink")
+    slack.fail(429, retry_after=1)
+    result = fn.invoke(event("zone-associated"))
+    assert result.ok, result.body
+    limited, posted = slack.requests
+    assert (limited.status, posted.status) == (429, 200)
+    assert posted.at - limited.at >= 0.95, "Retry-After was not honoured"
+    assert len(slack.delivered()) == 1
+
+
+def test_500_three_times_fails_the_invocation_for_the_dead_letter_queue(notifier, slack):
+    fn = notifier("webhook")
+    slack.fail(500, times=3, body="internal_error")
+    failed = fn.invoke(event("blackhole-opened"))
+    assert not failed.ok
+    assert failed.error_type == "Delivery"
+    assert failed.error_message == "Slack: Slack answered 500: internal_error (3 attempts)"
+    assert [r.status for r in slack.requests] == [500, 500, 500]
+    assert slack.delivered() == []
+    # Nothing is marked posted: Lambda's retry of the same event posts it, once.
+    retried = fn.invoke(event("blackhole-opened"))
+    assert retried.ok and retried.body["deliveries"][0]["outcome"] == "posted"
+    assert len(slack.delivered()) == 1
+
+
+def test_a_refusal_is_final_and_says_why(notifier, slack):
+    fn = notifier("bot", channels="default=#gone")
+    slack.fail(200, body=json.dumps({"ok": False, "error": "channel_not_found"}))
+    failed = fn.invoke(event("connection-accepted"))
+    assert (failed.error_type, failed.error_message) == ("Delivery", "Slack: Slack refused the message: channel_not_found")
+    assert len(slack.requests) == 1, "a refusal is not retried"
+
+
+@pytest.mark.parametrize("message, why", [
+    ("this is not JSON", "not JSON"),
+    (json.dumps({"AlarmName": "cpu", "NewStateValue": "ALARM"}), "not an AWS Chatbot custom notification"),
+])
+def test_a_malformed_sns_message_is_a_clear_error_and_nothing_is_posted(notifier, slack, message, why):
+    fn = notifier("webhook")
+    bad = event("connection-accepted")
+    bad["Records"][0]["Sns"]["Message"] = message
+    failed = fn.invoke(bad)
+    assert failed.error_type == "InvalidEvent"
+    assert why in failed.error_message
+    assert slack.requests == []
+
+
+def test_other_events_are_ignored(notifier, slack):
+    result = notifier("webhook").invoke(scheduled_event())
+    assert result.ok and result.body == {"ignored": "schedules are not handled here"}
+    assert slack.requests == []
+
+
+@pytest.mark.parametrize("mode, env, why", [
+    ("bot", {}, "holds a bot token, so SLACK_CHANNELS must name the channels"),
+    ("webhook", {"SLACK_CHANNELS": "default=#x"}, "SLACK_CHANNELS needs a bot token"),
+    ("bot", {"SLACK_CHANNELS": "critical=#x"}, "no channel for info alerts"),
+    ("bot", {"SLACK_CHANNELS": "default=#x", "SLACK_MIN_SEVERITY": "loud"}, "SLACK_MIN_SEVERITY must be info, warning or critical"),
+])
+def test_configuration_is_checked_at_cold_start(emu, slack, functions, mode, env, why):
+    table = create_table(emu, "deliveries")
+    fn = functions(FUNCTION, {**secret_env(emu, slack, mode, table), **env})
+    code, logs = fn.wait_exit()
+    assert code != 0
+    assert any(why in line for line in logs), logs
+    assert not any(BOT_TOKEN in line or "local0webhook0secret" in line for line in logs)
+
+
+def test_real_findings_flow_from_the_auditor_through_the_alert_topic_into_a_thread(emu, slack, functions):
+    """The auditor publishes to the alert topic; every message it published is delivered to the
+    notifier as SNS delivers it, and the resolution lands in the finding's thread."""
+    provider = azs.build(emu)
+    auditor = functions(azs.FUNCTION, provider.env)
+    table = create_table(emu, "deliveries")
+    fn = functions(FUNCTION, secret_env(emu, slack, "bot", table, "critical=#privatelink-oncall,default=#privatelink"))
+
+    def audit_and_notify() -> None:
+        assert auditor.invoke(scheduled_event()).ok
+        for envelope in drain(emu, provider.alert_queue):
+            result = fn.invoke(sns_event(envelope))
+            assert result.ok, result.body
+
+    provider.stop("us-east-1b")
+    audit_and_notify()
+    [finding] = slack.delivered()
+    assert finding["channel"] == "#privatelink-oncall" and "thread_ts" not in finding
+    assert finding["blocks"][0]["text"]["text"].startswith("🔴 CRITICAL · PrivateLink availability zones: No healthy target in")
+    provider.target_group_cross_zone("true")
+    audit_and_notify()
+    _, cost, resolution = slack.delivered()
+    assert cost["blocks"][0]["text"]["text"].startswith("🔵 INFO")
+    assert resolution["blocks"][0]["text"]["text"].startswith("✅ RESOLVED · No healthy target in")
+    assert resolution["thread_ts"] == json.loads(slack.requests[0].answer)["ts"]
+    assert all(violations(m) == [] for m in slack.delivered())

@@ -1,0 +1,174 @@
+"""A local stand-in for Slack: a real HTTP server that answers incoming webhooks and
+``chat.postMessage`` the way Slack documents, records every request, and can be told to fail.
+
+Webhooks: ``200 ok``; ``400 invalid_blocks``; ``404 no_service`` for an unknown URL.
+https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks
+Web API: ``200 {"ok": true, "channel", "ts"}`` or ``200 {"ok": false, "error"}`` (``invalid_auth``,
+``channel_not_found``, ``invalid_blocks``); ``429`` with ``Retry-After`` when rate limited.
+https://docs.slack.dev/reference/methods/chat.postMessage, https://docs.slack.dev/apis/web-api/rate-limits
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+WEBHOOK_PATH = "/services/T0000000000/B0000000000/local0webhook0secret"
+BOT_TOKEN = "xoxb-0000000000-local-bot-token-secret"
+
+# Block Kit limits: https://docs.slack.dev/reference/block-kit/blocks
+LIMITS = {"blocks": 50, "header": 150, "section": 3000, "fields": 10, "field": 2000, "context": 10}
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: dict | None
+    status: int
+    answer: str
+    at: float = field(default_factory=time.monotonic)
+
+
+def violations(message: dict) -> list[str]:
+    """Every documented Block Kit limit the message breaks (empty when it is fine)."""
+    out = []
+    blocks = message.get("blocks", [])
+    if len(blocks) > LIMITS["blocks"]:
+        out.append(f"{len(blocks)} blocks")
+    for b in blocks:
+        if b["type"] == "header" and len(b["text"]["text"]) > LIMITS["header"]:
+            out.append("header text")
+        if b["type"] == "section":
+            if len(b.get("text", {}).get("text", "")) > LIMITS["section"]:
+                out.append("section text")
+            fields = b.get("fields", [])
+            if len(fields) > LIMITS["fields"] or any(len(f["text"]) > LIMITS["field"] for f in fields):
+                out.append("section fields")
+        if b["type"] == "context" and len(b["elements"]) > LIMITS["context"]:
+            out.append("context elements")
+    if not message.get("text"):
+        out.append("no fallback text")
+    return out
+
+
+class SlackStub:
+    """``with SlackStub() as slack``: ``slack.webhook_url``, ``slack.api_url``, ``slack.requests``."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self._script: list[tuple[int, dict[str, str], str]] = []
+        self._ts = itertools.count(1)
+        self._lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = None
+                status, headers, answer = stub._answer(self.path, self.headers.get("Authorization", ""), body)
+                with stub._lock:
+                    stub.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body, status, answer))
+                data = answer.encode()
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.webhook_url = self.url + WEBHOOK_PATH
+        self.api_url = self.url + "/api"
+
+    def fail(self, status: int, times: int = 1, retry_after: int | None = None, body: str = "") -> None:
+        """Answer the next ``times`` requests with ``status`` (and ``Retry-After``)."""
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        self._script.extend([(status, headers, body)] * times)
+
+    def _answer(self, path: str, auth: str, body: dict | None) -> tuple[int, dict[str, str], str]:
+        if self._script:
+            return self._script.pop(0)
+        if path == "/api/chat.postMessage":
+            if auth != f"Bearer {BOT_TOKEN}":
+                return 200, {}, json.dumps({"ok": False, "error": "invalid_auth"})
+            if not body or not body.get("channel"):
+                return 200, {}, json.dumps({"ok": False, "error": "channel_not_found"})
+            if violations(body):
+                return 200, {}, json.dumps({"ok": False, "error": "invalid_blocks"})
+            ts = f"1764150000.{next(self._ts):06d}"
+            return 200, {}, json.dumps({"ok": True, "channel": body["channel"], "ts": ts, "message": {"ts": ts}})
+        if path == WEBHOOK_PATH:
+            if not body or violations(body):
+                return 400, {}, "invalid_blocks"
+            return 200, {}, "ok"
+        return 404, {}, "no_service"
+
+    def delivered(self) -> list[dict]:
+        """The messages Slack accepted, in order (what people see in the channel)."""
+        return [r.body for r in self.requests if r.status == 200 and (r.answer == "ok" or json.loads(r.answer).get("ok"))]
+
+    def close(self) -> None:
+        self._server.shutdown()
+
+    def __enter__(self) -> "SlackStub":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def secret_env(emu, stub: SlackStub, mode: str, table: str, channels: str | None = None, **extra: str) -> dict[str, str]:
+    """Store the webhook URL or bot token in the emulator's Secrets Manager; the function's env."""
+    value = stub.webhook_url if mode == "webhook" else BOT_TOKEN
+    arn = emu.client("secretsmanager").create_secret(Name=f"slack-{mode}", SecretString=value)["ARN"]
+    env = {**emu.function_env(), "SLACK_SECRET_ARN": arn, "DELIVERIES_TABLE": table, "SLACK_API_URL": stub.api_url, **extra}
+    if channels:
+        env["SLACK_CHANNELS"] = channels
+    return env
+
+
+# --- how a message reads in the channel ------------------------------------------------------
+
+_LINK = re.compile(r"<([^|>]+)\|([^>]+)>")
+
+
+def _plain(mrkdwn: str) -> str:
+    def link(m: re.Match) -> str:
+        target, label = m.group(1), m.group(2)
+        return label if target.startswith("!date^") else f"{label} ({target})"
+
+    text = _LINK.sub(link, mrkdwn)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def render_text(message: dict) -> str:
+    """The message's blocks as plain text, roughly as the Slack client lays them out."""
+    lines: list[str] = []
+    for b in message.get("blocks", []):
+        if b["type"] == "header":
+            lines.append(b["text"]["text"])
+            lines.append("-" * min(len(b["text"]["text"]), 72))
+        elif b["type"] == "section" and "text" in b:
+            lines.extend(_plain(b["text"]["text"]).splitlines())
+        elif b["type"] == "section":
+            for f in b["fields"]:
+                label, _, value = _plain(f["text"]).partition("\n")
+                lines.append(f"  {label.strip('*')}: {value.strip('`')}")
+        elif b["type"] == "context":
+            lines.append(" | ".join(_plain(e["text"]) for e in b["elements"]))
+    return "\n".join(lines)
