@@ -3,6 +3,7 @@ and a real local HTTP server standing in for Slack."""
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ def notifier(emu, slack, functions):
 
 
 def no_secrets(fn) -> None:
-    logs = "\n".join(fn._logs)
+    logs = "\n".join(fn.logs)
     assert BOT_TOKEN not in logs and "local0webhook0secret" not in logs
 
 
@@ -112,6 +113,23 @@ def test_the_same_sns_message_is_posted_once(notifier, slack):
     assert len(slack.requests) == 1
 
 
+@pytest.mark.parametrize("claimed_ago, why", [
+    (5, "is being posted by another invocation; try again later"),
+    (600, "was interrupted: it may be in Slack already, so it is not posted again"),
+])
+def test_a_message_claimed_by_another_invocation_is_not_posted(emu, notifier, slack, claimed_ago, why):
+    """A claim left by an invocation still running, or by one that died mid-post."""
+    sns = event("blackhole-opened")
+    message_id = sns["Records"][0]["Sns"]["MessageId"]
+    now = int(time.time())
+    emu.client("dynamodb").put_item(TableName="deliveries", Item={
+        "pk": {"S": f"slack-message#{message_id}"}, "status": {"S": "posting"},
+        "claimed_at": {"N": str(now - claimed_ago)}, "expires_at": {"N": str(now + 3600)}})
+    failed = notifier("webhook").invoke(sns)
+    assert failed.error_type == "Delivery" and why in failed.error_message
+    assert slack.requests == []
+
+
 def test_429_waits_for_retry_after_then_posts(notifier, slack):
     fn = notifier("bot", channels="default=#privatelink")
     slack.fail(429, retry_after=1)
@@ -123,13 +141,13 @@ def test_429_waits_for_retry_after_then_posts(notifier, slack):
     assert len(slack.delivered()) == 1
 
 
-def test_500_three_times_fails_the_invocation_for_the_dead_letter_queue(notifier, slack):
+def test_500_three_times_fails_the_invocation_and_a_retry_posts_once(notifier, slack):
     fn = notifier("webhook")
     slack.fail(500, times=3, body="internal_error")
     failed = fn.invoke(event("blackhole-opened"))
     assert not failed.ok
     assert failed.error_type == "Delivery"
-    assert failed.error_message == "Slack: Slack answered 500: internal_error (3 attempts)"
+    assert failed.error_message == "Slack: answered 500: internal_error (3 attempts)"
     assert [r.status for r in slack.requests] == [500, 500, 500]
     assert slack.delivered() == []
     # Nothing is marked posted: Lambda's retry of the same event posts it, once.
@@ -138,11 +156,24 @@ def test_500_three_times_fails_the_invocation_for_the_dead_letter_queue(notifier
     assert len(slack.delivered()) == 1
 
 
+def test_a_message_that_keeps_failing_ends_in_the_dead_letter_queue(emu, notifier, slack):
+    sqs = emu.client("sqs")
+    dlq = sqs.create_queue(QueueName="slack-dead-letters")["QueueUrl"]
+    fn = notifier("webhook")
+    slack.fail(500, times=9)  # three invocations (Lambda's two retries) of three attempts each
+    attempts = fn.invoke_async(event("blackhole-opened"), sqs, dlq)
+    assert [a.error_type for a in attempts] == ["Delivery"] * 3
+    assert len(slack.requests) == 9 and slack.delivered() == []
+    [kept] = sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"]
+    assert json.loads(kept["Body"]) == event("blackhole-opened")
+    assert kept["MessageAttributes"]["ErrorMessage"]["StringValue"] == "Slack: answered 500 (3 attempts)"
+
+
 def test_a_refusal_is_final_and_says_why(notifier, slack):
     fn = notifier("bot", channels="default=#gone")
     slack.fail(200, body=json.dumps({"ok": False, "error": "channel_not_found"}))
     failed = fn.invoke(event("connection-accepted"))
-    assert (failed.error_type, failed.error_message) == ("Delivery", "Slack: Slack refused the message: channel_not_found")
+    assert (failed.error_type, failed.error_message) == ("Delivery", "Slack: refused the message: channel_not_found")
     assert len(slack.requests) == 1, "a refusal is not retried"
 
 

@@ -145,6 +145,29 @@ class LambdaHost:
         time.sleep(0.05)  # let the last log lines arrive
         return Invocation(request_id, ok, body, self._logs[seen:])
 
+    @property
+    def logs(self) -> list[str]:
+        """Every line the process has written so far."""
+        return list(self._logs)
+
+    def invoke_async(self, event: dict, sqs, dead_letter_queue: str, retries: int = 2) -> list[Invocation]:
+        """Invoke as SNS and EventBridge do (asynchronously): on an error Lambda tries again
+        ``retries`` times, then sends the event to the function's dead-letter queue with the error
+        in the ``ErrorMessage`` attribute. The delays between attempts are left out.
+        https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html"""
+        attempts = []
+        for _ in range(retries + 1):
+            attempts.append(self.invoke(event))
+            if attempts[-1].ok:
+                return attempts
+        last = attempts[-1]
+        sqs.send_message(QueueUrl=dead_letter_queue, MessageBody=json.dumps(event), MessageAttributes={
+            "RequestID": {"DataType": "String", "StringValue": last.request_id},
+            "ErrorCode": {"DataType": "Number", "StringValue": "200"},
+            "ErrorMessage": {"DataType": "String", "StringValue": last.error_message or ""},
+        })
+        return attempts
+
     def wait_exit(self, timeout: float = 20) -> tuple[int, list[str]]:
         """Wait for the process to end (a failed cold start); its exit code and every log line."""
         code = self.process.wait(timeout=timeout)

@@ -76,10 +76,15 @@ pub struct Reply {
 
 /// Reads a reply: `web_api` for `chat.postMessage` (JSON with `ok`), else a webhook (`ok` text).
 pub fn verdict(reply: &Reply, web_api: bool, policy: &RetryPolicy) -> Verdict {
-    let body: String = reply.body.chars().take(200).collect();
+    let excerpt: String = reply.body.trim().chars().take(200).collect();
+    let answered = if excerpt.is_empty() {
+        format!("answered {}", reply.status)
+    } else {
+        format!("answered {}: {excerpt}", reply.status)
+    };
     match reply.status {
         429 => Verdict::RateLimited(reply.retry_after.unwrap_or(policy.default_retry_after)),
-        500..=599 => Verdict::Transient(format!("Slack answered {}: {body}", reply.status)),
+        500..=599 => Verdict::Transient(answered),
         200..=299 if !web_api => Verdict::Posted(Posted::default()),
         200..=299 => match serde_json::from_str::<Value>(&reply.body) {
             Ok(doc) if doc["ok"] == true => Verdict::Posted(Posted {
@@ -90,12 +95,12 @@ pub fn verdict(reply: &Reply, web_api: bool, policy: &RetryPolicy) -> Verdict {
                 Verdict::RateLimited(reply.retry_after.unwrap_or(policy.default_retry_after))
             }
             Ok(doc) => Verdict::Refused(format!(
-                "Slack refused the message: {}",
+                "refused the message: {}",
                 doc["error"].as_str().unwrap_or("no error given")
             )),
-            Err(_) => Verdict::Transient(format!("Slack answered {} with {body:?}", reply.status)),
+            Err(_) => Verdict::Transient(answered),
         },
-        status => Verdict::Refused(format!("Slack answered {status}: {body}")),
+        _ => Verdict::Refused(answered),
     }
 }
 
@@ -208,7 +213,7 @@ impl SlackClient {
         let response = tokio::time::timeout(self.policy.timeout, self.http.request(request))
             .await
             .map_err(|_| format!("no answer within {:?}", self.policy.timeout))?
-            .map_err(|e| format!("could not reach Slack: {}", chain(&e)))?;
+            .map_err(|e| format!("unreachable: {}", chain(&e)))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -287,21 +292,21 @@ mod tests {
             verdict(&reply(429, "", None), false, &p),
             Verdict::RateLimited(Duration::from_secs(1))
         );
-        assert!(matches!(
-            verdict(&reply(503, "down", None), false, &p),
-            Verdict::Transient(_)
-        ));
+        assert_eq!(
+            verdict(&reply(503, "", None), false, &p),
+            Verdict::Transient("answered 503".into())
+        );
         assert_eq!(
             verdict(
                 &reply(200, r#"{"ok":false,"error":"channel_not_found"}"#, None),
                 true,
                 &p
             ),
-            Verdict::Refused("Slack refused the message: channel_not_found".into())
+            Verdict::Refused("refused the message: channel_not_found".into())
         );
         assert_eq!(
             verdict(&reply(400, "invalid_blocks", None), false, &p),
-            Verdict::Refused("Slack answered 400: invalid_blocks".into())
+            Verdict::Refused("answered 400: invalid_blocks".into())
         );
     }
 }

@@ -62,7 +62,7 @@ impl Alert {
             .ok_or_else(|| invalid("content.description is missing".into()))?;
         let strings = |v: &Value| -> Vec<String> {
             v.as_array()
-                .map(|a| a.iter().filter_map(|s| text(s)).collect())
+                .map(|a| a.iter().filter_map(&text).collect())
                 .unwrap_or_default()
         };
         let facts: BTreeMap<String, String> = metadata["additionalContext"]
@@ -249,8 +249,8 @@ fn facts(alert: &Alert) -> Vec<Value> {
         .chain(others)
         .filter(|(_, value, _)| !value.trim().is_empty())
         .map(|(label, value, code)| {
-            let label = format!("*{}*\n", escape(&label));
-            let room = FIELD_TEXT - label.chars().count() - 2;
+            let label = format!("*{}*\n", clip(&escape(&label), 100));
+            let room = FIELD_TEXT.saturating_sub(label.chars().count() + 2);
             let value = clip(&escape(value), room);
             let text = if code && !value.contains('`') {
                 format!("{label}`{value}`")
@@ -281,7 +281,15 @@ pub fn console_link(alert: &Alert) -> Option<(String, String)> {
         .as_str();
     let vpc = format!("https://{region}.console.aws.amazon.com/vpcconsole/home?region={region}");
     let ec2 = format!("https://{region}.console.aws.amazon.com/ec2/home?region={region}");
-    let candidates = ["resource", "service", "zone_id", "endpoint", "vpc"]
+    let route53 = "https://console.aws.amazon.com/route53/v2/hostedzones#ListRecordSets";
+    // A hosted zone id has no prefix to know it by: it is taken from its own fact.
+    if let Some(zone) = alert.facts.get("zone_id") {
+        return Some((
+            format!("Hosted zone {zone} in the AWS console"),
+            format!("{route53}/{zone}"),
+        ));
+    }
+    let candidates = ["resource", "service", "endpoint", "vpc"]
         .iter()
         .filter_map(|k| alert.facts.get(*k))
         .chain(alert.related_resources.iter());
@@ -307,13 +315,6 @@ pub fn console_link(alert: &Alert) -> Option<(String, String)> {
             Some((
                 "Target group".into(),
                 format!("{ec2}#TargetGroup:targetGroupArn={id}"),
-            ))
-        } else if id.starts_with('Z') && id.chars().all(|c| c.is_ascii_alphanumeric()) {
-            Some((
-                format!("Hosted zone {id}"),
-                format!(
-                    "https://console.aws.amazon.com/route53/v2/hostedzones#ListRecordSets/{id}"
-                ),
             ))
         } else {
             None
@@ -476,6 +477,7 @@ mod tests {
         for i in 0..45 {
             facts.insert(format!("fact_{i:02}"), json!("é".repeat(5000)));
         }
+        facts.insert("k".repeat(3000), json!("a key longer than a field"));
         let mut doc = chatbot(Value::Object(facts));
         doc["content"]["title"] = json!("T".repeat(400));
         doc["content"]["description"] = json!(
@@ -505,7 +507,7 @@ mod tests {
                 .ends_with("&amp; &lt;more&gt;"),
             "whole lines only"
         );
-        // 45 facts: five sections of at most ten fields, each field cut.
+        // 46 facts: five sections of at most ten fields, each field cut.
         let sections: Vec<&Value> = m["blocks"]
             .as_array()
             .unwrap()
