@@ -88,6 +88,52 @@ impl Notification {
         })
     }
 
+    /// Reads a Chatbot custom-notification document back (what a subscriber of the alert topic
+    /// receives); the inverse of [`Notification::to_chatbot`]. Only `version`, `source` and
+    /// `content.description` are required, as for Chatbot; the error says what is wrong.
+    pub fn from_chatbot(doc: &Value) -> std::result::Result<Notification, String> {
+        if doc["version"] != "1.0" || doc["source"] != "custom" {
+            return Err(
+                "not an AWS Chatbot custom notification (needs version \"1.0\" and source \"custom\")"
+                    .into(),
+            );
+        }
+        let (content, metadata) = (&doc["content"], &doc["metadata"]);
+        let text = |v: &Value| v.as_str().map(str::to_owned);
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .map(|a| a.iter().filter_map(&text).collect())
+                .unwrap_or_default()
+        };
+        let description = text(&content["description"]).ok_or("content.description is missing")?;
+        let mut context: BTreeMap<String, String> = metadata["additionalContext"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| (k.clone(), text(v).unwrap_or_else(|| v.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let severity = match context.remove("severity") {
+            None => Severity::Info,
+            Some(s) => Severity::parse(&s).ok_or(format!("unknown severity {s:?}"))?,
+        };
+        let summary = text(&metadata["summary"]).unwrap_or_default();
+        Ok(Notification {
+            id: text(&doc["id"]).unwrap_or_default(),
+            event_type: text(&metadata["eventType"]).unwrap_or_default(),
+            severity,
+            title: text(&content["title"]).unwrap_or_else(|| summary.clone()),
+            description,
+            next_steps: strings(&content["nextSteps"]),
+            keywords: strings(&content["keywords"]),
+            thread_id: text(&metadata["threadId"]),
+            summary,
+            related_resources: strings(&metadata["relatedResources"]),
+            context,
+        })
+    }
+
     /// An SNS subject: ASCII, one line, under 100 characters (SNS rejects anything else).
     pub fn subject(&self) -> String {
         let ascii: String = self
@@ -205,6 +251,15 @@ mod tests {
             doc["metadata"]["additionalContext"]["service"],
             "vpce-svc-1"
         );
+    }
+
+    #[test]
+    fn a_chatbot_document_reads_back_as_the_notification() {
+        let n = sample();
+        assert_eq!(Notification::from_chatbot(&n.to_chatbot()), Ok(n));
+        let err = Notification::from_chatbot(&json!({"version": "1.0", "source": "custom",
+            "content": {"description": "x"}, "metadata": {"additionalContext": {"severity": "loud"}}}));
+        assert_eq!(err, Err("unknown severity \"loud\"".into()));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::events::SnsNotice;
-use crate::notify::Severity;
+use crate::notify::{Notification, Severity};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -21,7 +21,7 @@ pub const MAX_BLOCKS: usize = 50;
 /// The notification text shown in phone and desktop notifications.
 pub const FALLBACK_TEXT: usize = 3000;
 
-/// One notification from the alert topic, as its publisher described it.
+/// One notification from the alert topic, with what its SNS delivery adds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alert {
     /// The SNS message id: what "posted once" is keyed on.
@@ -30,15 +30,7 @@ pub struct Alert {
     pub published: String,
     /// The topic's region, for console links.
     pub region: Option<String>,
-    pub severity: Severity,
-    pub event_type: String,
-    pub title: String,
-    pub description: String,
-    pub next_steps: Vec<String>,
-    pub thread_id: Option<String>,
-    pub related_resources: Vec<String>,
-    /// `metadata.additionalContext`: account, VPC, service, AZ IDs, decision, reason, …
-    pub facts: BTreeMap<String, String>,
+    pub notification: Notification,
 }
 
 impl Alert {
@@ -49,57 +41,22 @@ impl Alert {
             |why: String| Error::InvalidEvent(format!("SNS message {}: {why}", notice.message_id));
         let doc: Value = serde_json::from_str(&notice.message)
             .map_err(|e| invalid(format!("not JSON ({e})")))?;
-        if doc["version"] != "1.0" || doc["source"] != "custom" {
-            return Err(invalid(
-                "not an AWS Chatbot custom notification (needs version \"1.0\" and source \"custom\")"
-                    .into(),
-            ));
-        }
-        let content = &doc["content"];
-        let metadata = &doc["metadata"];
-        let text = |v: &Value| v.as_str().map(str::to_owned);
-        let description = text(&content["description"])
-            .ok_or_else(|| invalid("content.description is missing".into()))?;
-        let strings = |v: &Value| -> Vec<String> {
-            v.as_array()
-                .map(|a| a.iter().filter_map(&text).collect())
-                .unwrap_or_default()
-        };
-        let facts: BTreeMap<String, String> = metadata["additionalContext"]
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| (k.clone(), text(v).unwrap_or_else(|| v.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let severity = match facts.get("severity") {
-            None => Severity::Info,
-            Some(s) => {
-                Severity::parse(s).ok_or_else(|| invalid(format!("unknown severity {s:?}")))?
-            }
-        };
-        let summary = text(&metadata["summary"]);
         Ok(Alert {
             message_id: notice.message_id.clone(),
             published_epoch: notice.published_epoch,
             published: notice.published.clone(),
             region: notice.topic_arn.split(':').nth(3).map(str::to_owned),
-            severity,
-            event_type: text(&metadata["eventType"]).unwrap_or_default(),
-            title: text(&content["title"])
-                .or(summary)
-                .unwrap_or_else(|| "PrivateLink notification".into()),
-            description,
-            next_steps: strings(&content["nextSteps"]),
-            thread_id: text(&metadata["threadId"]),
-            related_resources: strings(&metadata["relatedResources"]),
-            facts,
+            notification: Notification::from_chatbot(&doc).map_err(invalid)?,
         })
     }
 
+    /// `metadata.additionalContext`: account, VPC, service, AZ IDs, decision, reason, …
+    fn facts(&self) -> &BTreeMap<String, String> {
+        &self.notification.context
+    }
+
     fn status(&self) -> Option<&str> {
-        self.facts.get("status").map(String::as_str)
+        self.facts().get("status").map(String::as_str)
     }
 
     /// A finding that has gone away: posted in the thread of the message that opened it.
@@ -116,12 +73,12 @@ impl Alert {
     /// finding it closes went, even though it is itself only informational.
     pub fn routing_severity(&self) -> Severity {
         if self.resolves() {
-            self.facts
+            self.facts()
                 .get("opened_severity")
                 .and_then(|s| Severity::parse(s))
-                .unwrap_or(self.severity)
+                .unwrap_or(self.notification.severity)
         } else {
-            self.severity
+            self.notification.severity
         }
     }
 }
@@ -168,32 +125,33 @@ pub fn render(alert: &Alert) -> Value {
     let badge = if alert.resolves() {
         "✅ RESOLVED"
     } else {
-        match alert.severity {
+        match alert.notification.severity {
             Severity::Critical => "🔴 CRITICAL",
             Severity::Warning => "🟠 WARNING",
             Severity::Info => "🔵 INFO",
         }
     };
     let title = alert
+        .notification
         .title
         .strip_prefix("Resolved: ")
-        .unwrap_or(&alert.title);
+        .unwrap_or(&alert.notification.title);
     let mut blocks = vec![json!({
         "type": "header",
         "text": {"type": "plain_text", "text": clip(&format!("{badge} · {title}"), HEADER_TEXT), "emoji": true},
     })];
-    if !alert.description.trim().is_empty() {
+    if !alert.notification.description.trim().is_empty() {
         blocks.push(section(&clip_lines(
-            &escape(&alert.description),
+            &escape(&alert.notification.description),
             SECTION_TEXT,
         )));
     }
-    let fields = facts(alert);
+    let fields = fields(alert);
     for chunk in fields.chunks(FIELDS_PER_SECTION) {
         blocks.push(json!({"type": "section", "fields": chunk}));
     }
-    if !alert.next_steps.is_empty() {
-        let steps = match alert.next_steps.as_slice() {
+    if !alert.notification.next_steps.is_empty() {
+        let steps = match alert.notification.next_steps.as_slice() {
             [one] => format!("*Next step*\n{}", escape(one)),
             many => format!(
                 "*Next steps*\n{}",
@@ -212,7 +170,7 @@ pub fn render(alert: &Alert) -> Value {
     if let Some((label, url)) = console_link(alert) {
         context.push(format!("<{url}|{}>", escape(&label)));
     }
-    if alert.facts.get("dry_run").is_some_and(|v| v == "true") {
+    if alert.facts().get("dry_run").is_some_and(|v| v == "true") {
         context.push("Dry run: nothing was changed".into());
     }
     let context: Vec<Value> = context
@@ -233,15 +191,14 @@ fn section(text: &str) -> Value {
     json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})
 }
 
-fn facts(alert: &Alert) -> Vec<Value> {
+fn fields(alert: &Alert) -> Vec<Value> {
+    let facts = alert.facts();
     let known = FACTS.iter().filter_map(|(key, label, code)| {
-        alert
-            .facts
+        facts
             .get(*key)
             .map(|value| ((*label).to_owned(), value.as_str(), *code))
     });
-    let others = alert
-        .facts
+    let others = facts
         .iter()
         .filter(|(k, _)| !HIDDEN.contains(&k.as_str()) && !FACTS.iter().any(|(f, _, _)| f == k))
         .map(|(k, v)| (label_of(k), v.as_str(), false));
@@ -275,7 +232,7 @@ fn label_of(key: &str) -> String {
 /// The resource the alert is mainly about, as a link into the AWS console.
 pub fn console_link(alert: &Alert) -> Option<(String, String)> {
     let region = alert
-        .facts
+        .facts()
         .get("region")
         .or(alert.region.as_ref())?
         .as_str();
@@ -283,7 +240,7 @@ pub fn console_link(alert: &Alert) -> Option<(String, String)> {
     let ec2 = format!("https://{region}.console.aws.amazon.com/ec2/home?region={region}");
     let route53 = "https://console.aws.amazon.com/route53/v2/hostedzones#ListRecordSets";
     // A hosted zone id has no prefix to know it by: it is taken from its own fact.
-    if let Some(zone) = alert.facts.get("zone_id") {
+    if let Some(zone) = alert.facts().get("zone_id") {
         return Some((
             format!("Hosted zone {zone} in the AWS console"),
             format!("{route53}/{zone}"),
@@ -291,8 +248,8 @@ pub fn console_link(alert: &Alert) -> Option<(String, String)> {
     }
     let candidates = ["resource", "service", "endpoint", "vpc"]
         .iter()
-        .filter_map(|k| alert.facts.get(*k))
-        .chain(alert.related_resources.iter());
+        .filter_map(|k| alert.facts().get(*k))
+        .chain(alert.notification.related_resources.iter());
     for id in candidates {
         let link = if id.starts_with("vpce-svc-") {
             Some((

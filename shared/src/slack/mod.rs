@@ -64,7 +64,7 @@ impl Notifier {
         let (channel, thread_ts) = match self.slack.destination() {
             Destination::Webhook { .. } => (None, None),
             Destination::Bot { routing, .. } => {
-                let opener = match (&alert.thread_id, alert.resolves()) {
+                let opener = match (&alert.notification.thread_id, alert.resolves()) {
                     (Some(thread), true) => self.deliveries.thread(thread).await?,
                     _ => None,
                 };
@@ -115,9 +115,12 @@ impl Notifier {
             }
         };
         self.deliveries.posted(&message_id).await?;
-        if let (true, Some(thread), Some(channel), Some(ts)) =
-            (alert.opens(), &alert.thread_id, &posted.channel, &posted.ts)
-        {
+        if let (true, Some(thread), Some(channel), Some(ts)) = (
+            alert.opens(),
+            &alert.notification.thread_id,
+            &posted.channel,
+            &posted.ts,
+        ) {
             self.deliveries.remember_thread(thread, channel, ts).await?;
         }
         tracing::info!(
@@ -126,7 +129,7 @@ impl Notifier {
             channel = posted.channel.as_deref().unwrap_or("webhook"),
             ts = posted.ts.as_deref().unwrap_or_default(),
             in_thread = thread_ts.is_some(),
-            event_type = %alert.event_type,
+            event_type = %alert.notification.event_type,
             "posted to Slack"
         );
         Ok(Delivery::Posted {
