@@ -66,6 +66,25 @@ def test_webhook_posts_the_exact_block_kit_message(notifier, slack, case):
     no_secrets(fn)
 
 
+def test_a_long_finding_is_cut_to_slacks_limits_and_accepted(notifier, slack):
+    """Slack refuses a message over its Block Kit limits (the stand-in too): a finding with a
+    very long title, description and facts is cut, not refused."""
+    long = event("blackhole-opened")
+    doc = json.loads(long["Records"][0]["Sns"]["Message"])
+    doc["content"]["title"] = "No healthy target " * 20
+    doc["content"]["description"] = "\n".join(f"• target i-{n:017x} in use1-az2 is unhealthy" for n in range(400))
+    doc["metadata"]["additionalContext"].update({f"evidence_{n:02}": "x" * 2500 for n in range(25)})
+    long["Records"][0]["Sns"]["Message"] = json.dumps(doc)
+    result = notifier("webhook").invoke(long)
+    assert result.ok, result.body
+    [posted] = slack.delivered()
+    assert violations(posted) == []
+    header, description = posted["blocks"][0]["text"]["text"], posted["blocks"][1]["text"]["text"]
+    assert len(header) == 150 and header.endswith("…")
+    assert description.endswith("more lines_") and len(description) <= 3000
+    assert sum(len(b.get("fields", [])) for b in posted["blocks"]) == 25 + 5
+
+
 def test_webhook_marks_a_resolution_clearly(notifier, slack):
     fn = notifier("webhook")
     fn.invoke(event("blackhole-resolved"))
