@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FUNCTIONS := accept-endpoint-connections associate-private-zones audit-availability-zones notify-slack
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test test-rust test-e2e lint build deploy venv clean
+.PHONY: demo test test-rust test-e2e lint bench build deploy venv clean
 
 ## demo: run the scenario on the local emulator with the functions' release binaries
 demo: $(STAMP)
@@ -23,6 +23,11 @@ test-rust:
 test-e2e: $(STAMP)
 	cargo build $(addprefix -p ,$(FUNCTIONS))
 	$(PY) -m pytest tests/e2e -n 2 -q
+
+## bench: the Slack notifier's cold start, time per message and peak memory (release binary)
+bench: $(STAMP)
+	cargo build --release -p notify-slack
+	$(PY) tests/bench_notify_slack.py
 
 ## lint: formatting, clippy, the template linter
 lint: $(STAMP)

@@ -124,8 +124,9 @@ class LambdaHost:
         for line in self.process.stdout:
             self._logs.append(line.rstrip("\n"))
 
-    def invoke(self, event: dict | str | bytes) -> Invocation:
-        """Invoke once and wait for the function's response or error."""
+    def invoke(self, event: dict | str | bytes, log_grace: float = 0.05) -> Invocation:
+        """Invoke once and wait for the function's response or error, then ``log_grace``
+        seconds for its last log lines."""
         if self.process.poll() is not None:
             raise RuntimeError(f"{self.name} exited ({self.process.returncode}): init error {self._init_error}\n" + "\n".join(self._logs))
         payload = event if isinstance(event, bytes) else (event.encode() if isinstance(event, str) else json.dumps(event).encode())
@@ -142,7 +143,7 @@ class LambdaHost:
             except queue.Empty:
                 if self.process.poll() is not None or time.time() > deadline:
                     raise RuntimeError(f"{self.name} gave no answer (exit code {self.process.returncode}):\n" + "\n".join(self._logs[seen:]))
-        time.sleep(0.05)  # let the last log lines arrive
+        time.sleep(log_grace)
         return Invocation(request_id, ok, body, self._logs[seen:])
 
     @property
