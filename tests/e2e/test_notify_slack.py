@@ -160,6 +160,17 @@ def test_429_waits_for_retry_after_then_posts(notifier, slack):
     assert len(slack.delivered()) == 1
 
 
+def test_a_retry_after_past_the_deadline_fails_now_for_lambda_to_retry_later(notifier, slack):
+    fn = notifier("webhook")
+    slack.fail(429, retry_after=300)  # the invocation has 60 s
+    started = time.monotonic()
+    failed = fn.invoke(event("zone-associated"))
+    assert time.monotonic() - started < 10, "it did not sit out the wait"
+    assert failed.error_type == "Delivery"
+    assert "would pass the invocation's deadline" in failed.error_message
+    assert len(slack.requests) == 1 and slack.delivered() == []
+
+
 def test_500_three_times_fails_the_invocation_and_a_retry_posts_once(notifier, slack):
     fn = notifier("webhook")
     slack.fail(500, times=3, body="internal_error")

@@ -156,7 +156,13 @@ impl SlackClient {
         let web_api = token.is_some();
         let (mut failures, mut limited) = (0u32, 0u32);
         loop {
-            let verdict = match self.send(&url, token, body.clone()).await {
+            // Never wait for an answer past the deadline: a killed invocation would leave the
+            // message claimed and unknown.
+            let timeout = self
+                .policy
+                .timeout
+                .min(deadline.saturating_duration_since(Instant::now()));
+            let verdict = match self.send(&url, token, body.clone(), timeout).await {
                 Ok(reply) => verdict(&reply, web_api, &self.policy),
                 Err(why) => Verdict::Transient(why),
             };
@@ -195,6 +201,7 @@ impl SlackClient {
         url: &str,
         token: Option<&Secret>,
         body: Bytes,
+        timeout: Duration,
     ) -> std::result::Result<Reply, String> {
         let mut request = hyper::Request::post(url).header(
             hyper::header::CONTENT_TYPE,
@@ -210,9 +217,9 @@ impl SlackClient {
         let request = request
             .body(Full::new(body))
             .map_err(|_| "the Slack URL is not a valid URI".to_owned())?;
-        let response = tokio::time::timeout(self.policy.timeout, self.http.request(request))
+        let response = tokio::time::timeout(timeout, self.http.request(request))
             .await
-            .map_err(|_| format!("no answer within {:?}", self.policy.timeout))?
+            .map_err(|_| format!("no answer within {timeout:?}"))?
             .map_err(|e| format!("unreachable: {}", chain(&e)))?;
         let status = response.status().as_u16();
         let retry_after = response
