@@ -35,7 +35,8 @@ impl DynamoLedger {
     }
 }
 
-fn now_secs() -> u64 {
+/// Seconds since the epoch, as DynamoDB TTL attributes count them.
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

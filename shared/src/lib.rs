@@ -24,7 +24,7 @@ pub mod associator;
 pub mod auditor;
 #[cfg(feature = "endpoints")]
 pub mod endpoints;
-#[cfg(any(feature = "endpoints", feature = "zones"))]
+#[cfg(any(feature = "endpoints", feature = "zones", feature = "slack"))]
 pub mod ledger;
 #[cfg(any(feature = "endpoints", feature = "zones"))]
 pub mod policy_source;

@@ -3,8 +3,9 @@
 //! finding's message went, so its resolution can reply in that thread.
 
 use crate::error::{Error, Result};
+use crate::ledger::now_secs as now;
 use aws_sdk_dynamodb::types::AttributeValue;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// How long "posted" is remembered: longer than SNS and Lambda keep retrying.
 const POSTED_MEMORY: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -31,13 +32,6 @@ pub enum Claim {
 pub struct Deliveries {
     client: aws_sdk_dynamodb::Client,
     table: String,
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 fn message_key(message_id: &str) -> AttributeValue {

@@ -336,7 +336,7 @@ pub fn clip_lines(text: &str, max: usize) -> String {
 mod tests {
     use super::*;
 
-    pub(crate) fn notice(message: Value) -> SnsNotice {
+    fn notice(message: Value) -> SnsNotice {
         SnsNotice {
             message_id: "m-1".into(),
             topic_arn: "arn:aws:sns:eu-west-1:123456789012:alerts".into(),
@@ -356,7 +356,7 @@ mod tests {
     }
 
     /// Every documented limit a message must meet; empty when it meets them all.
-    pub(crate) fn violations(message: &Value) -> Vec<String> {
+    fn violations(message: &Value) -> Vec<String> {
         let mut out = Vec::new();
         let len = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
         let blocks = message["blocks"].as_array().cloned().unwrap_or_default();
