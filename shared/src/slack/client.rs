@@ -168,25 +168,25 @@ impl SlackClient {
             };
             let (wait, why) = match verdict {
                 Verdict::Posted(posted) => return Ok(posted),
-                Verdict::Refused(why) => return Err(failed(why, false)),
+                Verdict::Refused(why) => return Err(super::failed(why, false)),
                 Verdict::RateLimited(after) => {
                     limited += 1;
                     let why = format!("rate limited (Retry-After {}s)", after.as_secs());
                     if limited > self.policy.rate_limited {
-                        return Err(failed(format!("{why}, {limited} times"), true));
+                        return Err(super::failed(format!("{why}, {limited} times"), true));
                     }
                     (after, why)
                 }
                 Verdict::Transient(why) => {
                     failures += 1;
                     if failures >= self.policy.attempts {
-                        return Err(failed(format!("{why} ({failures} attempts)"), true));
+                        return Err(super::failed(format!("{why} ({failures} attempts)"), true));
                     }
                     (self.policy.backoff * 2u32.pow(failures - 1), why)
                 }
             };
             if Instant::now() + wait >= deadline {
-                return Err(failed(
+                return Err(super::failed(
                     format!("{why}; waiting {wait:?} more would pass the invocation's deadline"),
                     true,
                 ));
@@ -238,14 +238,6 @@ impl SlackClient {
             retry_after,
             body: String::from_utf8_lossy(&body).into_owned(),
         })
-    }
-}
-
-fn failed(message: String, retryable: bool) -> Error {
-    Error::Delivery {
-        service: "Slack",
-        message,
-        retryable,
     }
 }
 

@@ -107,17 +107,7 @@ const FACTS: &[(&str, &str, bool)] = &[
 ];
 
 /// Facts that are bookkeeping or machine-readable copies of the description.
-const HIDDEN: &[&str] = &[
-    "severity",
-    "status",
-    "fingerprint",
-    "decisions",
-    "findings",
-    "dry_run",
-    "opened",
-    "resolved",
-    "zone_id",
-];
+const HIDDEN: &[&str] = &["status", "fingerprint", "decisions", "dry_run", "zone_id"];
 
 /// The Slack message body (`text` and `blocks`) for an alert; the caller adds the channel and
 /// thread in bot-token mode.

@@ -81,22 +81,20 @@ impl Notifier {
                 return Ok(Delivery::Duplicate { message_id });
             }
             Claim::InFlight => {
-                return Err(Error::Delivery {
-                    service: "Slack",
-                    message: format!(
+                return Err(failed(
+                    format!(
                         "SNS message {message_id} is being posted by another invocation; try again later"
                     ),
-                    retryable: true,
-                });
+                    true,
+                ));
             }
             Claim::Interrupted => {
-                return Err(Error::Delivery {
-                    service: "Slack",
-                    message: format!(
+                return Err(failed(
+                    format!(
                         "an earlier attempt to post SNS message {message_id} was interrupted: it may be in Slack already, so it is not posted again (check the channel)"
                     ),
-                    retryable: false,
-                });
+                    false,
+                ));
             }
         }
         let posted = match self
@@ -138,6 +136,15 @@ impl Notifier {
             ts: posted.ts,
             thread_ts,
         })
+    }
+}
+
+/// A message that could not be posted; `retryable` when running the invocation again may help.
+fn failed(message: String, retryable: bool) -> Error {
+    Error::Delivery {
+        service: "Slack",
+        message,
+        retryable,
     }
 }
 
