@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-FUNCTIONS := accept-endpoint-connections associate-private-zones audit-availability-zones notify-slack
+FUNCTIONS := accept-endpoint-connections associate-private-zones audit-availability-zones notify-slack connection-notifications
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: demo test test-rust test-e2e lint bench build deploy venv clean

@@ -97,6 +97,17 @@ impl From<Error> for Triage {
     }
 }
 
+/// The invocation's deadline (Lambda's milliseconds since the epoch) as an instant, `margin`
+/// earlier: what is left for work that must still be followed by a last step.
+pub fn deadline(deadline_ms: u64, margin: std::time::Duration) -> tokio::time::Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let left = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    tokio::time::Instant::now() + left.saturating_sub(margin)
+}
+
 /// Tell an invocation payload's kind, with a clear error for anything malformed.
 pub fn classify(event: Value) -> Result<Incoming> {
     let Some(obj) = event.as_object() else {

@@ -22,8 +22,14 @@ pub mod announce;
 pub mod associator;
 #[cfg(feature = "audit")]
 pub mod auditor;
+#[cfg(feature = "https")]
+pub mod cloudformation;
+#[cfg(feature = "connection-notifications")]
+pub mod connection_notifications;
 #[cfg(feature = "endpoints")]
 pub mod endpoints;
+#[cfg(feature = "https")]
+pub mod https;
 #[cfg(any(feature = "endpoints", feature = "zones", feature = "slack"))]
 pub mod ledger;
 #[cfg(any(feature = "endpoints", feature = "zones"))]

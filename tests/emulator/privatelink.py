@@ -21,8 +21,12 @@ This module adds, following the EC2 API reference:
   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AcceptVpcEndpointConnections.html
   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RejectVpcEndpointConnections.html
 * Create/Describe/DeleteVpcEndpointConnectionNotification(s), and an SNS publish to the
-  notification's topic on ``Connect``, ``Accept``, ``Reject`` and ``Delete``:
+  notification's topic on ``Connect``, ``Accept``, ``Reject`` and ``Delete``; a create repeated
+  with the same ``ClientToken`` returns the first one ("Ensuring idempotency"); Describe takes the
+  six documented filters and pages (20 by default):
   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVpcEndpointConnectionNotification.html
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVpcEndpointConnectionNotifications.html
+  https://docs.aws.amazon.com/AWSEC2/latest/devguide/ec2-api-idempotency.html
   https://docs.aws.amazon.com/vpc/latest/privatelink/create-endpoint-service-notification.html
 
 Unverified, so chosen and kept simple: AWS publishes no sample of the notification's message body
@@ -172,11 +176,6 @@ def describe_vpc_endpoint_connections(self) -> ActionResult:
     for name in filters:
         if name not in FILTERS:
             raise EC2ClientError("InvalidParameterValue", f"The filter '{name}' is invalid")
-    max_results = self._get_int_param("MaxResults")
-    if max_results is not None and not 5 <= max_results <= 1000:
-        raise EC2ClientError(
-            "InvalidParameterValue", f"Value ( {max_results} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."
-        )
     rows = [
         c
         for service in self.ec2_backend.configurations.values()
@@ -184,15 +183,7 @@ def describe_vpc_endpoint_connections(self) -> ActionResult:
         if all(FILTERS[name](c) in values for name, values in filters.items())
     ]
     rows.sort(key=lambda c: (c["endpoint"].creation_timestamp, c["endpoint"].id))
-    start = 0
-    token = self._get_param("NextToken")
-    if token:
-        try:
-            start = int(base64.b64decode(token).decode())
-        except ValueError:
-            raise EC2ClientError("InvalidPaginationToken", f"Invalid pagination token: {token}")
-    end = start + (max_results or 1000)
-    page = rows[start:end]
+    page, next_token = _page(self, rows)
     result = {
         "VpcEndpointConnections": [
             {
@@ -211,9 +202,29 @@ def describe_vpc_endpoint_connections(self) -> ActionResult:
             for c in page
         ]
     }
-    if end < len(rows):
-        result["NextToken"] = base64.b64encode(str(end).encode()).decode()
+    if next_token:
+        result["NextToken"] = next_token
     return ActionResult(result)
+
+
+def _page(self, rows: list, default: int = 1000) -> tuple[list, str | None]:
+    """One page of ``rows`` after ``NextToken``: ``MaxResults`` (5–1000) of them, ``default``
+    when not given. AWS may answer fewer than asked; callers must follow ``NextToken``."""
+    max_results = self._get_int_param("MaxResults")
+    if max_results is not None and not 5 <= max_results <= 1000:
+        raise EC2ClientError(
+            "InvalidParameterValue", f"Value ( {max_results} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."
+        )
+    start = 0
+    token = self._get_param("NextToken")
+    if token:
+        try:
+            start = int(base64.b64decode(token).decode())
+        except ValueError:
+            raise EC2ClientError("InvalidPaginationToken", f"Invalid pagination token: {token}")
+    end = start + min(max_results or default, default)
+    token = base64.b64encode(str(end).encode()).decode() if end < len(rows) else None
+    return rows[start:end], token
 
 
 def _decide(self, event: str, allowed_from: tuple[str, ...], new_state: str) -> ActionResult:
@@ -256,6 +267,11 @@ def create_vpc_endpoint_connection_notification(self) -> ActionResult:
     parts = arn.split(":")
     if len(parts) != 6 or parts[2] != "sns" or arn not in sns_backends[parts[4]][parts[3]].topics:
         raise EC2ClientError("InvalidConnectionNotification", f"Connection notification ARN {arn} is not valid")
+    token = self._get_param("ClientToken")
+    for earlier in _notifications(self.ec2_backend).values():
+        if token and earlier.get("_token") == token:  # "How to ensure idempotency"
+            return ActionResult({"ConnectionNotification": {k: v for k, v in earlier.items() if k != "_token"},
+                                 "ClientToken": token})
     events = self._get_param("ConnectionEvents", [])
     if not events or any(e not in CONNECTION_EVENTS for e in events):
         raise EC2ClientError(
@@ -273,15 +289,42 @@ def create_vpc_endpoint_connection_notification(self) -> ActionResult:
         notification["ServiceId"] = service_id
     else:
         notification["VpcEndpointId"] = endpoint_id
+    if token:
+        notification["_token"] = token
     _notifications(self.ec2_backend)[notification["ConnectionNotificationId"]] = notification
     return ActionResult({"ConnectionNotification": notification,
                          "ClientToken": self._get_param("ClientToken") or str(uuid.uuid4())})
 
 
+NOTIFICATION_FILTERS = {
+    "connection-notification-arn": lambda n: n["ConnectionNotificationArn"],
+    "connection-notification-id": lambda n: n["ConnectionNotificationId"],
+    "connection-notification-state": lambda n: n["ConnectionNotificationState"],
+    "connection-notification-type": lambda n: n["ConnectionNotificationType"],
+    "service-id": lambda n: n.get("ServiceId"),
+    "vpc-endpoint-id": lambda n: n.get("VpcEndpointId"),
+}
+# Small pages, so that a caller that does not follow NextToken misses notifications in tests
+# as it would in AWS.
+NOTIFICATION_PAGE = 20
+
+
 def describe_vpc_endpoint_connection_notifications(self) -> ActionResult:
+    filters = self._filters_from_querystring()
+    for name in filters:
+        if name not in NOTIFICATION_FILTERS:
+            raise EC2ClientError("InvalidParameterValue", f"The filter '{name}' is invalid")
     wanted = self._get_param("ConnectionNotificationId")
-    found = [n for i, n in _notifications(self.ec2_backend).items() if wanted in (None, i)]
-    return ActionResult({"ConnectionNotificationSet": found})
+    rows = [
+        n
+        for i, n in _notifications(self.ec2_backend).items()
+        if wanted in (None, i) and all(NOTIFICATION_FILTERS[k](n) in v for k, v in filters.items())
+    ]
+    page, next_token = _page(self, rows, default=NOTIFICATION_PAGE)
+    result = {"ConnectionNotificationSet": [{k: v for k, v in n.items() if k != "_token"} for n in page]}
+    if next_token:
+        result["NextToken"] = next_token
+    return ActionResult(result)
 
 
 def delete_vpc_endpoint_connection_notifications(self) -> ActionResult:

@@ -9,8 +9,7 @@ use autopilot::slack::deliveries::Deliveries;
 use autopilot::slack::{Notifier, read_secret};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::time::Instant;
+use std::time::Duration;
 
 /// Kept back from the invocation's deadline for the bookkeeping after a post.
 const MARGIN: Duration = Duration::from_secs(3);
@@ -53,7 +52,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Err
         Ok(notices) => notices,
         Err(triage) => return Ok(json!({ "ignored": triage.settle()? })),
     };
-    let deadline = deadline_of(event.context.deadline);
+    let deadline = autopilot::events::deadline(event.context.deadline, MARGIN);
     let mut deliveries = Vec::with_capacity(notices.len());
     for notice in &notices {
         let delivery = deps
@@ -74,16 +73,6 @@ pub fn notices_of(payload: Value) -> Result<Vec<SnsNotice>, Triage> {
         Incoming::Sns(notices) => Ok(notices),
         other => Err(other.unhandled()),
     }
-}
-
-/// The invocation's deadline (milliseconds since the epoch) as an instant, less the margin.
-fn deadline_of(deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-    Instant::now() + left.saturating_sub(MARGIN)
 }
 
 #[cfg(test)]

@@ -8,16 +8,13 @@
 //! <https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks>
 
 use super::config::{Destination, Secret};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::https::{HttpsClient, chain};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::Value;
 use std::time::Duration;
 use tokio::time::Instant;
-
-type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// How hard to try before giving up (and leaving the message to Lambda's retries and the DLQ).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,20 +103,14 @@ pub fn verdict(reply: &Reply, web_api: bool, policy: &RetryPolicy) -> Verdict {
 
 /// The HTTPS client (system roots, as the AWS SDK uses), built once per cold start.
 pub struct SlackClient {
-    http: Client<Https, Full<Bytes>>,
+    http: HttpsClient,
     destination: Destination,
     policy: RetryPolicy,
 }
 
 impl SlackClient {
     pub fn new(destination: Destination, policy: RetryPolicy) -> Result<Self> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(|e| Error::Config(format!("no TLS root certificates: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let http = Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
+        let http = crate::https::client()?;
         Ok(SlackClient {
             http,
             destination,
@@ -239,18 +230,6 @@ impl SlackClient {
             body: String::from_utf8_lossy(&body).into_owned(),
         })
     }
-}
-
-/// An error and its causes, one line.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

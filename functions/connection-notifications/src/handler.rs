@@ -1,0 +1,68 @@
+//! Event decoding: a CloudFormation custom resource request, answered at its `ResponseURL`.
+
+use autopilot::Error;
+use autopilot::aws::SdkConfig;
+use autopilot::cloudformation::{Request, Response, Status, respond};
+use autopilot::connection_notifications::{Ec2Notifications, handle as run};
+use autopilot::https::HttpsClient;
+use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Kept back from the invocation's deadline to deliver the answer.
+const MARGIN: Duration = Duration::from_secs(15);
+
+pub struct Deps {
+    notifications: Ec2Notifications,
+    http: HttpsClient,
+}
+
+impl Deps {
+    pub fn new(sdk: &SdkConfig) -> Result<Self, Error> {
+        Ok(Deps {
+            notifications: Ec2Notifications::new(aws_sdk_ec2::Client::new(sdk)),
+            http: autopilot::https::client()?,
+        })
+    }
+}
+
+/// Makes the change and answers CloudFormation. An error only when the answer could not be
+/// delivered (Lambda then runs the request again: every step is idempotent) or the event is not
+/// a custom resource request (nothing to answer, nothing changed).
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let request = Request::parse(event.payload).inspect_err(|e| {
+        tracing::error!(error = %e, "not a custom resource request: nothing changed");
+    })?;
+    let deadline = autopilot::events::deadline(event.context.deadline, MARGIN);
+    tracing::info!(
+        request_type = ?request.request_type,
+        stack_id = %request.stack_id,
+        request_id = %request.request_id,
+        "custom resource request"
+    );
+    let work = run(&deps.notifications, &request);
+    let response = match tokio::time::timeout_at(deadline, work).await {
+        Ok(response) => response,
+        Err(_) => Response {
+            status: Status::Failed,
+            reason: "ran out of time; the changes made so far stand, and the next update (or the \
+                     rollback) finishes the rest"
+                .into(),
+            physical_resource_id: request
+                .physical_resource_id
+                .clone()
+                .unwrap_or_else(|| format!("{}-not-created", request.logical_resource_id)),
+            data: Default::default(),
+        },
+    };
+    tracing::info!(status = ?response.status, reason = %response.reason, data = ?response.data, "answer");
+    respond(&deps.http, &request, &response, deadline + MARGIN)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "answer not delivered"))?;
+    Ok(json!({
+        "status": response.status,
+        "reason": response.reason,
+        "physical_resource_id": response.physical_resource_id,
+        "data": response.data,
+    }))
+}

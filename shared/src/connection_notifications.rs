@@ -1,0 +1,705 @@
+//! One EC2 connection notification per managed endpoint service, kept by a CloudFormation custom
+//! resource: the template's `ManagedServiceIds` is the wanted set, the notifications on the
+//! stack's connection topic are what exists, and every Create, Update and Delete of the resource
+//! makes the second match the first. Declarative, so a retried request, a rollback (an `Update`
+//! back to the old list) and a failed half-way run all end where the template says.
+//!
+//! The resource owns every service notification on its topic (the stack's own topic); endpoint
+//! notifications on it, and notifications on other topics, are never touched.
+
+use crate::cloudformation::{Request, RequestType, Response, Status};
+use crate::error::{Error, ItemFailure, Result};
+use crate::notify::fnv1a;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
+use std::future::Future;
+
+/// `ConnectionEvents` values the API takes.
+pub const EVENTS: [&str; 4] = ["Accept", "Connect", "Delete", "Reject"];
+/// Ids per `DeleteVpcEndpointConnectionNotifications` call: the API documents no maximum, so a
+/// modest page.
+pub const IDS_PER_DELETE: usize = 25;
+/// The physical id is the topic's ARN behind this prefix: a new topic is a new resource, and
+/// CloudFormation then deletes the old one's notifications.
+const PHYSICAL_PREFIX: &str = "connection-notifications:";
+
+/// What the resource's properties ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub topic_arn: String,
+    pub service_ids: BTreeSet<String>,
+    pub events: BTreeSet<String>,
+}
+
+impl Wanted {
+    /// `TopicArn` (an SNS topic ARN), `ServiceIds` (a list, as CloudFormation passes a
+    /// `CommaDelimitedList`, or one comma-separated string; blanks ignored, so an empty
+    /// parameter means none) and `ConnectionEvents` (`Connect` unless given).
+    pub fn from_properties(props: &Map<String, Value>) -> std::result::Result<Self, String> {
+        let topic_arn = topic_of(props)?;
+        let service_ids = strings(props, "ServiceIds")?;
+        if let Some(bad) = service_ids.iter().find(|id| !is_service_id(id)) {
+            return Err(format!(
+                "ServiceIds: {bad:?} is not an endpoint service id (vpce-svc-…)"
+            ));
+        }
+        let mut events = strings(props, "ConnectionEvents")?;
+        if events.is_empty() {
+            events.insert("Connect".to_owned());
+        }
+        if let Some(bad) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
+            return Err(format!(
+                "ConnectionEvents: {bad:?} is not one of {}",
+                EVENTS.join(", ")
+            ));
+        }
+        Ok(Wanted {
+            topic_arn,
+            service_ids,
+            events,
+        })
+    }
+}
+
+/// The `TopicArn` property, checked to be an SNS topic ARN.
+pub fn topic_of(props: &Map<String, Value>) -> std::result::Result<String, String> {
+    let arn = props
+        .get("TopicArn")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim();
+    let parts: Vec<&str> = arn.split(':').collect();
+    let well_formed = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "sns"
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && !parts[5].is_empty();
+    if well_formed {
+        Ok(arn.to_owned())
+    } else {
+        Err(format!("TopicArn: {arn:?} is not an SNS topic ARN"))
+    }
+}
+
+fn strings(props: &Map<String, Value>, key: &str) -> std::result::Result<BTreeSet<String>, String> {
+    let items: Vec<&str> = match props.get(key) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => s.split(',').collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .ok_or_else(|| format!("{key}: {v} is not a string"))
+            })
+            .collect::<std::result::Result<_, _>>()?,
+        Some(other) => return Err(format!("{key}: {other} is not a list of strings")),
+    };
+    Ok(items
+        .into_iter()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+fn is_service_id(id: &str) -> bool {
+    id.strip_prefix("vpce-svc-")
+        .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A connection notification on the topic, as EC2 describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub id: String,
+    /// `None` for an endpoint's notification (not ours).
+    pub service_id: Option<String>,
+    pub events: BTreeSet<String>,
+}
+
+/// The calls that make what exists match what is wanted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Services that need a notification.
+    pub create: Vec<String>,
+    /// Notifications to remove: of services no longer wanted, duplicates, or with other events
+    /// (removed after their replacement exists, so no request goes unnotified meanwhile).
+    pub delete: Vec<String>,
+    /// Notifications already right.
+    pub kept: Vec<String>,
+}
+
+/// Pure: what to create and delete so that each wanted service has exactly one notification for
+/// `events` on the topic, and no other service has one.
+pub fn plan(
+    services: &BTreeSet<String>,
+    events: &BTreeSet<String>,
+    existing: &[Notification],
+) -> Plan {
+    let mut plan = Plan::default();
+    let mut covered = BTreeSet::new();
+    for n in existing {
+        let Some(service) = &n.service_id else {
+            continue;
+        };
+        if services.contains(service) && &n.events == events && covered.insert(service.clone()) {
+            plan.kept.push(n.id.clone());
+        } else {
+            plan.delete.push(n.id.clone());
+        }
+    }
+    plan.create = services.difference(&covered).cloned().collect();
+    plan
+}
+
+/// `ec2:DescribeVpcEndpointConnectionNotifications`,
+/// `ec2:CreateVpcEndpointConnectionNotification`, `ec2:DeleteVpcEndpointConnectionNotifications`.
+pub trait NotificationApi {
+    /// Every notification on `topic_arn`.
+    fn list(&self, topic_arn: &str) -> impl Future<Output = Result<Vec<Notification>>> + Send;
+
+    /// Creates one; returns its id. `client_token` makes a repeated call a no-op.
+    fn create(
+        &self,
+        service_id: &str,
+        topic_arn: &str,
+        events: &BTreeSet<String>,
+        client_token: &str,
+    ) -> impl Future<Output = Result<String>> + Send;
+
+    /// Deletes these (one call); returns the items EC2 reported as `Unsuccessful`.
+    fn delete(&self, ids: &[String]) -> impl Future<Output = Result<Vec<ItemFailure>>> + Send;
+}
+
+pub struct Ec2Notifications {
+    client: aws_sdk_ec2::Client,
+}
+
+impl Ec2Notifications {
+    pub fn new(client: aws_sdk_ec2::Client) -> Self {
+        Ec2Notifications { client }
+    }
+}
+
+impl NotificationApi for Ec2Notifications {
+    async fn list(&self, topic_arn: &str) -> Result<Vec<Notification>> {
+        let filter = aws_sdk_ec2::types::Filter::builder()
+            .name("connection-notification-arn")
+            .values(topic_arn)
+            .build();
+        let mut pages = self
+            .client
+            .describe_vpc_endpoint_connection_notifications()
+            .filters(filter)
+            .into_paginator()
+            .send();
+        let mut found = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| Error::aws("ec2:DescribeVpcEndpointConnectionNotifications", e))?;
+            for n in page.connection_notification_set() {
+                // The filter is the API's; the check keeps a kinder server from widening it.
+                if n.connection_notification_arn() != Some(topic_arn) {
+                    continue;
+                }
+                let Some(id) = n.connection_notification_id() else {
+                    continue;
+                };
+                found.push(Notification {
+                    id: id.to_owned(),
+                    service_id: n.service_id().map(str::to_owned),
+                    events: n.connection_events().iter().cloned().collect(),
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    async fn create(
+        &self,
+        service_id: &str,
+        topic_arn: &str,
+        events: &BTreeSet<String>,
+        client_token: &str,
+    ) -> Result<String> {
+        let created = self
+            .client
+            .create_vpc_endpoint_connection_notification()
+            .service_id(service_id)
+            .connection_notification_arn(topic_arn)
+            .set_connection_events(Some(events.iter().cloned().collect()))
+            .client_token(client_token)
+            .send()
+            .await
+            .map_err(|e| Error::aws("ec2:CreateVpcEndpointConnectionNotification", e))?;
+        Ok(created
+            .connection_notification()
+            .and_then(|n| n.connection_notification_id())
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    async fn delete(&self, ids: &[String]) -> Result<Vec<ItemFailure>> {
+        let answer = self
+            .client
+            .delete_vpc_endpoint_connection_notifications()
+            .set_connection_notification_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .map_err(|e| Error::aws("ec2:DeleteVpcEndpointConnectionNotifications", e))?;
+        Ok(answer
+            .unsuccessful()
+            .iter()
+            .map(|item| ItemFailure {
+                resource_id: item.resource_id().unwrap_or("(no id)").to_owned(),
+                code: item
+                    .error()
+                    .and_then(|e| e.code())
+                    .unwrap_or("Unknown")
+                    .to_owned(),
+                message: item
+                    .error()
+                    .and_then(|e| e.message())
+                    .unwrap_or_default()
+                    .to_owned(),
+            })
+            .collect())
+    }
+}
+
+/// What a reconcile did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// `(service id, notification id)` of each notification created.
+    pub created: Vec<(String, String)>,
+    pub deleted: Vec<String>,
+    pub kept: usize,
+    /// What could not be done; the rest was done regardless.
+    pub failures: Vec<ItemFailure>,
+}
+
+/// Makes the notifications on `wanted.topic_arn` match `wanted` (every one removed when
+/// `wanted.service_ids` is empty). One service's failure does not stop the others; each is
+/// reported in the outcome. `token_seed` (the CloudFormation request id) makes a retried
+/// request's creates idempotent.
+pub async fn reconcile(
+    api: &impl NotificationApi,
+    wanted: &Wanted,
+    token_seed: &str,
+) -> Result<Outcome> {
+    let existing = api.list(&wanted.topic_arn).await?;
+    let plan = plan(&wanted.service_ids, &wanted.events, &existing);
+    let mut outcome = Outcome {
+        kept: plan.kept.len(),
+        ..Outcome::default()
+    };
+    for service in &plan.create {
+        let token = client_token(token_seed, service, &wanted.topic_arn);
+        match api
+            .create(service, &wanted.topic_arn, &wanted.events, &token)
+            .await
+        {
+            Ok(id) => {
+                tracing::info!(service_id = %service, notification_id = %id, "connection notification created");
+                outcome.created.push((service.clone(), id));
+            }
+            Err(e) => {
+                tracing::error!(service_id = %service, error = %e, "connection notification not created");
+                outcome.failures.push(failure(service, &e));
+            }
+        }
+    }
+    for ids in plan.delete.chunks(IDS_PER_DELETE) {
+        match api.delete(ids).await {
+            Ok(unsuccessful) => {
+                let refused: BTreeSet<&str> = unsuccessful
+                    .iter()
+                    .map(|f| f.resource_id.as_str())
+                    .collect();
+                outcome.deleted.extend(
+                    ids.iter()
+                        .filter(|id| !refused.contains(id.as_str()))
+                        .cloned(),
+                );
+                outcome.failures.extend(unsuccessful);
+            }
+            Err(e) => outcome
+                .failures
+                .extend(ids.iter().map(|id| failure(id, &e))),
+        }
+    }
+    if !outcome.deleted.is_empty() {
+        tracing::info!(deleted = ?outcome.deleted, "connection notifications deleted");
+    }
+    Ok(outcome)
+}
+
+fn failure(resource_id: &str, err: &Error) -> ItemFailure {
+    ItemFailure {
+        resource_id: resource_id.to_owned(),
+        code: err.code().unwrap_or(err.kind()).to_owned(),
+        message: err.to_string(),
+    }
+}
+
+/// At most 64 ASCII characters, as EC2's idempotency tokens take; the same for a retry of the
+/// same request and service, different otherwise.
+fn client_token(seed: &str, service_id: &str, topic_arn: &str) -> String {
+    let key = format!("{seed}\n{service_id}\n{topic_arn}");
+    format!(
+        "pla-{:016x}{:016x}",
+        fnv1a(key.as_bytes()),
+        fnv1a(format!("{key}\n2").as_bytes())
+    )
+}
+
+fn physical_id(topic_arn: &str) -> String {
+    format!("{PHYSICAL_PREFIX}{topic_arn}")
+}
+
+/// The whole custom resource: what a request changes and what CloudFormation is told. Never an
+/// error: whatever goes wrong is a `FAILED` response naming it, so a stack never waits for an
+/// answer that will not come.
+pub async fn handle(api: &impl NotificationApi, request: &Request) -> Response {
+    let props = &request.resource_properties;
+    let current = request.physical_resource_id.clone();
+    let (wanted, physical) = match request.request_type {
+        RequestType::Create | RequestType::Update => match Wanted::from_properties(props) {
+            Ok(wanted) => {
+                let physical = physical_id(&wanted.topic_arn);
+                (wanted, physical)
+            }
+            Err(why) => {
+                // Nothing changed. A failed Create still names a resource, one the Delete of the
+                // rollback recognises as never made.
+                let physical = current
+                    .unwrap_or_else(|| format!("{}-not-created", request.logical_resource_id));
+                return answer(
+                    Status::Failed,
+                    format!("invalid properties: {why}"),
+                    physical,
+                    None,
+                );
+            }
+        },
+        RequestType::Delete => {
+            let physical = current.unwrap_or_default();
+            let topic = topic_of(props).ok().filter(|t| physical_id(t) == physical);
+            let Some(topic_arn) = topic else {
+                // Not a resource this function made (a Create that failed its checks): nothing
+                // to remove, and the stack must be able to go.
+                tracing::info!(%physical, "delete of a resource never made: nothing to remove");
+                return answer(Status::Success, String::new(), physical, None);
+            };
+            let wanted = Wanted {
+                topic_arn,
+                service_ids: BTreeSet::new(),
+                events: BTreeSet::new(),
+            };
+            (wanted, physical)
+        }
+    };
+    match reconcile(api, &wanted, &request.request_id).await {
+        Ok(outcome) if outcome.failures.is_empty() => {
+            answer(Status::Success, String::new(), physical, Some(&outcome))
+        }
+        Ok(outcome) => {
+            let reason = format!(
+                "{} of the changes failed (the others were made): {}",
+                outcome.failures.len(),
+                Error::Unapplied(outcome.failures.clone())
+            );
+            answer(Status::Failed, reason, physical, Some(&outcome))
+        }
+        Err(e) => answer(
+            Status::Failed,
+            format!("nothing changed: {e}"),
+            physical,
+            None,
+        ),
+    }
+}
+
+fn answer(status: Status, reason: String, physical: String, outcome: Option<&Outcome>) -> Response {
+    let mut data = Map::new();
+    if let Some(o) = outcome {
+        data.insert("Created".into(), json!(o.created.len()));
+        data.insert("Deleted".into(), json!(o.deleted.len()));
+        data.insert("Unchanged".into(), json!(o.kept));
+    }
+    Response {
+        status,
+        reason,
+        physical_resource_id: physical,
+        data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    fn ids(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn n(id: &str, service: Option<&str>, events: &[&str]) -> Notification {
+        Notification {
+            id: id.into(),
+            service_id: service.map(str::to_owned),
+            events: ids(events),
+        }
+    }
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:connections";
+
+    fn props(services: Value) -> Map<String, Value> {
+        json!({"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:f", "TopicArn": TOPIC, "ServiceIds": services})
+            .as_object()
+            .cloned()
+            .unwrap()
+    }
+
+    #[test]
+    fn properties_are_checked_and_blanks_ignored() {
+        let w =
+            Wanted::from_properties(&props(json!(["vpce-svc-0a1", " vpce-svc-0b2", ""]))).unwrap();
+        assert_eq!(w.service_ids, ids(&["vpce-svc-0a1", "vpce-svc-0b2"]));
+        assert_eq!(w.events, ids(&["Connect"]));
+        assert_eq!(
+            Wanted::from_properties(&props(json!("vpce-svc-0a1,vpce-svc-0a1")))
+                .unwrap()
+                .service_ids,
+            ids(&["vpce-svc-0a1"])
+        );
+        assert!(
+            Wanted::from_properties(&props(json!([""])))
+                .unwrap()
+                .service_ids
+                .is_empty()
+        );
+        for (bad, says) in [
+            (props(json!(["vpce-0a1"])), "not an endpoint service id"),
+            (props(json!([1])), "is not a string"),
+            (props(json!({"a": 1})), "not a list of strings"),
+        ] {
+            let err = Wanted::from_properties(&bad).unwrap_err();
+            assert!(err.contains(says), "{err}");
+        }
+        let mut no_topic = props(json!([]));
+        no_topic.insert(
+            "TopicArn".into(),
+            json!("arn:aws:sqs:us-east-1:123456789012:q"),
+        );
+        assert!(
+            Wanted::from_properties(&no_topic)
+                .unwrap_err()
+                .starts_with("TopicArn")
+        );
+        let mut odd_event = props(json!([]));
+        odd_event.insert("ConnectionEvents".into(), json!(["Connect", "Explode"]));
+        assert!(
+            Wanted::from_properties(&odd_event)
+                .unwrap_err()
+                .contains("\"Explode\"")
+        );
+    }
+
+    #[test]
+    fn the_plan_creates_missing_removes_unwanted_and_keeps_the_rest() {
+        let wanted = ids(&["vpce-svc-1", "vpce-svc-2", "vpce-svc-3"]);
+        let connect = ids(&["Connect"]);
+        let existing = [
+            n("n-keep", Some("vpce-svc-1"), &["Connect"]),
+            n("n-dup", Some("vpce-svc-1"), &["Connect"]),
+            n("n-events", Some("vpce-svc-2"), &["Connect", "Accept"]),
+            n("n-gone", Some("vpce-svc-9"), &["Connect"]),
+            n("n-endpoint", None, &["Connect"]),
+        ];
+        let p = plan(&wanted, &connect, &existing);
+        assert_eq!(p.kept, vec!["n-keep"]);
+        assert_eq!(p.create, vec!["vpce-svc-2", "vpce-svc-3"]);
+        assert_eq!(p.delete, vec!["n-dup", "n-events", "n-gone"]);
+        // Applying the plan leaves nothing to do.
+        let after = [
+            n("n-keep", Some("vpce-svc-1"), &["Connect"]),
+            n("a", Some("vpce-svc-2"), &["Connect"]),
+            n("b", Some("vpce-svc-3"), &["Connect"]),
+            n("n-endpoint", None, &["Connect"]),
+        ];
+        let again = plan(&wanted, &connect, &after);
+        assert!(again.create.is_empty() && again.delete.is_empty());
+        // Nothing wanted: every service notification goes, the endpoint's stays.
+        assert_eq!(
+            plan(&BTreeSet::new(), &connect, &after).delete,
+            vec!["n-keep", "a", "b"]
+        );
+    }
+
+    #[test]
+    fn client_tokens_fit_ec2_and_differ_per_service() {
+        let a = client_token("req-1", "vpce-svc-1", TOPIC);
+        assert!(a.len() <= 64 && a.is_ascii());
+        assert_eq!(a, client_token("req-1", "vpce-svc-1", TOPIC));
+        assert_ne!(a, client_token("req-1", "vpce-svc-2", TOPIC));
+        assert_ne!(a, client_token("req-2", "vpce-svc-1", TOPIC));
+    }
+
+    /// In-memory EC2: notifications, and services whose create fails.
+    #[derive(Default)]
+    struct Fake {
+        existing: Mutex<Vec<Notification>>,
+        refuse: BTreeSet<String>,
+        broken_list: bool,
+    }
+
+    impl NotificationApi for Fake {
+        async fn list(&self, _topic: &str) -> Result<Vec<Notification>> {
+            if self.broken_list {
+                return Err(Error::Config("list refused".into()));
+            }
+            Ok(self.existing.lock().unwrap().clone())
+        }
+        async fn create(
+            &self,
+            service: &str,
+            _t: &str,
+            events: &BTreeSet<String>,
+            _c: &str,
+        ) -> Result<String> {
+            if self.refuse.contains(service) {
+                return Err(Error::Config(format!("{service} refused")));
+            }
+            let mut all = self.existing.lock().unwrap();
+            let id = format!("vpce-nfn-{}", all.len() + 100);
+            all.push(Notification {
+                id: id.clone(),
+                service_id: Some(service.into()),
+                events: events.clone(),
+            });
+            Ok(id)
+        }
+        async fn delete(&self, ids: &[String]) -> Result<Vec<ItemFailure>> {
+            assert!(ids.len() <= IDS_PER_DELETE);
+            self.existing
+                .lock()
+                .unwrap()
+                .retain(|n| !ids.contains(&n.id));
+            Ok(Vec::new())
+        }
+    }
+
+    fn request(kind: &str, physical: Option<&str>, services: Value) -> Request {
+        let mut r = json!({
+            "RequestType": kind, "ResponseURL": "https://example.com/r", "StackId": "s",
+            "RequestId": "r-1", "LogicalResourceId": "ConnectionNotifications",
+            "ResourceProperties": props(services),
+        });
+        if let Some(p) = physical {
+            r["PhysicalResourceId"] = json!(p);
+        }
+        Request::parse(r).unwrap()
+    }
+
+    #[tokio::test]
+    async fn create_update_and_delete_follow_the_list() {
+        let ec2 = Fake::default();
+        let services: Vec<String> = (0..50).map(|i| format!("vpce-svc-{i:04x}")).collect();
+        let created = handle(&ec2, &request("Create", None, json!(services))).await;
+        assert_eq!(created.status, Status::Success, "{}", created.reason);
+        assert_eq!(
+            created.physical_resource_id,
+            format!("connection-notifications:{TOPIC}")
+        );
+        assert_eq!(created.data["Created"], 50);
+        assert_eq!(ec2.existing.lock().unwrap().len(), 50);
+
+        let physical = created.physical_resource_id.clone();
+        let fewer = handle(
+            &ec2,
+            &request("Update", Some(&physical), json!(services[..1])),
+        )
+        .await;
+        assert_eq!(
+            (fewer.status, fewer.data["Deleted"].clone()),
+            (Status::Success, json!(49))
+        );
+        let left = ec2.existing.lock().unwrap().clone();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].service_id.as_deref(), Some("vpce-svc-0000"));
+
+        let gone = handle(
+            &ec2,
+            &request("Delete", Some(&physical), json!(services[..1])),
+        )
+        .await;
+        assert_eq!(gone.status, Status::Success);
+        assert!(ec2.existing.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn one_refused_service_fails_the_request_but_not_the_others() {
+        let ec2 = Fake {
+            refuse: ids(&["vpce-svc-bad"]),
+            ..Fake::default()
+        };
+        let r = handle(
+            &ec2,
+            &request(
+                "Create",
+                None,
+                json!(["vpce-svc-1", "vpce-svc-bad", "vpce-svc-2"]),
+            ),
+        )
+        .await;
+        assert_eq!(r.status, Status::Failed);
+        assert!(r.reason.contains("vpce-svc-bad"), "{}", r.reason);
+        assert!(
+            r.reason.starts_with("1 of the changes failed"),
+            "{}",
+            r.reason
+        );
+        assert_eq!(ec2.existing.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn bad_properties_change_nothing_and_their_delete_succeeds() {
+        let ec2 = Fake {
+            existing: Mutex::new(vec![n("n-1", Some("vpce-svc-1"), &["Connect"])]),
+            ..Fake::default()
+        };
+        let r = handle(&ec2, &request("Create", None, json!(["not-a-service"]))).await;
+        assert_eq!(r.status, Status::Failed);
+        assert!(
+            r.reason.starts_with("invalid properties: ServiceIds"),
+            "{}",
+            r.reason
+        );
+        let d = handle(
+            &ec2,
+            &request(
+                "Delete",
+                Some(&r.physical_resource_id),
+                json!(["not-a-service"]),
+            ),
+        )
+        .await;
+        assert_eq!(d.status, Status::Success);
+        assert_eq!(
+            ec2.existing.lock().unwrap().len(),
+            1,
+            "a Delete of a resource never made removes nothing"
+        );
+
+        let broken = Fake {
+            broken_list: true,
+            ..Fake::default()
+        };
+        let r = handle(&broken, &request("Create", None, json!(["vpce-svc-1"]))).await;
+        assert_eq!(r.status, Status::Failed);
+        assert!(r.reason.starts_with("nothing changed: "), "{}", r.reason);
+    }
+}
