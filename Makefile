@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FUNCTIONS := accept-endpoint-connections associate-private-zones audit-availability-zones notify-slack connection-notifications
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test test-rust test-e2e lint bench build deploy venv clean
+.PHONY: demo test test-rust test-e2e lint bench build size-breakdown deploy venv clean
 
 ## demo: run the scenario on the local emulator with the functions' release binaries
 demo: $(STAMP)
@@ -24,9 +24,11 @@ test-e2e: $(STAMP)
 	cargo build $(addprefix -p ,$(FUNCTIONS))
 	$(PY) -m pytest tests/e2e -n 2 -q
 
-## bench: the Slack notifier's cold start, time per message and peak memory (release binary)
-bench: $(STAMP)
-	cargo build --release -p notify-slack
+## bench: every function's size, init, latency and memory (release binaries, arm64 from make build),
+## then the Slack notifier's time per message
+bench: build $(STAMP)
+	cargo build --release $(addprefix -p ,$(FUNCTIONS))
+	$(PY) tests/bench_functions.py
 	$(PY) tests/bench_notify_slack.py
 
 ## lint: formatting, clippy, the template linter
@@ -41,17 +43,30 @@ $(STAMP): tests/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	touch $@
 
-## build / deploy: arm64 Lambda artifacts with cargo-lambda, through SAM
+## build / deploy: arm64 Lambda artifacts with cargo-lambda, through SAM (BuildMethod: rust-cargolambda)
+ARM64 := aarch64-unknown-linux-gnu
 $(VENV)/.deploy: requirements-deploy.txt $(STAMP)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-deploy.txt
-	rustup target add aarch64-unknown-linux-gnu
+	@rustup target list --installed 2>/dev/null | grep -qx $(ARM64) || rustup target add $(ARM64) || { \
+	  echo "make build: the Rust target $(ARM64) is not installed and 'rustup target add $(ARM64)' failed." >&2; \
+	  echo "  cargo-lambda needs it to cross-build the arm64 functions: install it with rustup, then run make build again." >&2; \
+	  exit 1; }
 	touch $@
 
 build: $(VENV)/.deploy
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam validate --lint --template template.yaml
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build --template template.yaml
+	$(PY) tests/check_artifacts.py
+
+## size-breakdown: where an arm64 function's bytes go, by crate (FUNCTION=associate-private-zones)
+FUNCTION ?= associate-private-zones
+size-breakdown: $(VENV)/.deploy
+	CARGO_PROFILE_RELEASE_STRIP=false PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 \
+	  --bin $(FUNCTION) --lambda-dir target/size-breakdown
+	$(PY) tests/size_breakdown.py target/size-breakdown/$(FUNCTION)/bootstrap
 
 deploy: build
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam deploy --guided
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam deploy --guided --capabilities CAPABILITY_NAMED_IAM
 
 clean:
 	rm -rf $(VENV) .aws-sam

@@ -11,7 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import azs, scenario, zones  # noqa: E402
+from harness import azs, cloudformation, scenario, zones  # noqa: E402
+from harness.cloudformation import ResponseSink  # noqa: E402
 from harness.emulator import PROVIDER, Emulator  # noqa: E402
 from harness.lambda_host import LambdaHost, binary  # noqa: E402
 from harness.scenario import ALLOWED, STRANGER, sns_event  # noqa: E402
@@ -50,11 +51,13 @@ def main() -> int:
         show(f"listening on {emu.url}")
 
         step(f"Provider account {PROVIDER}: NLB-backed endpoint service that requires acceptance")
-        world = scenario.build(emu)
+        world = scenario.build(emu, notification=False)
         show(f"endpoint service  {world.service_id} ({world.service_name})")
         show(f"load balancer     {world.nlb_arn}")
-        show(f"notifications     {world.notification_topic} (Connect, Accept, Reject, Delete)")
+        show(f"connection topic  {world.notification_topic}")
         show(f"alerts            {world.alert_topic}")
+        if not connection_notifications(emu, world):
+            return 1
         policy = world.policy("reject")
         world.put_policy(policy)
         show(f"policy in SSM     {scenario.POLICY_PARAMETER}:")
@@ -68,6 +71,7 @@ def main() -> int:
         expect("states before", world.states(), {allowed: "pendingAcceptance", stranger: "pendingAcceptance"})
 
         notes = world.connection_notifications()
+        expect("connection notifications (one Connect per endpoint)", len(notes), 2)
         step(f"The emulator published {len(notes)} connection notification(s); the first one:")
         show(json.dumps(json.loads(notes[0]["Message"]), indent=2))
 
@@ -118,11 +122,31 @@ def main() -> int:
     if failures:
         show(f"FAILED: {', '.join(failures)}")
         return 1
+    show("the service's connection notification made by the stack's custom resource;")
     show("one accepted, one rejected, one notification, nothing twice;")
     show("a spoke VPC resolving the hub's private zone, its authorization cleaned up;")
     show("a blackholed AZ found, kept quiet while unchanged, and resolved;")
     show("every notification posted to Slack once, the resolution in its finding's thread: as announced")
     return 0
+
+
+def connection_notifications(emu: Emulator, world: scenario.World) -> bool:
+    """The stack's custom resource gives the service its connection notification, as
+    CloudFormation would on deploy."""
+    step("Deploying: CloudFormation asks the connection-notifications custom resource for the service's notification")
+    with ResponseSink() as sink, LambdaHost("connection-notifications", emu.function_env()) as fn:
+        properties = {"TopicArn": world.notification_topic, "ServiceIds": [world.service_id], "ConnectionEvents": ["Connect"]}
+        result = fn.invoke(cloudformation.request(sink, "Create", properties))
+        if not result.ok or not sink.answers:
+            show(f"the custom resource failed: {result.body}")
+            show("\n".join(result.logs))
+            return False
+        answer = sink.answers[-1]
+        show(f"answered CloudFormation: {answer['Status']}, {answer['Data']}")
+    [n] = emu.client("ec2").describe_vpc_endpoint_connection_notifications()["ConnectionNotificationSet"]
+    show(f"{n['ConnectionNotificationId']}: {n['ServiceId']} → {n['ConnectionNotificationArn'].split(':')[-1]} on {n['ConnectionEvents']}")
+    expect("custom resource answer", answer["Status"], "SUCCESS")
+    return True
 
 
 def private_dns() -> None:

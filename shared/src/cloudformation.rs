@@ -4,7 +4,7 @@
 //! <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html>
 
 use crate::error::{Error, Result};
-use crate::https::{HttpsClient, chain, checked_url};
+use crate::https::{HttpsClient, checked_url};
 use bytes::Bytes;
 use http_body_util::Full;
 use serde::{Deserialize, Serialize};
@@ -156,7 +156,7 @@ pub async fn respond(
                     false,
                 ));
             }
-            Ok(Err(e)) => format!("unreachable: {}", chain(&e)),
+            Ok(Err(why)) => why,
             Err(_) => format!("no answer within {timeout:?}"),
         };
         let wait = Duration::from_millis(500) * 2u32.pow(attempt - 1);

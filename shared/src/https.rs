@@ -2,20 +2,49 @@
 //! rustls with the same crypto provider and system roots the SDK's client uses, so no second
 //! HTTP or TLS stack is compiled.
 
-use crate::error::{Error, Result};
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use std::sync::OnceLock;
 
-pub type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+type Inner = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// A client for `https://` (and `http://`, which callers allow only to loopback: see
-/// [`checked_url`]), built once per cold start.
-pub fn client() -> Result<HttpsClient> {
+/// [`checked_url`]). Built on its first request, as the SDK's client is: reading and parsing the
+/// system's root certificates takes milliseconds a cold start need not spend.
+#[derive(Default)]
+pub struct HttpsClient {
+    inner: OnceLock<std::result::Result<Inner, String>>,
+}
+
+impl HttpsClient {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends `request`; an error is one line naming what failed and its causes.
+    pub async fn request(
+        &self,
+        request: hyper::Request<Full<Bytes>>,
+    ) -> std::result::Result<hyper::Response<Incoming>, String> {
+        let client = self
+            .inner
+            .get_or_init(build)
+            .as_ref()
+            .map_err(Clone::clone)?;
+        client
+            .request(request)
+            .await
+            .map_err(|e| format!("unreachable: {}", chain(&e)))
+    }
+}
+
+fn build() -> std::result::Result<Inner, String> {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_provider_and_native_roots(crate::aws::crypto_provider())
-        .map_err(|e| Error::Config(format!("no TLS root certificates: {e}")))?
+        .map_err(|e| format!("no TLS root certificates: {e}"))?
         .https_or_http()
         .enable_http1()
         .build();

@@ -50,13 +50,20 @@ class Invocation:
 
 
 class LambdaHost:
-    def __init__(self, name: str, env: dict[str, str], profile: str | None = None, timeout: float = 60) -> None:
+    def __init__(self, name: str, env: dict[str, str], profile: str | None = None, timeout: float = 60,
+                 command: list[str] | None = None) -> None:
+        """``command`` runs instead of the function's binary (``{api}`` in it becomes the Runtime
+        API's address): the benchmark's measure of what starting any process costs here."""
         self.name = name
         self.timeout = timeout
         self._events: queue.Queue = queue.Queue()
         self._results: dict[str, queue.Queue] = {}
         self._logs: list[str] = []
         self._init_error: dict | None = None
+        # perf_counter() when the process was started and when it first asked for an event:
+        # the function's init, as Lambda's INIT phase measures it.
+        self.launched: float = 0.0
+        self.first_poll: float | None = None
         host = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -74,6 +81,8 @@ class LambdaHost:
             def do_GET(self):
                 if self.path != f"{PREFIX}/invocation/next":
                     return self._reply(404)
+                if host.first_poll is None:
+                    host.first_poll = time.perf_counter()
                 request_id, payload = host._events.get()
                 deadline = int((time.time() + host.timeout) * 1000)
                 self._reply(200, payload, {
@@ -114,8 +123,10 @@ class LambdaHost:
             "AWS_LAMBDA_LOG_FORMAT": "JSON",
             **env,
         }
+        self.launched = time.perf_counter()
+        argv = [a.replace("{api}", proc_env["AWS_LAMBDA_RUNTIME_API"]) for a in command] if command else [str(binary(name, profile))]
         self.process = subprocess.Popen(
-            [str(binary(name, profile))], env=proc_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            argv, env=proc_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         self._log_reader = threading.Thread(target=self._collect_logs, daemon=True)
         self._log_reader.start()
@@ -145,6 +156,15 @@ class LambdaHost:
                     raise RuntimeError(f"{self.name} gave no answer (exit code {self.process.returncode}):\n" + "\n".join(self._logs[seen:]))
         time.sleep(log_grace)
         return Invocation(request_id, ok, body, self._logs[seen:])
+
+    def wait_ready(self, timeout: float = 20) -> float:
+        """Seconds from process start to its first request for an event (its init)."""
+        deadline = time.perf_counter() + timeout
+        while self.first_poll is None:
+            if self.process.poll() is not None or time.perf_counter() > deadline:
+                raise RuntimeError(f"{self.name} never asked for an event:\n" + "\n".join(self._logs))
+            time.sleep(0.0005)
+        return self.first_poll - self.launched
 
     @property
     def logs(self) -> list[str]:

@@ -92,11 +92,12 @@ class World:
         return alerts(self.emu, self.alert_queue)
 
 
-def build(emu: Emulator) -> World:
+def build(emu: Emulator, notification: bool = True) -> World:
     """Provider account: a VPC with two subnets, an internal NLB, an endpoint service that requires
     acceptance and lets both consumer accounts ask, a connection-notification topic, the alert
     topic, the decisions table and the policy parameter's home. Both topics feed SQS queues so
-    what is published can be read back."""
+    what is published can be read back. ``notification=False`` leaves the service's connection
+    notification to the caller (the demo has the custom resource make it)."""
     ec2, elb = emu.client("ec2"), emu.client("elbv2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [
@@ -111,10 +112,11 @@ def build(emu: Emulator) -> World:
     )
     notification_topic, notification_queue = topic_with_queue(emu, "endpoint-connections")
     alert_topic, alert_queue = topic_with_queue(emu, "privatelink-alerts")
-    ec2.create_vpc_endpoint_connection_notification(
-        ServiceId=service["ServiceId"], ConnectionNotificationArn=notification_topic,
-        ConnectionEvents=["Connect", "Accept", "Reject", "Delete"],
-    )
+    if notification:
+        ec2.create_vpc_endpoint_connection_notification(
+            ServiceId=service["ServiceId"], ConnectionNotificationArn=notification_topic,
+            ConnectionEvents=["Connect", "Accept", "Reject", "Delete"],
+        )
     table = create_table(emu, "privatelink-decisions")
     return World(emu, service["ServiceId"], service["ServiceName"], nlb, notification_topic, notification_queue,
                  alert_topic, alert_queue, table)

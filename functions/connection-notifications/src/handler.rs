@@ -18,11 +18,11 @@ pub struct Deps {
 }
 
 impl Deps {
-    pub fn new(sdk: &SdkConfig) -> Result<Self, Error> {
-        Ok(Deps {
+    pub fn new(sdk: &SdkConfig) -> Self {
+        Deps {
             notifications: Ec2Notifications::new(aws_sdk_ec2::Client::new(sdk)),
-            http: autopilot::https::client()?,
-        })
+            http: HttpsClient::new(),
+        }
     }
 }
 

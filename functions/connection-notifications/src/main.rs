@@ -10,8 +10,7 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let sdk = autopilot::aws::sdk_config().await;
-    let deps = handler::Deps::new(&sdk)
-        .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
+    let deps = handler::Deps::new(&sdk);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         handler::handle(&deps, event)
     }))

@@ -9,7 +9,7 @@
 
 use super::config::{Destination, Secret};
 use crate::error::Result;
-use crate::https::{HttpsClient, chain};
+use crate::https::HttpsClient;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::Value;
@@ -110,7 +110,7 @@ pub struct SlackClient {
 
 impl SlackClient {
     pub fn new(destination: Destination, policy: RetryPolicy) -> Result<Self> {
-        let http = crate::https::client()?;
+        let http = HttpsClient::new();
         Ok(SlackClient {
             http,
             destination,
@@ -210,8 +210,7 @@ impl SlackClient {
             .map_err(|_| "the Slack URL is not a valid URI".to_owned())?;
         let response = tokio::time::timeout(timeout, self.http.request(request))
             .await
-            .map_err(|_| format!("no answer within {timeout:?}"))?
-            .map_err(|e| format!("unreachable: {}", chain(&e)))?;
+            .map_err(|_| format!("no answer within {timeout:?}"))??;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
