@@ -8,7 +8,7 @@
 //! notifications on it, and notifications on other topics, are never touched.
 
 use crate::cloudformation::{Request, RequestType, Response, Status};
-use crate::error::{Error, ItemFailure, Result};
+use crate::error::{Error, ItemFailure, Result, unsuccessful};
 use crate::notify::fnv1a;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -249,23 +249,7 @@ impl NotificationApi for Ec2Notifications {
             .send()
             .await
             .map_err(|e| Error::aws("ec2:DeleteVpcEndpointConnectionNotifications", e))?;
-        Ok(answer
-            .unsuccessful()
-            .iter()
-            .map(|item| ItemFailure {
-                resource_id: item.resource_id().unwrap_or("(no id)").to_owned(),
-                code: item
-                    .error()
-                    .and_then(|e| e.code())
-                    .unwrap_or("Unknown")
-                    .to_owned(),
-                message: item
-                    .error()
-                    .and_then(|e| e.message())
-                    .unwrap_or_default()
-                    .to_owned(),
-            })
-            .collect())
+        Ok(unsuccessful(answer.unsuccessful()))
     }
 }
 
@@ -313,17 +297,15 @@ pub async fn reconcile(
     }
     for ids in plan.delete.chunks(IDS_PER_DELETE) {
         match api.delete(ids).await {
-            Ok(unsuccessful) => {
-                let refused: BTreeSet<&str> = unsuccessful
-                    .iter()
-                    .map(|f| f.resource_id.as_str())
-                    .collect();
+            Ok(not_deleted) => {
+                let refused: BTreeSet<&str> =
+                    not_deleted.iter().map(|f| f.resource_id.as_str()).collect();
                 outcome.deleted.extend(
                     ids.iter()
                         .filter(|id| !refused.contains(id.as_str()))
                         .cloned(),
                 );
-                outcome.failures.extend(unsuccessful);
+                outcome.failures.extend(not_deleted);
             }
             Err(e) => outcome
                 .failures
@@ -375,6 +357,7 @@ pub async fn handle(api: &impl NotificationApi, request: &Request) -> Response {
                 // Nothing changed. A failed Create still names a resource, one the Delete of the
                 // rollback recognises as never made.
                 let physical = current
+                    .clone()
                     .unwrap_or_else(|| format!("{}-not-created", request.logical_resource_id));
                 return answer(
                     Status::Failed,
@@ -385,7 +368,7 @@ pub async fn handle(api: &impl NotificationApi, request: &Request) -> Response {
             }
         },
         RequestType::Delete => {
-            let physical = current.unwrap_or_default();
+            let physical = current.clone().unwrap_or_default();
             let topic = topic_of(props).ok().filter(|t| physical_id(t) == physical);
             let Some(topic_arn) = topic else {
                 // Not a resource this function made (a Create that failed its checks): nothing
@@ -401,9 +384,9 @@ pub async fn handle(api: &impl NotificationApi, request: &Request) -> Response {
             (wanted, physical)
         }
     };
-    match reconcile(api, &wanted, &request.request_id).await {
+    let (status, reason, outcome) = match reconcile(api, &wanted, &request.request_id).await {
         Ok(outcome) if outcome.failures.is_empty() => {
-            answer(Status::Success, String::new(), physical, Some(&outcome))
+            (Status::Success, String::new(), Some(outcome))
         }
         Ok(outcome) => {
             let reason = format!(
@@ -411,15 +394,23 @@ pub async fn handle(api: &impl NotificationApi, request: &Request) -> Response {
                 outcome.failures.len(),
                 Error::Unapplied(outcome.failures.clone())
             );
-            answer(Status::Failed, reason, physical, Some(&outcome))
+            (Status::Failed, reason, Some(outcome))
         }
-        Err(e) => answer(
-            Status::Failed,
-            format!("nothing changed: {e}"),
-            physical,
-            None,
-        ),
+        Err(e) => (Status::Failed, format!("nothing changed: {e}"), None),
+    };
+    // A failed move to a new topic is rolled back as an Update of the old resource, which never
+    // sees the new topic again: clear what was made on it now, and keep the old name.
+    if let (Status::Failed, Some(old)) = (status, current.filter(|c| *c != physical)) {
+        let undo = Wanted {
+            service_ids: BTreeSet::new(),
+            ..wanted
+        };
+        if let Err(e) = reconcile(api, &undo, &request.request_id).await {
+            tracing::error!(error = %e, topic = %undo.topic_arn, "notifications on the new topic not cleared");
+        }
+        return answer(status, reason, old, outcome.as_ref());
     }
+    answer(status, reason, physical, outcome.as_ref())
 }
 
 fn answer(status: Status, reason: String, physical: String, outcome: Option<&Outcome>) -> Response {
@@ -663,6 +654,26 @@ mod tests {
             r.reason
         );
         assert_eq!(ec2.existing.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_move_to_a_new_topic_leaves_nothing_on_it_and_keeps_the_old_name() {
+        let ec2 = Fake {
+            refuse: ids(&["vpce-svc-bad"]),
+            ..Fake::default()
+        };
+        let old = format!("connection-notifications:{TOPIC}");
+        let mut moved = request("Update", Some(&old), json!(["vpce-svc-1", "vpce-svc-bad"]));
+        moved.resource_properties.insert(
+            "TopicArn".into(),
+            json!("arn:aws:sns:us-east-1:123456789012:new"),
+        );
+        let r = handle(&ec2, &moved).await;
+        assert_eq!(
+            (r.status, r.physical_resource_id.as_str()),
+            (Status::Failed, old.as_str())
+        );
+        assert!(ec2.existing.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! The provider side of PrivateLink connections: the narrow port the acceptor needs (shaped like
 //! its IAM permissions) and its EC2 adapter.
 
-use crate::error::{Error, ItemFailure, Result};
+use crate::error::{Error, ItemFailure, Result, unsuccessful};
 use crate::policy::Connection;
 use aws_sdk_ec2::types::{Filter, UnsuccessfulItem};
 use std::future::Future;
@@ -47,25 +47,6 @@ impl Ec2Connections {
 
 fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
-}
-
-fn failures(items: &[UnsuccessfulItem]) -> Vec<ItemFailure> {
-    items
-        .iter()
-        .map(|item| ItemFailure {
-            resource_id: item.resource_id().unwrap_or("(no id)").to_owned(),
-            code: item
-                .error()
-                .and_then(|e| e.code())
-                .unwrap_or("Unknown")
-                .to_owned(),
-            message: item
-                .error()
-                .and_then(|e| e.message())
-                .unwrap_or_default()
-                .to_owned(),
-        })
-        .collect()
 }
 
 impl ConnectionApi for Ec2Connections {
@@ -158,7 +139,7 @@ where
 {
     let mut out = Vec::new();
     for page in ids.chunks(IDS_PER_CALL) {
-        out.extend(failures(&call(page.to_vec()).await?));
+        out.extend(unsuccessful(&call(page.to_vec()).await?));
     }
     Ok(out)
 }

@@ -72,6 +72,28 @@ pub struct ItemFailure {
     pub message: String,
 }
 
+/// The `Unsuccessful` items of an EC2 batch call (Accept/Reject connections, delete
+/// notifications), each with its code and message.
+#[cfg(any(feature = "endpoints", feature = "connection-notifications"))]
+pub fn unsuccessful(items: &[aws_sdk_ec2::types::UnsuccessfulItem]) -> Vec<ItemFailure> {
+    items
+        .iter()
+        .map(|item| ItemFailure {
+            resource_id: item.resource_id().unwrap_or("(no id)").to_owned(),
+            code: item
+                .error()
+                .and_then(|e| e.code())
+                .unwrap_or("Unknown")
+                .to_owned(),
+            message: item
+                .error()
+                .and_then(|e| e.message())
+                .unwrap_or_default()
+                .to_owned(),
+        })
+        .collect()
+}
+
 fn summarize(items: &[ItemFailure]) -> String {
     items
         .iter()
