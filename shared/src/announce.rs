@@ -1,10 +1,10 @@
 //! Announcing once: what the deciding functions share about saying things exactly once.
 
+use crate::documents::PolicyError;
 use crate::error::Result;
 use crate::ledger::Ledger;
 use crate::notify::fnv1a;
 use crate::notify::{Notification, Publisher, Severity};
-use crate::policy::PolicyError;
 use std::collections::BTreeMap;
 
 /// Publish `notification` unless `key` was announced within the ledger's memory.

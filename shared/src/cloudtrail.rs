@@ -1,6 +1,6 @@
 //! CloudTrail `detail` bodies, normalised.
 //!
-//! EC2 logs API calls in two shapes (see `../shared/fixtures/real-events/NOTES.md` §3):
+//! EC2 logs API calls in two shapes (see `events/README.md` and the real samples in `events/real`):
 //! flat (`{"items":[…]}` lists, `{}` for empty) and wrapped (`{"XResponse":{"xmlns":…}}`, `item`
 //! as object-or-list, `{"content":v,"tag":1}` scalars). [`normalize`] folds both into one plain
 //! shape, and [`get`] looks keys up case-insensitively (requests are PascalCase in one shape and

@@ -37,7 +37,7 @@ pub enum Error {
 
     /// The policy document is missing or invalid. Nothing was accepted.
     #[error("policy: {0}")]
-    Policy(#[from] crate::policy::PolicyError),
+    Policy(#[from] crate::documents::PolicyError),
 
     /// An AWS call failed (after the SDK's own retries).
     #[error("{operation}: {message}")]
@@ -74,7 +74,7 @@ pub struct ItemFailure {
 
 /// The `Unsuccessful` items of an EC2 batch call (Accept/Reject connections, delete
 /// notifications), each with its code and message.
-#[cfg(any(feature = "endpoints", feature = "connection-notifications"))]
+#[cfg(any(feature = "endpoint-connections", feature = "connection-notifications"))]
 pub fn unsuccessful(items: &[aws_sdk_ec2::types::UnsuccessfulItem]) -> Vec<ItemFailure> {
     items
         .iter()

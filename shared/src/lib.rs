@@ -1,41 +1,37 @@
-//! privatelink-autopilot's engine: decision logic (policy, event normalising) and the AWS
-//! adapters every function shares. Function crates only decode events and wire these together.
+//! privatelink-autopilot's engine. The files at this level are the core every job shares: errors,
+//! configuration, event envelopes and the CloudTrail normaliser, the notification model with its
+//! Chatbot format and SNS publisher, the announce-once memory, the written documents, cross-account
+//! access, HTTPS and CloudFormation's custom resource protocol. Each folder is one job, named as its
+//! function and its cargo feature are: its pure rules and decisions (always compiled, so tools
+//! can use them without AWS), its AWS adapters and its run (behind the feature).
 
 pub mod aws;
-pub mod az;
 pub mod cloudtrail;
 pub mod config;
+pub mod documents;
 pub mod error;
 pub mod events;
 pub mod ids;
 pub mod notify;
-pub mod policy;
-pub mod zones;
 
-#[cfg(feature = "endpoints")]
-pub mod acceptor;
-#[cfg(any(feature = "zones", feature = "audit"))]
+pub mod availability_zones;
+pub mod endpoint_connections;
+pub mod private_zones;
+
+#[cfg(any(feature = "private-zones", feature = "availability-zones"))]
 pub mod accounts;
-#[cfg(any(feature = "endpoints", feature = "zones"))]
+#[cfg(any(feature = "endpoint-connections", feature = "private-zones"))]
 pub mod announce;
-#[cfg(feature = "zones")]
-pub mod associator;
-#[cfg(feature = "audit")]
-pub mod auditor;
 #[cfg(feature = "https")]
 pub mod cloudformation;
-#[cfg(feature = "connection-notifications")]
-pub mod connection_notifications;
-#[cfg(feature = "endpoints")]
-pub mod endpoints;
 #[cfg(feature = "https")]
 pub mod https;
-#[cfg(any(feature = "endpoints", feature = "zones", feature = "slack"))]
+#[cfg(any(
+    feature = "endpoint-connections",
+    feature = "private-zones",
+    feature = "slack"
+))]
 pub mod ledger;
-#[cfg(any(feature = "endpoints", feature = "zones"))]
-pub mod policy_source;
-#[cfg(feature = "zones")]
-pub mod route53;
 #[cfg(feature = "slack")]
 pub mod slack;
 

@@ -1,11 +1,11 @@
 //! Adapter tests: the real SDK clients, with responses served by the SDK's own mocks.
 #![allow(clippy::unwrap_used)]
 
-use autopilot::acceptor::{Acceptor, Scope};
-use autopilot::endpoints::{ConnectionApi, Ec2Connections};
+use autopilot::endpoint_connections::ec2::{ConnectionApi, Ec2Connections};
+use autopilot::endpoint_connections::policy::Policy;
+use autopilot::endpoint_connections::run::{Acceptor, Scope};
 use autopilot::ledger::{DynamoLedger, Ledger};
 use autopilot::notify::SnsPublisher;
-use autopilot::policy::Policy;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -162,7 +162,7 @@ async fn ids_go_in_pages_and_unsuccessful_items_come_back() {
         .match_requests(|r| r.service_id() == Some(SVC))
         .then_compute_output(|r| {
             let ids = r.vpc_endpoint_ids();
-            assert!(ids.len() <= autopilot::endpoints::IDS_PER_CALL);
+            assert!(ids.len() <= autopilot::endpoint_connections::ec2::IDS_PER_CALL);
             let mut out = AcceptVpcEndpointConnectionsOutput::builder();
             if ids.contains(&"vpce-42".to_string()) {
                 out = out.unsuccessful(unsuccessful("vpce-42", "IncorrectState"));

@@ -2,11 +2,11 @@
 //! a throttling storm, and each Route 53 refusal that must become a finding.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use autopilot::associator::{Associator, Status, Target, route53_retry};
 use autopilot::ledger::DynamoLedger;
 use autopilot::notify::SnsPublisher;
-use autopilot::route53::{Route53Owner, Spokes, associate_with};
-use autopilot::zones::{Rules, Vpc};
+use autopilot::private_zones::route53::{Route53Owner, Spokes, associate_with};
+use autopilot::private_zones::rules::{Rules, Vpc};
+use autopilot::private_zones::run::{Associator, Status, Target, route53_retry};
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_route53::operation::associate_vpc_with_hosted_zone::AssociateVpcWithHostedZoneOutput;

@@ -1,15 +1,16 @@
 //! Event decoding: which connections an invocation is about.
 
-use autopilot::acceptor::{Acceptor, Claim, Report, Scope};
+use autopilot::Error;
 use autopilot::aws::SdkConfig;
 use autopilot::cloudtrail::{get, path, scalar_string};
 use autopilot::config::{AcceptorConfig, PolicySource};
-use autopilot::endpoints::Ec2Connections;
+use autopilot::endpoint_connections::ec2::Ec2Connections;
+use autopilot::endpoint_connections::load_policy;
+use autopilot::endpoint_connections::run::{Acceptor, Claim, Report, Scope};
 use autopilot::events::{CloudTrailEvent, Incoming, Triage, classify};
 use autopilot::ids::{find_ids, service_id_from_name};
 use autopilot::ledger::DynamoLedger;
 use autopilot::notify::SnsPublisher;
-use autopilot::{Error, policy_source};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use std::time::Duration;
@@ -57,7 +58,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, Er
     };
     tracing::info!(?scope, request_id = %event.context.request_id, "invocation");
     // Read per invocation: a policy edit applies on the next event, and a broken one is caught.
-    let policy = policy_source::load(&deps.policy_source, &deps.ssm).await;
+    let policy = load_policy(&deps.policy_source, &deps.ssm).await;
     let report = deps.acceptor.run(policy, scope).await?;
     tracing::info!(
         decisions = report.outcomes.len(),
@@ -235,26 +236,25 @@ mod tests {
         assert!(seen >= 18, "only {seen} real payloads found");
     }
 
-    /// `events/real` holds copies of the shared real-event fixtures; keep them in step.
+    /// Every real payload in `events/real` says where it came from (the tests read only files
+    /// inside the repository, so the provenance travels with the copies).
     #[test]
-    fn real_event_copies_match_the_shared_fixtures() {
-        let shared =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real-events");
-        let Ok(entries) = std::fs::read_dir(&shared) else {
-            return; // outside this workplace the shared fixtures are not beside the repository
-        };
-        for entry in entries {
+    fn every_real_payload_names_its_source() {
+        let real = events_dir().join("real");
+        let sources = std::fs::read_to_string(real.join("SOURCES.md")).unwrap();
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&real).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "json") {
-                let copy = events_dir().join("real").join(path.file_name().unwrap());
-                assert_eq!(
-                    std::fs::read(&path).unwrap(),
-                    std::fs::read(&copy).unwrap_or_default(),
-                    "{} differs from its copy in events/real",
-                    path.display()
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                assert!(
+                    sources.contains(&format!("| {name} |")),
+                    "{name} is not in events/real/SOURCES.md"
                 );
+                checked += 1;
             }
         }
+        assert!(checked >= 17, "only {checked} real payloads found");
     }
 
     #[test]

@@ -1,16 +1,16 @@
 //! Event decoding: which VPCs an invocation is about.
 
 use autopilot::accounts::AccountConfigs;
-use autopilot::associator::{Associator, Report, Target, route53_retry};
 use autopilot::aws::SdkConfig;
 use autopilot::cloudtrail::{get, list, path, scalar_string};
 use autopilot::config::{AssociatorConfig, PolicySource};
 use autopilot::events::{CloudTrailEvent, Incoming, Triage, classify};
 use autopilot::ledger::DynamoLedger;
 use autopilot::notify::SnsPublisher;
-use autopilot::route53::{AssumedRoleSpokes, Route53Owner};
-use autopilot::zones::Rules;
-use autopilot::{Error, policy_source};
+use autopilot::private_zones::route53::{AssumedRoleSpokes, Route53Owner};
+use autopilot::private_zones::rules::Rules;
+use autopilot::private_zones::run::{Associator, Report, Target, route53_retry};
+use autopilot::{Error, documents};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use std::time::Duration;
@@ -72,7 +72,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, Er
         }
     };
     tracing::info!(?target, request_id = %event.context.request_id, "invocation");
-    let rules = match policy_source::read(&deps.rules_source, &deps.ssm).await {
+    let rules = match documents::read(&deps.rules_source, &deps.ssm).await {
         Ok(text) => Rules::parse(&text),
         Err(e) => Err(e),
     };

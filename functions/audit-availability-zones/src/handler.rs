@@ -2,7 +2,10 @@
 
 use autopilot::Error;
 use autopilot::accounts::AccountConfigs;
-use autopilot::auditor::{AuditReport, AuditScope, Auditor, AwsEstate, DynamoFindings};
+use autopilot::availability_zones::estate::AwsEstate;
+use autopilot::availability_zones::findings::DynamoFindings;
+use autopilot::availability_zones::ports::AuditScope;
+use autopilot::availability_zones::run::{AuditReport, Auditor};
 use autopilot::aws::SdkConfig;
 use autopilot::config::AuditorConfig;
 use autopilot::events::{Incoming, Triage, classify};

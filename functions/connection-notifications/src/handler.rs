@@ -3,7 +3,7 @@
 use autopilot::Error;
 use autopilot::aws::SdkConfig;
 use autopilot::cloudformation::{Request, Response, Status, respond};
-use autopilot::connection_notifications::{Ec2Notifications, handle as run};
+use autopilot::endpoint_connections::notifications_resource::{Ec2Notifications, handle as run};
 use autopilot::https::HttpsClient;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};

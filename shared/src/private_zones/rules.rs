@@ -15,7 +15,7 @@
 //! }
 //! ```
 
-use crate::policy::PolicyError;
+use crate::documents::PolicyError;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,8 +1,8 @@
 //! The provider side of PrivateLink connections: the narrow port the acceptor needs (shaped like
 //! its IAM permissions) and its EC2 adapter.
 
+use crate::endpoint_connections::policy::Connection;
 use crate::error::{Error, ItemFailure, Result, unsuccessful};
-use crate::policy::Connection;
 use aws_sdk_ec2::types::{Filter, UnsuccessfulItem};
 use std::future::Future;
 

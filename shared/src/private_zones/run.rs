@@ -8,12 +8,12 @@
 //! do this at once.
 
 use crate::announce;
+use crate::documents::PolicyError;
 use crate::error::Result;
 use crate::ledger::Ledger;
 use crate::notify::{Notification, Publisher, Severity, fnv1a};
-use crate::policy::PolicyError;
-use crate::route53::{Spokes, ZoneOwner};
-use crate::zones::{Change, Rules, Step, Vpc, Zone, plan};
+use crate::private_zones::route53::{Spokes, ZoneOwner};
+use crate::private_zones::rules::{Change, Rules, Step, Vpc, Zone, plan};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -18,19 +18,10 @@
 //! }
 //! ```
 
+pub use crate::documents::PolicyError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PolicyError {
-    #[error("could not read the policy from {location}: {reason}")]
-    Unreadable { location: String, reason: String },
-    #[error("the policy is not valid JSON: {0}")]
-    Syntax(String),
-    #[error("the policy is invalid: {}", .0.join("; "))]
-    Invalid(Vec<String>),
-}
 
 /// A validated policy. Only [`Policy::parse`] makes one, so every instance has passed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]

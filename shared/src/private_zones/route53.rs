@@ -4,7 +4,7 @@
 
 use crate::accounts::AccountConfigs;
 use crate::error::{Error, Result};
-use crate::zones::{Vpc, Zone};
+use crate::private_zones::rules::{Vpc, Zone};
 use aws_sdk_route53::types::{Tag, TagResourceType, Vpc as R53Vpc, VpcRegion};
 use std::collections::BTreeMap;
 use std::future::Future;

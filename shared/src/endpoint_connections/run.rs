@@ -3,11 +3,13 @@
 //! Functions and the operator CLI run this same engine; it reaches AWS only through the ports.
 
 use crate::announce;
-use crate::endpoints::ConnectionApi;
+use crate::endpoint_connections::ec2::ConnectionApi;
+use crate::endpoint_connections::policy::{
+    Action, Connection, Decision, Policy, PolicyError, decide,
+};
 use crate::error::{Error, ItemFailure, Result};
 use crate::ledger::Ledger;
 use crate::notify::{Notification, Publisher, Severity, fnv1a};
-use crate::policy::{Action, Connection, Decision, Policy, PolicyError, decide};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 

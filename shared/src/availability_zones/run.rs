@@ -1,0 +1,142 @@
+//! The availability-zone audit: collect a snapshot of the estate, [`analyse`] it, and compare
+//! with the findings remembered as open, so a notification goes out when a finding opens or
+//! resolves and a run that finds the same open finding stays quiet.
+
+use crate::availability_zones::analysis::{AzFinding, analyse};
+use crate::availability_zones::ports::{AuditScope, Estate, FindingsStore, OpenFinding};
+use crate::error::Result;
+use crate::notify::{Notification, Publisher, Severity, fnv1a};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct AuditReport {
+    pub opened: Vec<AzFinding>,
+    pub resolved: Vec<OpenFinding>,
+    /// Open before and still open: not announced again.
+    pub still_open: usize,
+}
+
+pub struct Auditor<E, F, P> {
+    pub estate: E,
+    pub findings: F,
+    pub publisher: P,
+}
+
+impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, F, P> {
+    pub async fn run(&self, scope: AuditScope) -> Result<AuditReport> {
+        let snapshot = self.estate.snapshot(&scope).await?;
+        let current: Vec<AzFinding> = analyse(&snapshot)
+            .into_iter()
+            .filter(|f| f.service_id == "*" || scope.covers(&f.service_id))
+            .collect();
+        let known = self.findings.open().await?;
+        let known_prints: BTreeSet<&str> = known.iter().map(|k| k.fingerprint.as_str()).collect();
+        let current_prints: BTreeSet<&str> =
+            current.iter().map(|f| f.fingerprint.as_str()).collect();
+        let opened: Vec<AzFinding> = current
+            .iter()
+            .filter(|f| !known_prints.contains(f.fingerprint.as_str()))
+            .cloned()
+            .collect();
+        // Only what this run looked at can resolve; account-wide findings only on a full run.
+        let looked_at = |k: &OpenFinding| match &scope {
+            AuditScope::All => true,
+            AuditScope::Services(_) => k.service_id != "*" && scope.covers(&k.service_id),
+        };
+        let resolved: Vec<OpenFinding> = known
+            .iter()
+            .filter(|k| looked_at(k) && !current_prints.contains(k.fingerprint.as_str()))
+            .cloned()
+            .collect();
+        let report = AuditReport {
+            still_open: current.len() - opened.len(),
+            opened,
+            resolved,
+        };
+        for f in &report.opened {
+            tracing::warn!(fingerprint = %f.fingerprint, severity = f.severity.as_str(), title = %f.title, "finding opened");
+        }
+        for k in &report.resolved {
+            tracing::info!(fingerprint = %k.fingerprint, title = %k.title, "finding resolved");
+        }
+        // One notification per finding, threaded by finding, so a chat client can put the
+        // resolution under the message that opened it. Each is remembered (or forgotten) right
+        // after it is published: a failure part-way leaves the rest for the next run.
+        for f in &report.opened {
+            self.publisher.publish(&opened_notification(f)).await?;
+            self.findings.remember(f).await?;
+        }
+        for k in &report.resolved {
+            self.publisher.publish(&resolved_notification(k)).await?;
+            self.findings.forget(&k.fingerprint).await?;
+        }
+        Ok(report)
+    }
+}
+
+/// The thread every notification about one finding shares.
+fn thread_of(fingerprint: &str) -> String {
+    format!("az-finding-{:016x}", fnv1a(fingerprint.as_bytes()))
+}
+
+const KEYWORDS: [&str; 3] = ["privatelink", "availability-zone", "cross-zone"];
+
+fn opened_notification(f: &AzFinding) -> Notification {
+    let thread = thread_of(&f.fingerprint);
+    let evidence = f
+        .evidence
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut context: BTreeMap<String, String> = f.evidence.clone();
+    context.extend([
+        ("status".to_owned(), "opened".to_owned()),
+        ("check".to_owned(), f.check.as_str().to_owned()),
+        ("resource".to_owned(), f.resource.clone()),
+        ("fingerprint".to_owned(), f.fingerprint.clone()),
+    ]);
+    if f.service_id != "*" {
+        context.insert("service".into(), f.service_id.clone());
+    }
+    Notification {
+        id: format!("{thread}-opened"),
+        event_type: "AvailabilityZoneFinding".into(),
+        severity: f.severity,
+        title: format!("PrivateLink availability zones: {}", f.title),
+        description: format!("`{}`: {evidence}", f.resource),
+        next_steps: vec![f.fix.clone()],
+        keywords: KEYWORDS.map(String::from).to_vec(),
+        thread_id: Some(thread),
+        summary: f.title.clone(),
+        related_resources: vec![f.resource.clone()],
+        context,
+    }
+}
+
+fn resolved_notification(k: &OpenFinding) -> Notification {
+    let thread = thread_of(&k.fingerprint);
+    let mut context = BTreeMap::from([
+        ("status".to_owned(), "resolved".to_owned()),
+        ("resource".to_owned(), k.resource.clone()),
+        ("fingerprint".to_owned(), k.fingerprint.clone()),
+        ("opened_severity".to_owned(), k.severity.as_str().to_owned()),
+    ]);
+    if k.service_id != "*" {
+        context.insert("service".into(), k.service_id.clone());
+    }
+    Notification {
+        id: format!("{thread}-resolved"),
+        event_type: "AvailabilityZoneFinding".into(),
+        severity: Severity::Info,
+        title: format!("Resolved: {}", k.title),
+        description: format!("No longer found in the latest audit: {}", k.title),
+        next_steps: vec![],
+        keywords: KEYWORDS.map(String::from).to_vec(),
+        thread_id: Some(thread),
+        summary: format!("Resolved: {}", k.title),
+        related_resources: vec![k.resource.clone()],
+        context,
+    }
+}

@@ -1,0 +1,27 @@
+//! Endpoint connections (`accept-endpoint-connections`): pending PrivateLink connection requests
+//! accepted or rejected against the written policy; and the custom resource
+//! (`connection-notifications`) that gives each managed service its connection notification.
+//!
+//! - `policy`: the policy document and the pure `decide`
+//! - `ec2`: the port the run needs (shaped like its IAM permissions) and its EC2 adapter
+//! - `run`: read → decide → apply → announce → report
+//! - `notifications_resource`: the CloudFormation custom resource, pure plan to EC2 calls
+
+pub mod policy;
+
+#[cfg(feature = "endpoint-connections")]
+pub mod ec2;
+#[cfg(feature = "connection-notifications")]
+pub mod notifications_resource;
+#[cfg(feature = "endpoint-connections")]
+pub mod run;
+
+/// Read and validate the connection policy. Any failure is a [`policy::PolicyError`]: the caller
+/// accepts nothing.
+#[cfg(feature = "endpoint-connections")]
+pub async fn load_policy(
+    source: &crate::config::PolicySource,
+    ssm: &aws_sdk_ssm::Client,
+) -> Result<policy::Policy, policy::PolicyError> {
+    policy::Policy::parse(&crate::documents::read(source, ssm).await?)
+}

@@ -1,0 +1,14 @@
+//! Private zones (`associate-private-zones`): VPCs of trusted accounts associated with the hub's
+//! Route 53 private hosted zones, across accounts through the authorize → associate → clean-up
+//! flow.
+//!
+//! - `rules`: the zone rules and the pure `plan`
+//! - `route53`: the ports (zone owner, spokes) and their Route 53 / EC2 adapters
+//! - `run`: read VPCs → plan → authorize, associate, clean up → announce
+
+pub mod rules;
+
+#[cfg(feature = "private-zones")]
+pub mod route53;
+#[cfg(feature = "private-zones")]
+pub mod run;
