@@ -31,29 +31,7 @@ impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, 
             .filter(|f| f.service_id == "*" || scope.covers(&f.service_id))
             .collect();
         let known = self.findings.open().await?;
-        let known_prints: BTreeSet<&str> = known.iter().map(|k| k.fingerprint.as_str()).collect();
-        let current_prints: BTreeSet<&str> =
-            current.iter().map(|f| f.fingerprint.as_str()).collect();
-        let opened: Vec<AzFinding> = current
-            .iter()
-            .filter(|f| !known_prints.contains(f.fingerprint.as_str()))
-            .cloned()
-            .collect();
-        // Only what this run looked at can resolve; account-wide findings only on a full run.
-        let looked_at = |k: &OpenFinding| match &scope {
-            AuditScope::All => true,
-            AuditScope::Services(_) => k.service_id != "*" && scope.covers(&k.service_id),
-        };
-        let resolved: Vec<OpenFinding> = known
-            .iter()
-            .filter(|k| looked_at(k) && !current_prints.contains(k.fingerprint.as_str()))
-            .cloned()
-            .collect();
-        let report = AuditReport {
-            still_open: current.len() - opened.len(),
-            opened,
-            resolved,
-        };
+        let report = reconcile(&scope, current, &known);
         for f in &report.opened {
             tracing::warn!(fingerprint = %f.fingerprint, severity = f.severity.as_str(), title = %f.title, "finding opened");
         }
@@ -72,6 +50,38 @@ impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, 
             self.findings.forget(&k.fingerprint).await?;
         }
         Ok(report)
+    }
+}
+
+/// Pure: what this run's findings mean against those remembered as open. A finding not open
+/// before opens; one open before and found again stays open, quietly; one open before and not
+/// found resolves, but only if this run looked at it (its service was in scope; account-wide
+/// findings only on a full run).
+pub fn reconcile(
+    scope: &AuditScope,
+    current: Vec<AzFinding>,
+    known: &[OpenFinding],
+) -> AuditReport {
+    let known_prints: BTreeSet<&str> = known.iter().map(|k| k.fingerprint.as_str()).collect();
+    let current_prints: BTreeSet<&str> = current.iter().map(|f| f.fingerprint.as_str()).collect();
+    let looked_at = |k: &OpenFinding| match scope {
+        AuditScope::All => true,
+        AuditScope::Services(_) => k.service_id != "*" && scope.covers(&k.service_id),
+    };
+    let resolved: Vec<OpenFinding> = known
+        .iter()
+        .filter(|k| looked_at(k) && !current_prints.contains(k.fingerprint.as_str()))
+        .cloned()
+        .collect();
+    let total = current.len();
+    let opened: Vec<AzFinding> = current
+        .into_iter()
+        .filter(|f| !known_prints.contains(f.fingerprint.as_str()))
+        .collect();
+    AuditReport {
+        still_open: total - opened.len(),
+        opened,
+        resolved,
     }
 }
 
@@ -138,5 +148,65 @@ fn resolved_notification(k: &OpenFinding) -> Notification {
         summary: format!("Resolved: {}", k.title),
         related_resources: vec![k.resource.clone()],
         context,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::availability_zones::analysis::Check;
+
+    fn finding(service: &str, print: &str) -> AzFinding {
+        AzFinding {
+            fingerprint: print.into(),
+            check: Check::Blackhole,
+            severity: Severity::Critical,
+            service_id: service.into(),
+            resource: "nlb".into(),
+            title: print.into(),
+            evidence: BTreeMap::new(),
+            fix: String::new(),
+        }
+    }
+
+    fn open(service: &str, print: &str) -> OpenFinding {
+        OpenFinding {
+            fingerprint: print.into(),
+            service_id: service.into(),
+            severity: Severity::Critical,
+            title: print.into(),
+            resource: "nlb".into(),
+        }
+    }
+
+    fn prints<T>(items: &[T], f: impl Fn(&T) -> &str) -> Vec<String> {
+        items.iter().map(|i| f(i).to_owned()).collect()
+    }
+
+    #[test]
+    fn new_findings_open_known_ones_stay_quiet_and_missing_ones_resolve() {
+        let known = [open("svc-a", "a1"), open("svc-a", "a2")];
+        let r = reconcile(
+            &AuditScope::All,
+            vec![finding("svc-a", "a1"), finding("svc-b", "b1")],
+            &known,
+        );
+        assert_eq!(prints(&r.opened, |f| &f.fingerprint), ["b1"]);
+        assert_eq!(prints(&r.resolved, |k| &k.fingerprint), ["a2"]);
+        assert_eq!(r.still_open, 1);
+    }
+
+    #[test]
+    fn a_service_scoped_run_resolves_only_what_it_looked_at() {
+        let known = [
+            open("svc-a", "a1"),
+            open("svc-b", "b1"),
+            open("*", "account"),
+        ];
+        let scope = AuditScope::Services(["svc-a".to_owned()].into());
+        let r = reconcile(&scope, vec![], &known);
+        assert_eq!(prints(&r.resolved, |k| &k.fingerprint), ["a1"]);
+        let all = reconcile(&AuditScope::All, vec![], &known);
+        assert_eq!(all.resolved.len(), 3);
     }
 }

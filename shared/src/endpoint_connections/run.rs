@@ -84,6 +84,59 @@ pub struct Report {
     pub ignored: Option<String>,
 }
 
+/// Pure: which services a run reads, and the consumer's claim it may use; or why the event is
+/// ignored. Services the policy does not manage are left alone; a claim is believed only from an
+/// account the policy trusts, about a service it manages.
+pub fn admit(
+    policy: &Policy,
+    scope: Scope,
+) -> std::result::Result<(Vec<String>, Option<Claim>), String> {
+    match scope {
+        Scope::All => Ok((policy.service_ids().map(str::to_owned).collect(), None)),
+        Scope::Services(ids) => {
+            let (managed, other): (Vec<_>, Vec<_>) =
+                ids.into_iter().partition(|id| policy.service(id).is_some());
+            if !other.is_empty() {
+                tracing::info!(services = ?other, "not managed by the policy; left alone");
+            }
+            if managed.is_empty() {
+                return Err(format!("no managed service among {}", other.join(", ")));
+            }
+            Ok((managed, None))
+        }
+        Scope::Endpoint(claim) => {
+            if !policy.trusts_account(&claim.account) {
+                return Err(format!(
+                    "event from account {}, which the policy does not trust",
+                    claim.account
+                ));
+            }
+            if policy.service(&claim.service_id).is_none() {
+                return Err(format!("{} is not managed by the policy", claim.service_id));
+            }
+            Ok((vec![claim.service_id.clone()], Some(claim)))
+        }
+    }
+}
+
+/// Pure: the claim's VPC given to its connection, if the claim's account owns it; otherwise
+/// why the event is ignored (an account speaking for another's endpoint).
+pub fn apply_claim(claim: &Claim, pending: &mut [Connection]) -> std::result::Result<(), String> {
+    for c in pending
+        .iter_mut()
+        .filter(|c| c.endpoint_id == claim.endpoint_id)
+    {
+        if c.owner != claim.account {
+            return Err(format!(
+                "account {} does not own {}",
+                claim.account, c.endpoint_id
+            ));
+        }
+        c.vpc_id.clone_from(&claim.vpc_id);
+    }
+    Ok(())
+}
+
 pub struct Acceptor<C, L, P> {
     pub connections: C,
     pub ledger: L,
@@ -112,60 +165,25 @@ impl<C: ConnectionApi + Sync, L: Ledger + Sync, P: Publisher + Sync> Acceptor<C,
             ..Report::default()
         };
 
-        let (services, claim): (Vec<String>, Option<Claim>) = match scope {
-            Scope::All => (policy.service_ids().map(str::to_owned).collect(), None),
-            Scope::Services(ids) => {
-                let (managed, other): (Vec<_>, Vec<_>) =
-                    ids.into_iter().partition(|id| policy.service(id).is_some());
-                if !other.is_empty() {
-                    tracing::info!(services = ?other, "not managed by the policy; left alone");
-                }
-                if managed.is_empty() {
-                    report.ignored = Some(format!("no managed service among {}", other.join(", ")));
-                    return Ok(report);
-                }
-                (managed, None)
-            }
-            Scope::Endpoint(claim) => {
-                if !policy.trusts_account(&claim.account) {
-                    tracing::warn!(account = %claim.account, endpoint_id = %claim.endpoint_id,
-                        "event from an account the policy does not name; ignored");
-                    report.ignored = Some(format!(
-                        "event from account {}, which the policy does not trust",
-                        claim.account
-                    ));
-                    return Ok(report);
-                }
-                if policy.service(&claim.service_id).is_none() {
-                    report.ignored =
-                        Some(format!("{} is not managed by the policy", claim.service_id));
-                    return Ok(report);
-                }
-                (vec![claim.service_id.clone()], Some(claim))
+        let (services, claim) = match admit(&policy, scope) {
+            Ok(admitted) => admitted,
+            Err(why) => {
+                tracing::warn!(reason = %why, "event ignored");
+                report.ignored = Some(why);
+                return Ok(report);
             }
         };
-
         let mut pending: Vec<Connection> = Vec::new();
         for service_id in &services {
             let endpoint_id = claim.as_ref().map(|c| c.endpoint_id.as_str());
             pending.extend(self.connections.pending(service_id, endpoint_id).await?);
         }
-        if let Some(claim) = &claim {
-            for c in pending
-                .iter_mut()
-                .filter(|c| c.endpoint_id == claim.endpoint_id)
-            {
-                if c.owner != claim.account {
-                    tracing::warn!(account = %claim.account, owner = %c.owner, endpoint_id = %c.endpoint_id,
-                        "event account does not own the endpoint; ignored");
-                    report.ignored = Some(format!(
-                        "account {} does not own {}",
-                        claim.account, c.endpoint_id
-                    ));
-                    return Ok(report);
-                }
-                c.vpc_id.clone_from(&claim.vpc_id);
-            }
+        if let Some(claim) = &claim
+            && let Err(why) = apply_claim(claim, &mut pending)
+        {
+            tracing::warn!(reason = %why, "event ignored");
+            report.ignored = Some(why);
+            return Ok(report);
         }
 
         let decisions = decide(&policy, &pending);
@@ -379,5 +397,81 @@ fn decisions_notification(outcomes: &[&Outcome], dry_run: bool) -> Notification 
             )
             .collect(),
         context,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy::parse(
+            r#"{"version": 1, "services": {"vpce-svc-0a": {"allow": [{"name": "orders", "accounts": ["111111111111"]}], "otherwise": "reject"}}}"#,
+        )
+        .unwrap()
+    }
+
+    fn claim(account: &str, service: &str) -> Claim {
+        Claim {
+            service_id: service.into(),
+            endpoint_id: "vpce-0e1".into(),
+            vpc_id: Some("vpc-0c".into()),
+            account: account.into(),
+        }
+    }
+
+    fn pending(owner: &str) -> Vec<Connection> {
+        vec![Connection {
+            service_id: "vpce-svc-0a".into(),
+            endpoint_id: "vpce-0e1".into(),
+            owner: owner.into(),
+            state: "pendingAcceptance".into(),
+            vpc_id: None,
+            tags: Default::default(),
+        }]
+    }
+
+    #[test]
+    fn only_managed_services_and_trusted_claims_are_admitted() {
+        let p = policy();
+        assert_eq!(admit(&p, Scope::All).unwrap().0, ["vpce-svc-0a"]);
+        let some = Scope::Services(["vpce-svc-0a".to_owned(), "vpce-svc-0b".to_owned()].into());
+        assert_eq!(
+            admit(&p, some).unwrap(),
+            (vec!["vpce-svc-0a".to_owned()], None)
+        );
+        let none = Scope::Services(["vpce-svc-0b".to_owned()].into());
+        assert_eq!(
+            admit(&p, none).unwrap_err(),
+            "no managed service among vpce-svc-0b"
+        );
+
+        let trusted = claim("111111111111", "vpce-svc-0a");
+        assert_eq!(
+            admit(&p, Scope::Endpoint(trusted.clone())).unwrap(),
+            (vec!["vpce-svc-0a".to_owned()], Some(trusted))
+        );
+        assert_eq!(
+            admit(&p, Scope::Endpoint(claim("999999999999", "vpce-svc-0a"))).unwrap_err(),
+            "event from account 999999999999, which the policy does not trust"
+        );
+        assert_eq!(
+            admit(&p, Scope::Endpoint(claim("111111111111", "vpce-svc-0b"))).unwrap_err(),
+            "vpce-svc-0b is not managed by the policy"
+        );
+    }
+
+    #[test]
+    fn a_claim_brings_its_vpc_only_for_an_endpoint_its_account_owns() {
+        let mut owned = pending("111111111111");
+        apply_claim(&claim("111111111111", "vpce-svc-0a"), &mut owned).unwrap();
+        assert_eq!(owned[0].vpc_id.as_deref(), Some("vpc-0c"));
+
+        let mut other = pending("222222222222");
+        assert_eq!(
+            apply_claim(&claim("111111111111", "vpce-svc-0a"), &mut other).unwrap_err(),
+            "account 111111111111 does not own vpce-0e1"
+        );
+        assert_eq!(other[0].vpc_id, None);
     }
 }

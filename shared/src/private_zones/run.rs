@@ -9,7 +9,7 @@
 
 use crate::announce;
 use crate::documents::PolicyError;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::notify::{Notification, Publisher, Severity, fnv1a};
 use crate::private_zones::route53::{Spokes, ZoneOwner};
@@ -29,6 +29,17 @@ pub const FINDING_CODES: &[&str] = &[
     "TooManyVPCAssociationAuthorizations",
     "AccessDenied",
 ];
+
+/// Pure: what a failed change means. A fact about the estate (a code in [`FINDING_CODES`]) is a
+/// finding, announced and never retried; anything else (throttling past the SDK's retries, a
+/// fault, an unknown refusal) stops the run, so Lambda runs it again.
+pub fn finding_of(err: &Error) -> Option<Finding> {
+    let code = err.code().filter(|c| FINDING_CODES.contains(c))?;
+    Some(Finding {
+        code: code.to_owned(),
+        message: err.to_string(),
+    })
+}
 
 /// Retries for Route 53: ten attempts, exponential backoff with full jitter from 200 ms (capped
 /// at 20 s by the SDK). Adaptive mode was not chosen: under a sustained storm its client-side rate
@@ -230,21 +241,16 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
                         record(&mut zones, vpc, &step);
                         (Status::Done, None)
                     }
-                    Err(e) if e.code().is_some_and(|c| FINDING_CODES.contains(&c)) => {
-                        tracing::warn!(vpc_id = %vpc.vpc_id, zone_id = %step.zone_id, error = %e, "finding");
-                        let code = e.code().unwrap_or_default().to_owned();
-                        (
-                            Status::Finding,
-                            Some(Finding {
-                                code,
-                                message: e.to_string(),
-                            }),
-                        )
-                    }
-                    Err(e) => {
-                        hard_error = Some(e);
-                        break 'vpcs;
-                    }
+                    Err(e) => match finding_of(&e) {
+                        Some(finding) => {
+                            tracing::warn!(vpc_id = %vpc.vpc_id, zone_id = %step.zone_id, error = %e, "finding");
+                            (Status::Finding, Some(finding))
+                        }
+                        None => {
+                            hard_error = Some(e);
+                            break 'vpcs;
+                        }
+                    },
                 };
                 report.outcomes.push(Outcome {
                     account: vpc.account.clone(),
@@ -437,5 +443,38 @@ fn notification(
             .flat_map(|o| [o.step.zone_id.clone(), o.vpc_id.clone()])
             .collect(),
         context,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aws(code: &str) -> Error {
+        Error::Aws {
+            operation: "route53:AssociateVPCWithHostedZone",
+            code: Some(code.into()),
+            message: format!("{code}: the message"),
+            retryable: code == "Throttling",
+            source: Box::new(std::io::Error::other(code.to_owned())),
+        }
+    }
+
+    #[test]
+    fn facts_about_the_estate_are_findings_and_the_rest_stops_the_run() {
+        for code in FINDING_CODES {
+            let f = finding_of(&aws(code)).unwrap();
+            assert_eq!(f.code, *code);
+            assert!(f.message.contains("the message"), "{}", f.message);
+        }
+        for code in [
+            "Throttling",
+            "PriorRequestNotComplete",
+            "InternalError",
+            "SomethingNew",
+        ] {
+            assert_eq!(finding_of(&aws(code)), None, "{code}");
+        }
+        assert_eq!(finding_of(&Error::Config("x".into())), None);
     }
 }
