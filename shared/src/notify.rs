@@ -33,6 +33,44 @@ impl Severity {
     }
 }
 
+/// The facts a consumer of the alert topic acts on, not only shows: every producer writes them
+/// through these names and [`Lifecycle`], and the Slack notifier reads them back the same way.
+pub mod fact {
+    /// A finding's lifecycle: `opened` or `resolved` (see [`super::Lifecycle`]).
+    pub const STATUS: &str = "status";
+    /// On a resolution, the severity of the finding it resolves: it is routed as that.
+    pub const OPENED_SEVERITY: &str = "opened_severity";
+    /// `true` when the run changed nothing.
+    pub const DRY_RUN: &str = "dry_run";
+    /// The hosted zone the notification is about (its console link; it has no id prefix).
+    pub const ZONE_ID: &str = "zone_id";
+    /// The stable key of a finding.
+    pub const FINGERPRINT: &str = "fingerprint";
+}
+
+/// Where a finding stands: a notification that opens one, or resolves one of this severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    Opened,
+    Resolved { opened_severity: Severity },
+}
+
+impl Lifecycle {
+    /// The facts that say so.
+    pub fn facts(self) -> Vec<(String, String)> {
+        match self {
+            Lifecycle::Opened => vec![(fact::STATUS.into(), "opened".into())],
+            Lifecycle::Resolved { opened_severity } => vec![
+                (fact::STATUS.into(), "resolved".into()),
+                (
+                    fact::OPENED_SEVERITY.into(),
+                    opened_severity.as_str().into(),
+                ),
+            ],
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Notification {
     /// Unique per notification; also the SNS message's deduplication hint.
@@ -56,6 +94,37 @@ pub struct Notification {
 }
 
 impl Notification {
+    /// A finding's lifecycle, when the notification is about one. A resolution whose opening
+    /// severity is missing or unknown is routed as its own severity.
+    pub fn lifecycle(&self) -> Option<Lifecycle> {
+        match self.context.get(fact::STATUS).map(String::as_str) {
+            Some("opened") => Some(Lifecycle::Opened),
+            Some("resolved") => Some(Lifecycle::Resolved {
+                opened_severity: self
+                    .context
+                    .get(fact::OPENED_SEVERITY)
+                    .and_then(|s| Severity::parse(s))
+                    .unwrap_or(self.severity),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Whether the run that sent it changed nothing.
+    pub fn dry_run(&self) -> bool {
+        self.context.get(fact::DRY_RUN).is_some_and(|v| v == "true")
+    }
+
+    /// The dry-run fact, as every deciding job writes it.
+    pub fn dry_run_fact(dry_run: bool) -> (String, String) {
+        (fact::DRY_RUN.into(), dry_run.to_string())
+    }
+
+    /// The hosted zone the notification is about.
+    pub fn zone_id(&self) -> Option<&str> {
+        self.context.get(fact::ZONE_ID).map(String::as_str)
+    }
+
     /// The AWS Chatbot custom-notification document (`version` and `source` are required).
     pub fn to_chatbot(&self) -> Value {
         let mut context: BTreeMap<&str, &str> = self
@@ -218,6 +287,46 @@ impl Publisher for SnsPublisher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_facts_consumers_act_on_survive_the_chatbot_document() {
+        let mut n = sample();
+        assert_eq!(
+            (n.lifecycle(), n.dry_run(), n.zone_id()),
+            (None, false, None)
+        );
+        n.context.extend(
+            Lifecycle::Resolved {
+                opened_severity: Severity::Critical,
+            }
+            .facts(),
+        );
+        n.context.extend([
+            Notification::dry_run_fact(true),
+            (fact::ZONE_ID.into(), "Z123".into()),
+        ]);
+        let back = Notification::from_chatbot(&n.to_chatbot()).unwrap();
+        assert_eq!(
+            back.lifecycle(),
+            Some(Lifecycle::Resolved {
+                opened_severity: Severity::Critical
+            })
+        );
+        assert!(back.dry_run());
+        assert_eq!(back.zone_id(), Some("Z123"));
+
+        // A resolution that lost its opening severity is routed as itself.
+        let mut bare = sample();
+        bare.context.insert(fact::STATUS.into(), "resolved".into());
+        assert_eq!(
+            bare.lifecycle(),
+            Some(Lifecycle::Resolved {
+                opened_severity: Severity::Warning
+            })
+        );
+        bare.context.insert(fact::STATUS.into(), "opened".into());
+        assert_eq!(bare.lifecycle(), Some(Lifecycle::Opened));
+    }
 
     fn sample() -> Notification {
         Notification {

@@ -5,7 +5,7 @@
 use crate::availability_zones::analysis::{AzFinding, analyse};
 use crate::availability_zones::ports::{AuditScope, Estate, FindingsStore, OpenFinding};
 use crate::error::Result;
-use crate::notify::{Notification, Publisher, Severity, fnv1a};
+use crate::notify::{Lifecycle, Notification, Publisher, Severity, fact, fnv1a};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -101,11 +101,11 @@ fn opened_notification(f: &AzFinding) -> Notification {
         .collect::<Vec<_>>()
         .join("; ");
     let mut context: BTreeMap<String, String> = f.evidence.clone();
+    context.extend(Lifecycle::Opened.facts());
     context.extend([
-        ("status".to_owned(), "opened".to_owned()),
         ("check".to_owned(), f.check.as_str().to_owned()),
         ("resource".to_owned(), f.resource.clone()),
-        ("fingerprint".to_owned(), f.fingerprint.clone()),
+        (fact::FINGERPRINT.to_owned(), f.fingerprint.clone()),
     ]);
     if f.service_id != "*" {
         context.insert("service".into(), f.service_id.clone());
@@ -128,11 +128,15 @@ fn opened_notification(f: &AzFinding) -> Notification {
 fn resolved_notification(k: &OpenFinding) -> Notification {
     let thread = thread_of(&k.fingerprint);
     let mut context = BTreeMap::from([
-        ("status".to_owned(), "resolved".to_owned()),
         ("resource".to_owned(), k.resource.clone()),
-        ("fingerprint".to_owned(), k.fingerprint.clone()),
-        ("opened_severity".to_owned(), k.severity.as_str().to_owned()),
+        (fact::FINGERPRINT.to_owned(), k.fingerprint.clone()),
     ]);
+    context.extend(
+        Lifecycle::Resolved {
+            opened_severity: k.severity,
+        }
+        .facts(),
+    );
     if k.service_id != "*" {
         context.insert("service".into(), k.service_id.clone());
     }

@@ -356,7 +356,7 @@ fn decisions_notification(outcomes: &[&Outcome], dry_run: bool) -> Notification 
     .unwrap_or_default();
     let mut context = BTreeMap::from([
         ("decisions".to_owned(), decisions_json),
-        ("dry_run".to_owned(), dry_run.to_string()),
+        Notification::dry_run_fact(dry_run),
     ]);
     if let [single] = outcomes {
         let c = &single.decision.connection;

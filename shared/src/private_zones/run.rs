@@ -11,7 +11,7 @@ use crate::announce;
 use crate::documents::PolicyError;
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
-use crate::notify::{Notification, Publisher, Severity, fnv1a};
+use crate::notify::{Notification, Publisher, Severity, fact, fnv1a};
 use crate::private_zones::route53::{Spokes, ZoneOwner};
 use crate::private_zones::rules::{Change, Rules, Step, Vpc, Zone, plan};
 use serde::Serialize;
@@ -396,7 +396,7 @@ fn notification(
         next_steps.push("Dry run: nothing was changed. Set DRY_RUN=false to apply.".into());
     }
     let prefix = if dry_run { "[dry run] " } else { "" };
-    let mut context = BTreeMap::from([("dry_run".to_owned(), dry_run.to_string())]);
+    let mut context = BTreeMap::from([Notification::dry_run_fact(dry_run)]);
     if let [single] = outcomes {
         context.extend([
             ("account".to_owned(), single.account.clone()),
@@ -406,7 +406,7 @@ fn notification(
                 "zone".to_owned(),
                 format!("{} ({})", single.step.zone_name, single.step.zone_id),
             ),
-            ("zone_id".to_owned(), single.step.zone_id.clone()),
+            (fact::ZONE_ID.to_owned(), single.step.zone_id.clone()),
             ("decision".to_owned(), verb(single).to_owned()),
         ]);
     }

@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::events::SnsNotice;
-use crate::notify::{Notification, Severity};
+use crate::notify::{Lifecycle, Notification, Severity, fact};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -55,30 +55,25 @@ impl Alert {
         &self.notification.context
     }
 
-    fn status(&self) -> Option<&str> {
-        self.facts().get("status").map(String::as_str)
-    }
-
     /// A finding that has gone away: posted in the thread of the message that opened it.
     pub fn resolves(&self) -> bool {
-        self.status() == Some("resolved")
+        matches!(
+            self.notification.lifecycle(),
+            Some(Lifecycle::Resolved { .. })
+        )
     }
 
     /// A finding that a later resolution will reply to.
     pub fn opens(&self) -> bool {
-        self.status() == Some("opened")
+        self.notification.lifecycle() == Some(Lifecycle::Opened)
     }
 
     /// The severity that decides whether and where it is posted: a resolution goes where the
     /// finding it closes went, even though it is itself only informational.
     pub fn routing_severity(&self) -> Severity {
-        if self.resolves() {
-            self.facts()
-                .get("opened_severity")
-                .and_then(|s| Severity::parse(s))
-                .unwrap_or(self.notification.severity)
-        } else {
-            self.notification.severity
+        match self.notification.lifecycle() {
+            Some(Lifecycle::Resolved { opened_severity }) => opened_severity,
+            _ => self.notification.severity,
         }
     }
 }
@@ -100,14 +95,20 @@ const FACTS: &[(&str, &str, bool)] = &[
     ("consumer_az_ids", "Consumer AZ IDs", true),
     ("healthy_per_az", "Healthy targets per AZ ID", false),
     ("resource", "Resource", true),
-    ("opened_severity", "Severity when opened", false),
+    (fact::OPENED_SEVERITY, "Severity when opened", false),
     ("reason", "Reason", false),
     ("problem", "Problem", false),
     ("document", "Document", false),
 ];
 
 /// Facts that are bookkeeping or machine-readable copies of the description.
-const HIDDEN: &[&str] = &["status", "fingerprint", "decisions", "dry_run", "zone_id"];
+const HIDDEN: &[&str] = &[
+    fact::STATUS,
+    fact::FINGERPRINT,
+    "decisions",
+    fact::DRY_RUN,
+    fact::ZONE_ID,
+];
 
 /// The Slack message body (`text` and `blocks`) for an alert; the caller adds the channel and
 /// thread in bot-token mode.
@@ -160,7 +161,7 @@ pub fn render(alert: &Alert) -> Value {
     if let Some((label, url)) = console_link(alert) {
         context.push(format!("<{url}|{}>", escape(&label)));
     }
-    if alert.facts().get("dry_run").is_some_and(|v| v == "true") {
+    if alert.notification.dry_run() {
         context.push("Dry run: nothing was changed".into());
     }
     let context: Vec<Value> = context
@@ -230,7 +231,7 @@ pub fn console_link(alert: &Alert) -> Option<(String, String)> {
     let ec2 = format!("https://{region}.console.aws.amazon.com/ec2/home?region={region}");
     let route53 = "https://console.aws.amazon.com/route53/v2/hostedzones#ListRecordSets";
     // A hosted zone id has no prefix to know it by: it is taken from its own fact.
-    if let Some(zone) = alert.facts().get("zone_id") {
+    if let Some(zone) = alert.notification.zone_id() {
         return Some((
             format!("Hosted zone {zone} in the AWS console"),
             format!("{route53}/{zone}"),
