@@ -7,21 +7,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import yaml
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness.template import ROOT, load  # noqa: E402
+
 EM_AARCH64 = 183  # ELF e_machine
 
 
-class CfnLoader(yaml.SafeLoader):
-    """Reads CloudFormation's short-form tags (!Ref, !Sub, …) as plain values."""
-
-
-CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
 def functions(template: Path) -> list[str]:
-    resources = yaml.load(template.read_text(), Loader=CfnLoader)["Resources"]
+    resources = load(template)["Resources"]
     return sorted(name for name, r in resources.items() if r.get("Type") == "AWS::Serverless::Function")
 
 

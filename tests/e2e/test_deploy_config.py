@@ -6,19 +6,10 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 
-import yaml
+from harness.template import ROOT, load
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-class CfnLoader(yaml.SafeLoader):
-    pass
-
-
-CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
-TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
+TEMPLATE = load()
 SAMCONFIG = tomllib.loads((ROOT / "samconfig.example.toml").read_text())
 
 

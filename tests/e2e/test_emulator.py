@@ -101,3 +101,31 @@ def test_connection_notification_needs_a_topic_and_known_events(world):
             ec2.create_vpc_endpoint_connection_notification(
                 ServiceId=world.service_id, ConnectionNotificationArn=arn, ConnectionEvents=events)
         assert e.value.response["Error"]["Code"] in ("InvalidConnectionNotification", "InvalidParameterValue")
+
+
+def test_connection_notifications_are_filtered_paged_and_idempotent(world):
+    ec2 = world.emu.client("ec2")
+    other = world.emu.client("sns").create_topic(Name="other")["TopicArn"]
+    made = [ec2.create_vpc_endpoint_connection_notification(
+        ServiceId=world.service_id, ConnectionNotificationArn=other, ConnectionEvents=["Connect"],
+        ClientToken=f"t-{i}")["ConnectionNotification"]["ConnectionNotificationId"] for i in range(25)]
+    # The same token again is the same notification; with other parameters it is refused.
+    again = ec2.create_vpc_endpoint_connection_notification(
+        ServiceId=world.service_id, ConnectionNotificationArn=other, ConnectionEvents=["Connect"], ClientToken="t-0")
+    assert again["ConnectionNotification"]["ConnectionNotificationId"] == made[0]
+    with pytest.raises(ClientError) as e:
+        ec2.create_vpc_endpoint_connection_notification(
+            ServiceId=world.service_id, ConnectionNotificationArn=other, ConnectionEvents=["Accept"], ClientToken="t-0")
+    assert e.value.response["Error"]["Code"] == "IdempotentParameterMismatch"
+
+    on_other = [{"Name": "connection-notification-arn", "Values": [other]}]
+    first = ec2.describe_vpc_endpoint_connection_notifications(Filters=on_other)
+    assert len(first["ConnectionNotificationSet"]) == 20 and first["NextToken"]
+    pages = ec2.get_paginator("describe_vpc_endpoint_connection_notifications").paginate(Filters=on_other)
+    assert sorted(n["ConnectionNotificationId"] for p in pages for n in p["ConnectionNotificationSet"]) == sorted(made)
+    with pytest.raises(ClientError) as e:
+        ec2.describe_vpc_endpoint_connection_notifications(MaxResults=1001)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"
+    with pytest.raises(ClientError) as e:
+        ec2.describe_vpc_endpoint_connection_notifications(Filters=[{"Name": "colour", "Values": ["blue"]}])
+    assert e.value.response["Error"]["Code"] == "InvalidParameterValue"

@@ -22,7 +22,8 @@ This module adds, following the EC2 API reference:
   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RejectVpcEndpointConnections.html
 * Create/Describe/DeleteVpcEndpointConnectionNotification(s), and an SNS publish to the
   notification's topic on ``Connect``, ``Accept``, ``Reject`` and ``Delete``; a create repeated
-  with the same ``ClientToken`` returns the first one ("Ensuring idempotency"); Describe takes the
+  with the same ``ClientToken`` returns the first one, and with other parameters is refused with
+  ``IdempotentParameterMismatch`` ("Ensuring idempotency"); Describe takes the
   six documented filters and pages (20 by default):
   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVpcEndpointConnectionNotification.html
   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVpcEndpointConnectionNotifications.html
@@ -268,11 +269,16 @@ def create_vpc_endpoint_connection_notification(self) -> ActionResult:
     if len(parts) != 6 or parts[2] != "sns" or arn not in sns_backends[parts[4]][parts[3]].topics:
         raise EC2ClientError("InvalidConnectionNotification", f"Connection notification ARN {arn} is not valid")
     token = self._get_param("ClientToken")
+    events = self._get_param("ConnectionEvents", [])
     for earlier in _notifications(self.ec2_backend).values():
-        if token and earlier.get("_token") == token:  # "How to ensure idempotency"
+        if token and earlier.get("_token") == token:  # "Ensuring idempotency"
+            same = (earlier.get("ServiceId"), earlier.get("VpcEndpointId"), earlier["ConnectionNotificationArn"],
+                    earlier["ConnectionEvents"]) == (service_id, endpoint_id, self._get_param("ConnectionNotificationArn"), events)
+            if not same:
+                raise EC2ClientError("IdempotentParameterMismatch",
+                                     f"The client token {token} was used with different parameters")
             return ActionResult({"ConnectionNotification": {k: v for k, v in earlier.items() if k != "_token"},
                                  "ClientToken": token})
-    events = self._get_param("ConnectionEvents", [])
     if not events or any(e not in CONNECTION_EVENTS for e in events):
         raise EC2ClientError(
             "InvalidParameterValue", f"ConnectionEvents must be some of {', '.join(CONNECTION_EVENTS)}"

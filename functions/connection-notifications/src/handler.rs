@@ -2,7 +2,7 @@
 
 use autopilot::Error;
 use autopilot::aws::SdkConfig;
-use autopilot::cloudformation::{Request, Response, Status, respond};
+use autopilot::cloudformation::{Request, respond};
 use autopilot::endpoint_connections::notifications_resource::{Ec2Notifications, handle as run};
 use autopilot::https::HttpsClient;
 use lambda_runtime::LambdaEvent;
@@ -40,21 +40,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Err
         request_id = %request.request_id,
         "custom resource request"
     );
-    let work = run(&deps.notifications, &request);
-    let response = match tokio::time::timeout_at(deadline, work).await {
-        Ok(response) => response,
-        Err(_) => Response {
-            status: Status::Failed,
-            reason: "ran out of time; the changes made so far stand, and the next update (or the \
-                     rollback) finishes the rest"
-                .into(),
-            physical_resource_id: request
-                .physical_resource_id
-                .clone()
-                .unwrap_or_else(|| format!("{}-not-created", request.logical_resource_id)),
-            data: Default::default(),
-        },
-    };
+    let response = run(&deps.notifications, &request, deadline).await;
     tracing::info!(status = ?response.status, reason = %response.reason, data = ?response.data, "answer");
     respond(&deps.http, &request, &response, deadline + MARGIN)
         .await

@@ -23,6 +23,8 @@ pub const IDS_PER_DELETE: usize = 25;
 /// The physical id is the topic's ARN behind this prefix: a new topic is a new resource, and
 /// CloudFormation then deletes the old one's notifications.
 const PHYSICAL_PREFIX: &str = "connection-notifications:";
+/// What clearing a new topic after a failed move may take beyond the deadline.
+const UNDO_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the resource's properties ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -343,8 +345,14 @@ fn physical_id(topic_arn: &str) -> String {
 
 /// The whole custom resource: what a request changes and what CloudFormation is told. Never an
 /// error: whatever goes wrong is a `FAILED` response naming it, so a stack never waits for an
-/// answer that will not come.
-pub async fn handle(api: &impl NotificationApi, request: &Request) -> Response {
+/// answer that will not come. Work still running at `deadline` stops there and fails the request
+/// under the resource's real name, so CloudFormation's rollback (a Delete after a Create, an
+/// Update back after an Update) removes what was already made.
+pub async fn handle(
+    api: &impl NotificationApi,
+    request: &Request,
+    deadline: tokio::time::Instant,
+) -> Response {
     let props = &request.resource_properties;
     let current = request.physical_resource_id.clone();
     let (wanted, physical) = match request.request_type {
@@ -384,11 +392,17 @@ pub async fn handle(api: &impl NotificationApi, request: &Request) -> Response {
             (wanted, physical)
         }
     };
-    let (status, reason, outcome) = match reconcile(api, &wanted, &request.request_id).await {
-        Ok(outcome) if outcome.failures.is_empty() => {
+    let work = reconcile(api, &wanted, &request.request_id);
+    let (status, reason, outcome) = match tokio::time::timeout_at(deadline, work).await {
+        Err(_) => (
+            Status::Failed,
+            "ran out of time; what was made so far is undone by the rollback".to_owned(),
+            None,
+        ),
+        Ok(Ok(outcome)) if outcome.failures.is_empty() => {
             (Status::Success, String::new(), Some(outcome))
         }
-        Ok(outcome) => {
+        Ok(Ok(outcome)) => {
             let reason = format!(
                 "{} of the changes failed (the others were made): {}",
                 outcome.failures.len(),
@@ -396,7 +410,7 @@ pub async fn handle(api: &impl NotificationApi, request: &Request) -> Response {
             );
             (Status::Failed, reason, Some(outcome))
         }
-        Err(e) => (Status::Failed, format!("nothing changed: {e}"), None),
+        Ok(Err(e)) => (Status::Failed, format!("nothing changed: {e}"), None),
     };
     // A failed move to a new topic is rolled back as an Update of the old resource, which never
     // sees the new topic again: clear what was made on it now, and keep the old name.
@@ -405,8 +419,9 @@ pub async fn handle(api: &impl NotificationApi, request: &Request) -> Response {
             service_ids: BTreeSet::new(),
             ..wanted
         };
-        if let Err(e) = reconcile(api, &undo, &request.request_id).await {
-            tracing::error!(error = %e, topic = %undo.topic_arn, "notifications on the new topic not cleared");
+        let undone = tokio::time::timeout(UNDO_TIME, reconcile(api, &undo, &request.request_id));
+        if !matches!(undone.await, Ok(Ok(_))) {
+            tracing::error!(topic = %undo.topic_arn, "notifications on the new topic not cleared");
         }
         return answer(status, reason, old, outcome.as_ref());
     }
@@ -545,6 +560,8 @@ mod tests {
         existing: Mutex<Vec<Notification>>,
         refuse: BTreeSet<String>,
         broken_list: bool,
+        /// Each create takes this long.
+        slow: Option<std::time::Duration>,
     }
 
     impl NotificationApi for Fake {
@@ -561,6 +578,9 @@ mod tests {
             events: &BTreeSet<String>,
             _c: &str,
         ) -> Result<String> {
+            if let Some(wait) = self.slow {
+                tokio::time::sleep(wait).await;
+            }
             if self.refuse.contains(service) {
                 return Err(Error::Config(format!("{service} refused")));
             }
@@ -583,6 +603,10 @@ mod tests {
         }
     }
 
+    fn later() -> tokio::time::Instant {
+        tokio::time::Instant::now() + std::time::Duration::from_secs(60)
+    }
+
     fn request(kind: &str, physical: Option<&str>, services: Value) -> Request {
         let mut r = json!({
             "RequestType": kind, "ResponseURL": "https://example.com/r", "StackId": "s",
@@ -599,7 +623,7 @@ mod tests {
     async fn create_update_and_delete_follow_the_list() {
         let ec2 = Fake::default();
         let services: Vec<String> = (0..50).map(|i| format!("vpce-svc-{i:04x}")).collect();
-        let created = handle(&ec2, &request("Create", None, json!(services))).await;
+        let created = handle(&ec2, &request("Create", None, json!(services)), later()).await;
         assert_eq!(created.status, Status::Success, "{}", created.reason);
         assert_eq!(
             created.physical_resource_id,
@@ -612,6 +636,7 @@ mod tests {
         let fewer = handle(
             &ec2,
             &request("Update", Some(&physical), json!(services[..1])),
+            later(),
         )
         .await;
         assert_eq!(
@@ -625,6 +650,7 @@ mod tests {
         let gone = handle(
             &ec2,
             &request("Delete", Some(&physical), json!(services[..1])),
+            later(),
         )
         .await;
         assert_eq!(gone.status, Status::Success);
@@ -644,6 +670,7 @@ mod tests {
                 None,
                 json!(["vpce-svc-1", "vpce-svc-bad", "vpce-svc-2"]),
             ),
+            later(),
         )
         .await;
         assert_eq!(r.status, Status::Failed);
@@ -668,12 +695,45 @@ mod tests {
             "TopicArn".into(),
             json!("arn:aws:sns:us-east-1:123456789012:new"),
         );
-        let r = handle(&ec2, &moved).await;
+        let r = handle(&ec2, &moved, later()).await;
         assert_eq!(
             (r.status, r.physical_resource_id.as_str()),
             (Status::Failed, old.as_str())
         );
         assert!(ec2.existing.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn work_past_the_deadline_fails_under_the_real_name_so_the_rollback_removes_it() {
+        let ec2 = Fake {
+            slow: Some(std::time::Duration::from_secs(1)),
+            ..Fake::default()
+        };
+        let services: Vec<String> = (0..100).map(|i| format!("vpce-svc-{i:04x}")).collect();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(10_500);
+        let r = handle(&ec2, &request("Create", None, json!(services)), deadline).await;
+        assert_eq!(r.status, Status::Failed);
+        assert!(r.reason.starts_with("ran out of time"), "{}", r.reason);
+        assert_eq!(
+            r.physical_resource_id,
+            format!("connection-notifications:{TOPIC}")
+        );
+        assert_eq!(
+            ec2.existing.lock().unwrap().len(),
+            10,
+            "ten made before the deadline"
+        );
+
+        let fast = Fake {
+            existing: Mutex::new(ec2.existing.lock().unwrap().clone()),
+            ..Fake::default()
+        };
+        let rollback = request("Delete", Some(&r.physical_resource_id), json!(services));
+        assert_eq!(
+            handle(&fast, &rollback, later()).await.status,
+            Status::Success
+        );
+        assert!(fast.existing.lock().unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -682,7 +742,12 @@ mod tests {
             existing: Mutex::new(vec![n("n-1", Some("vpce-svc-1"), &["Connect"])]),
             ..Fake::default()
         };
-        let r = handle(&ec2, &request("Create", None, json!(["not-a-service"]))).await;
+        let r = handle(
+            &ec2,
+            &request("Create", None, json!(["not-a-service"])),
+            later(),
+        )
+        .await;
         assert_eq!(r.status, Status::Failed);
         assert!(
             r.reason.starts_with("invalid properties: ServiceIds"),
@@ -696,6 +761,7 @@ mod tests {
                 Some(&r.physical_resource_id),
                 json!(["not-a-service"]),
             ),
+            later(),
         )
         .await;
         assert_eq!(d.status, Status::Success);
@@ -709,7 +775,12 @@ mod tests {
             broken_list: true,
             ..Fake::default()
         };
-        let r = handle(&broken, &request("Create", None, json!(["vpce-svc-1"]))).await;
+        let r = handle(
+            &broken,
+            &request("Create", None, json!(["vpce-svc-1"])),
+            later(),
+        )
+        .await;
         assert_eq!(r.status, Status::Failed);
         assert!(r.reason.starts_with("nothing changed: "), "{}", r.reason);
     }
