@@ -2,8 +2,8 @@
 
 use crate::documents::PolicyError;
 use crate::error::Result;
+use crate::ids::fnv1a;
 use crate::ledger::Ledger;
-use crate::notify::fnv1a;
 use crate::notify::{Notification, Publisher, Severity};
 use std::collections::BTreeMap;
 

@@ -4,7 +4,6 @@
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use lambda_runtime::Diagnostic;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -166,9 +165,10 @@ impl Error {
     }
 }
 
-impl From<Error> for Diagnostic {
+#[cfg(feature = "lambda")]
+impl From<Error> for lambda_runtime::Diagnostic {
     fn from(err: Error) -> Self {
-        Diagnostic {
+        lambda_runtime::Diagnostic {
             error_type: err.kind().to_owned(),
             error_message: err.to_string(),
         }
@@ -180,8 +180,9 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "lambda")]
     fn diagnostics_carry_a_stable_type_and_the_message() {
-        let d: Diagnostic = Error::InvalidEvent("no Records".into()).into();
+        let d: lambda_runtime::Diagnostic = Error::InvalidEvent("no Records".into()).into();
         assert_eq!(d.error_type, "InvalidEvent");
         assert_eq!(d.error_message, "invalid event: no Records");
     }

@@ -7,6 +7,7 @@ use crate::cloudtrail::Record;
 use crate::error::{Error, Result};
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sns::SnsEvent;
+use serde::Serialize;
 use serde_json::Value;
 
 /// An invocation, by kind.
@@ -45,6 +46,52 @@ pub struct CloudTrailEvent {
     pub record: Record,
 }
 
+impl CloudTrailEvent {
+    /// The call's name when it is one of `calls` (source, event name) and it succeeded; otherwise
+    /// why it is ignored: a call not handled here, or a failed call, which changed nothing.
+    pub fn handled(&self, calls: &[(&str, &str)]) -> std::result::Result<&str, Triage> {
+        let name = self.record.event_name.as_str();
+        if !calls.contains(&(self.source.as_str(), name)) {
+            return Err(Triage::Ignored(format!(
+                "{name} from {} is not handled here",
+                self.source
+            )));
+        }
+        match &self.record.error_code {
+            Some(code) => Err(Triage::Ignored(format!(
+                "{name} failed ({code}): nothing changed"
+            ))),
+            None => Ok(name),
+        }
+    }
+}
+
+/// What every handler answers: the run's report, or why the event was ignored (well-formed but
+/// not ours to act on: nothing changed, nothing to retry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Answer<R> {
+    Ran(R),
+    Ignored { ignored: String },
+}
+
+impl<R> Answer<R> {
+    /// Ignore the event, saying why in the log and the answer.
+    pub fn ignored(why: impl Into<String>) -> Self {
+        let ignored = why.into();
+        tracing::warn!(reason = %ignored, "event ignored");
+        Answer::Ignored { ignored }
+    }
+
+    /// The report, if the run ran.
+    pub fn ran(self) -> Option<R> {
+        match self {
+            Answer::Ran(report) => Some(report),
+            Answer::Ignored { .. } => None,
+        }
+    }
+}
+
 /// Why an event leads to no work.
 #[derive(Debug)]
 pub enum Triage {
@@ -55,9 +102,13 @@ pub enum Triage {
 }
 
 impl Triage {
-    /// Log why the event leads to no work: `Ok(reason)` when it is ignored (answer with the
-    /// reason), `Err` when it is invalid.
-    pub fn settle(self) -> Result<String> {
+    /// Log why the event leads to no work and answer it: an ignored event with its reason, an
+    /// invalid one with the error.
+    pub fn answer<R>(self) -> Result<Answer<R>> {
+        self.settle().map(|ignored| Answer::Ignored { ignored })
+    }
+
+    fn settle(self) -> Result<String> {
         match self {
             Triage::Ignored(why) => {
                 tracing::info!(reason = %why, "event ignored");

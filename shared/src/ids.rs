@@ -34,6 +34,13 @@ pub fn service_id_from_name(service_name: &str) -> Option<String> {
         .find(|id| id == last)
 }
 
+/// FNV-1a: a stable, dependency-free fingerprint for ledger keys and notification ids.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

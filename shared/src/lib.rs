@@ -36,3 +36,6 @@ pub mod ledger;
 pub mod slack;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+pub(crate) mod fakes;

@@ -2,10 +2,13 @@
 //! a throttling storm, and each Route 53 refusal that must become a finding.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+use autopilot::accounts::AccountConfigs;
 use autopilot::ledger::DynamoLedger;
 use autopilot::notify::SnsPublisher;
-use autopilot::private_zones::route53::{Route53Owner, Spokes, associate_with};
-use autopilot::private_zones::rules::{Rules, Vpc};
+use autopilot::private_zones::route53::{
+    AssumedRoleSpokes, Route53Owner, Spokes, ZoneOwner, associate_with,
+};
+use autopilot::private_zones::rules::{Rules, Vpc, Zone};
 use autopilot::private_zones::run::{Associator, Status, Target, route53_retry};
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
@@ -16,13 +19,15 @@ use aws_sdk_route53::operation::get_hosted_zone::GetHostedZoneOutput;
 use aws_sdk_route53::operation::list_hosted_zones::ListHostedZonesOutput;
 use aws_sdk_route53::operation::list_tags_for_resources::ListTagsForResourcesOutput;
 use aws_sdk_route53::types::{
-    ChangeInfo, ChangeStatus, HostedZone, HostedZoneConfig, Vpc as R53Vpc, VpcRegion,
+    ChangeInfo, ChangeStatus, HostedZone, HostedZoneConfig, ResourceTagSet, Tag, TagResourceType,
+    Vpc as R53Vpc, VpcRegion,
 };
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 const HUB: &str = "123456789012";
@@ -244,7 +249,12 @@ async fn a_burst_of_fifty_vpcs_rides_out_a_throttling_storm() {
             broken: vec![],
         },
     );
-    let report = a.run(Ok(rules()), Target::Reconcile).await.unwrap();
+    let report = a
+        .run(Ok(rules()), Target::Reconcile)
+        .await
+        .unwrap()
+        .ran()
+        .unwrap();
     assert_eq!(report.outcomes.len(), 50);
     assert!(
         report.outcomes.iter().all(|o| o.status == Status::Done),
@@ -294,7 +304,12 @@ async fn refusals_become_findings_and_the_authorization_is_still_removed() {
                 broken: vec![],
             },
         );
-        let report = a.run(Ok(rules()), Target::Reconcile).await.unwrap();
+        let report = a
+            .run(Ok(rules()), Target::Reconcile)
+            .await
+            .unwrap()
+            .ran()
+            .unwrap();
         let [outcome] = report.outcomes.as_slice() else {
             panic!("{code}: {:?}", report.outcomes)
         };
@@ -332,6 +347,8 @@ async fn an_unreachable_account_does_not_stop_the_reconcile() {
     let report = associator(owner, spokes)
         .run(Ok(rules()), Target::Reconcile)
         .await
+        .unwrap()
+        .ran()
         .unwrap();
     assert_eq!(associate.num_calls(), 2);
     assert_eq!(report.unreachable.len(), 1);
@@ -345,4 +362,320 @@ async fn an_unreachable_account_does_not_stop_the_reconcile() {
         report.announced, 3,
         "two associations and the unreachable account"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listing: every page, every zone
+// ---------------------------------------------------------------------------------------------
+
+fn hosted_zone(id: &str, name: &str, private: bool) -> HostedZone {
+    HostedZone::builder()
+        .id(format!("/hostedzone/{id}"))
+        .name(name)
+        .caller_reference(id)
+        .config(HostedZoneConfig::builder().private_zone(private).build())
+        .build()
+        .unwrap()
+}
+
+/// The Marker of each ListHostedZones request, in order.
+type Markers = std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>;
+
+/// ListHostedZones as Route 53 pages it: page `n` (from 0) holds `pages[n]` and, until the last,
+/// says IsTruncated with NextMarker the id of the next page's first zone, which the next request
+/// must send as its Marker.
+fn listing(pages: Vec<Vec<HostedZone>>) -> (Rule, Markers) {
+    let markers = Markers::default();
+    let seen = markers.clone();
+    let first_id = |page: &[HostedZone]| {
+        page.first()
+            .map(|z| z.id().trim_start_matches("/hostedzone/").to_owned())
+    };
+    let rule = mock!(aws_sdk_route53::Client::list_hosted_zones)
+        .match_requests(|_| true)
+        .then_compute_output(move |r| {
+            seen.lock().unwrap().push(r.marker().map(str::to_owned));
+            let index = match r.marker() {
+                None => 0,
+                Some(marker) => pages
+                    .iter()
+                    .position(|p| first_id(p).as_deref() == Some(marker))
+                    .unwrap(),
+            };
+            let next = pages.get(index + 1).and_then(|p| first_id(p));
+            ListHostedZonesOutput::builder()
+                .set_hosted_zones(Some(pages[index].clone()))
+                .marker(r.marker().unwrap_or_default())
+                .is_truncated(next.is_some())
+                .set_next_marker(next)
+                .max_items(2)
+                .build()
+                .unwrap()
+        });
+    (rule, markers)
+}
+
+/// GetHostedZone: `vpc-<zone id>` in us-east-1 for every zone.
+fn zone_details() -> Rule {
+    mock!(aws_sdk_route53::Client::get_hosted_zone)
+        .match_requests(|_| true)
+        .then_compute_output(|r| {
+            let id = r.id().unwrap_or_default().to_owned();
+            GetHostedZoneOutput::builder()
+                .hosted_zone(hosted_zone(&id, "x.", true))
+                .vpcs(
+                    R53Vpc::builder()
+                        .vpc_id(format!("vpc-{id}"))
+                        .vpc_region(VpcRegion::UsEast1)
+                        .build(),
+                )
+                .build()
+        })
+}
+
+/// ListTagsForResources: `owner=<zone id>` on every zone asked for.
+fn zone_tags(batches: std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>) -> Rule {
+    mock!(aws_sdk_route53::Client::list_tags_for_resources)
+        .match_requests(|r| r.resource_type() == Some(&TagResourceType::Hostedzone))
+        .then_compute_output(move |r| {
+            batches.lock().unwrap().push(r.resource_ids().to_vec());
+            let sets = r
+                .resource_ids()
+                .iter()
+                .map(|id| {
+                    ResourceTagSet::builder()
+                        .resource_type(TagResourceType::Hostedzone)
+                        .resource_id(id)
+                        .tags(Tag::builder().key("owner").value(id).build())
+                        .build()
+                })
+                .collect();
+            ListTagsForResourcesOutput::builder()
+                .set_resource_tag_sets(Some(sets))
+                .build()
+                .unwrap()
+        })
+}
+
+/// Three pages of hosted zones, each asked for with the previous page's NextMarker: every private
+/// zone of every page is catalogued (public ones left out), with its tags and its VPCs.
+#[tokio::test]
+async fn the_catalogue_follows_every_page_of_hosted_zones() {
+    let (list, markers) = listing(vec![
+        vec![
+            hosted_zone("Z1", "a.internal.", true),
+            hosted_zone("ZPUB", "example.com.", false),
+        ],
+        vec![
+            hosted_zone("Z2", "b.internal.", true),
+            hosted_zone("Z3", "c.internal.", true),
+        ],
+        vec![hosted_zone("Z4", "d.internal.", true)],
+    ]);
+    let details = zone_details();
+    let batches = std::sync::Arc::default();
+    let tags = zone_tags(std::sync::Arc::clone(&batches));
+    let owner = Route53Owner::new(mock_client!(
+        aws_sdk_route53,
+        RuleMode::MatchAny,
+        [&list, &tags, &details]
+    ));
+    let zones = owner.catalogue().await.unwrap();
+
+    assert_eq!(list.num_calls(), 3, "every page");
+    assert_eq!(
+        *markers.lock().unwrap(),
+        [None, Some("Z2".to_owned()), Some("Z4".to_owned())],
+        "each page asked for with the previous page's NextMarker"
+    );
+    let expected: Vec<Zone> = [
+        ("Z1", "a.internal."),
+        ("Z2", "b.internal."),
+        ("Z3", "c.internal."),
+        ("Z4", "d.internal."),
+    ]
+    .iter()
+    .map(|(id, name)| Zone {
+        id: (*id).into(),
+        name: (*name).into(),
+        tags: BTreeMap::from([("owner".into(), (*id).into())]),
+        vpcs: BTreeSet::from([(format!("vpc-{id}"), "us-east-1".into())]),
+    })
+    .collect();
+    assert_eq!(zones, expected);
+    assert_eq!(details.num_calls(), 4, "one GetHostedZone per private zone");
+    assert_eq!(*batches.lock().unwrap(), [["Z1", "Z2", "Z3", "Z4"]]);
+}
+
+/// Zones across pages are tagged ten per ListTagsForResources call (the API's limit), and every
+/// zone gets its own tags back.
+#[tokio::test]
+async fn the_catalogue_reads_tags_ten_zones_per_call() {
+    let ids: Vec<String> = (0..23).map(|i| format!("Z{i:02}")).collect();
+    let pages: Vec<Vec<HostedZone>> = ids
+        .chunks(7)
+        .map(|c| {
+            c.iter()
+                .map(|id| hosted_zone(id, "z.internal.", true))
+                .collect()
+        })
+        .collect();
+    let (list, markers) = listing(pages);
+    let details = zone_details();
+    let batches = std::sync::Arc::default();
+    let tags = zone_tags(std::sync::Arc::clone(&batches));
+    let owner = Route53Owner::new(mock_client!(
+        aws_sdk_route53,
+        RuleMode::MatchAny,
+        [&list, &tags, &details]
+    ));
+    let zones = owner.catalogue().await.unwrap();
+
+    assert_eq!(list.num_calls(), 4, "23 zones, 7 a page");
+    assert_eq!(
+        *markers.lock().unwrap(),
+        [
+            None,
+            Some("Z07".into()),
+            Some("Z14".into()),
+            Some("Z21".into())
+        ]
+    );
+    assert_eq!(zones.len(), 23);
+    let batches = batches.lock().unwrap();
+    assert_eq!(
+        batches.iter().map(Vec::len).collect::<Vec<_>>(),
+        [10, 10, 3]
+    );
+    assert_eq!(batches.concat(), ids);
+    assert!(
+        zones.iter().all(|z| z.tags.get("owner") == Some(&z.id)),
+        "{zones:?}"
+    );
+    assert_eq!(details.num_calls(), 23);
+}
+
+/// A page that fails fails the catalogue (no partial catalogue), with its code.
+#[tokio::test]
+async fn a_page_that_fails_fails_the_catalogue() {
+    let first = mock!(aws_sdk_route53::Client::list_hosted_zones)
+        .match_requests(|r| r.marker().is_none())
+        .then_output(|| {
+            ListHostedZonesOutput::builder()
+                .hosted_zones(hosted_zone("Z1", "a.internal.", true))
+                .marker("")
+                .is_truncated(true)
+                .next_marker("Z2")
+                .max_items(1)
+                .build()
+                .unwrap()
+        });
+    let denied = mock!(aws_sdk_route53::Client::list_hosted_zones)
+        .match_requests(|r| r.marker() == Some("Z2"))
+        .then_http_response(|| refusal(403, "AccessDenied", "not authorized"));
+    let owner = Route53Owner::new(mock_client!(
+        aws_sdk_route53,
+        RuleMode::MatchAny,
+        [&first, &denied],
+        |c| c.retry_config(retries())
+    ));
+    let err = owner.catalogue().await.unwrap_err();
+    assert_eq!((first.num_calls(), denied.num_calls()), (1, 1));
+    assert_eq!(err.code(), Some("AccessDenied"));
+    assert!(!err.retryable());
+    assert!(
+        err.to_string().starts_with("route53:ListHostedZones: "),
+        "{err}"
+    );
+}
+
+/// A spoke's VPCs (here the hub's own, read with the function's credentials): DescribeVpcs is
+/// followed across its pages, each asked for with the previous NextToken, tags and owner kept.
+/// `AccountConfigs` builds the client from an `SdkConfig`, which takes no interceptor, so EC2
+/// answers over HTTP here.
+#[tokio::test]
+async fn spoke_vpcs_are_read_across_every_page() {
+    use aws_smithy_runtime_api::client::http::{
+        HttpConnector, HttpConnectorFuture, SharedHttpConnector, http_client_fn,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+
+    #[derive(Debug, Clone, Default)]
+    struct Ec2 {
+        /// The NextToken of each request, in order.
+        tokens: std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>,
+    }
+    impl HttpConnector for Ec2 {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let body = std::str::from_utf8(request.body().bytes().unwrap_or_default())
+                .unwrap()
+                .to_owned();
+            let param = |name: &str| {
+                body.split('&')
+                    .find_map(|p| p.strip_prefix(&format!("{name}=")))
+                    .map(str::to_owned)
+            };
+            assert_eq!(param("Action").as_deref(), Some("DescribeVpcs"));
+            assert_eq!(param("VpcId.1"), None, "no ids given, none asked for");
+            let token = param("NextToken");
+            self.tokens.lock().unwrap().push(token.clone());
+            let (vpcs, next) = match token.as_deref() {
+                None => (["vpc-a", "vpc-b"].as_slice(), Some("t2")),
+                Some("t2") => (["vpc-c"].as_slice(), Some("t3")),
+                Some("t3") => (["vpc-d"].as_slice(), None),
+                Some(other) => panic!("unknown token {other}"),
+            };
+            let items: String = vpcs
+                .iter()
+                .map(|v| {
+                    format!(
+                        "<item><vpcId>{v}</vpcId><ownerId>{HUB}</ownerId><tagSet><item><key>Name</key><value>{v}-name</value></item></tagSet></item>"
+                    )
+                })
+                .collect();
+            let next = next
+                .map(|t| format!("<nextToken>{t}</nextToken>"))
+                .unwrap_or_default();
+            let xml = format!(
+                "<DescribeVpcsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r</requestId><vpcSet>{items}</vpcSet>{next}</DescribeVpcsResponse>"
+            );
+            HttpConnectorFuture::ready(Ok(Response::new(
+                StatusCode::try_from(200).unwrap(),
+                SdkBody::from(xml),
+            )))
+        }
+    }
+
+    let ec2 = Ec2::default();
+    let connector = ec2.clone();
+    let home = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
+            aws_sdk_ec2::config::Credentials::new("AKID", "secret", None, None, "test"),
+        ))
+        .http_client(http_client_fn(move |_, _| {
+            SharedHttpConnector::new(connector.clone())
+        }))
+        .build();
+    let spokes = AssumedRoleSpokes::new(
+        AccountConfigs::new(home, HUB.into(), "SpokeRole".into()),
+        retries(),
+    );
+    let found = spokes.vpcs(HUB, "us-east-1", &[]).await.unwrap();
+
+    assert_eq!(
+        *ec2.tokens.lock().unwrap(),
+        [None, Some("t2".to_owned()), Some("t3".to_owned())]
+    );
+    let expected: Vec<Vpc> = ["vpc-a", "vpc-b", "vpc-c", "vpc-d"]
+        .iter()
+        .map(|v| Vpc {
+            account: HUB.into(),
+            region: "us-east-1".into(),
+            vpc_id: (*v).into(),
+            tags: BTreeMap::from([("Name".into(), format!("{v}-name"))]),
+        })
+        .collect();
+    assert_eq!(found, expected);
 }

@@ -3,11 +3,12 @@
 use autopilot::Error;
 use autopilot::aws::SdkConfig;
 use autopilot::cloudtrail::{get, path, scalar_string};
-use autopilot::config::{AcceptorConfig, PolicySource};
+use autopilot::config::PolicySource;
+use autopilot::endpoint_connections::config::Config;
 use autopilot::endpoint_connections::ec2::Ec2Connections;
 use autopilot::endpoint_connections::load_policy;
 use autopilot::endpoint_connections::run::{Acceptor, Claim, Report, Scope};
-use autopilot::events::{CloudTrailEvent, Incoming, Triage, classify};
+use autopilot::events::{Answer, CloudTrailEvent, Incoming, Triage, classify};
 use autopilot::ids::{find_ids, service_id_from_name};
 use autopilot::ledger::DynamoLedger;
 use autopilot::notify::SnsPublisher;
@@ -23,7 +24,7 @@ pub struct Deps {
 }
 
 impl Deps {
-    pub fn new(sdk: &SdkConfig, config: AcceptorConfig) -> Self {
+    pub fn new(sdk: &SdkConfig, config: Config) -> Self {
         Deps {
             acceptor: Acceptor {
                 connections: Ec2Connections::new(aws_sdk_ec2::Client::new(sdk)),
@@ -44,28 +45,23 @@ impl Deps {
     }
 }
 
-pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, Error> {
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Report>, Error> {
     let scope = match scope_of(event.payload) {
         Ok(scope) => scope,
-        Err(triage) => {
-            let ignored = Some(triage.settle()?);
-            return Ok(Report {
-                dry_run: deps.acceptor.dry_run,
-                ignored,
-                ..Report::default()
-            });
-        }
+        Err(triage) => return triage.answer(),
     };
     tracing::info!(?scope, request_id = %event.context.request_id, "invocation");
     // Read per invocation: a policy edit applies on the next event, and a broken one is caught.
     let policy = load_policy(&deps.policy_source, &deps.ssm).await;
-    let report = deps.acceptor.run(policy, scope).await?;
-    tracing::info!(
-        decisions = report.outcomes.len(),
-        announced = report.announced,
-        "done"
-    );
-    Ok(report)
+    let answer = deps.acceptor.run(policy, scope).await?;
+    if let Answer::Ran(report) = &answer {
+        tracing::info!(
+            decisions = report.outcomes.len(),
+            announced = report.announced,
+            "done"
+        );
+    }
+    Ok(answer)
 }
 
 /// The connections an event asks to look at.
@@ -91,18 +87,8 @@ pub fn scope_of(payload: Value) -> Result<Scope, Triage> {
 }
 
 fn create_vpc_endpoint(event: &CloudTrailEvent) -> Result<Scope, Triage> {
+    event.handled(&[("aws.ec2", "CreateVpcEndpoint")])?;
     let r = &event.record;
-    if event.source != "aws.ec2" || r.event_name != "CreateVpcEndpoint" {
-        return Err(Triage::Ignored(format!(
-            "{} from {} is not handled here",
-            r.event_name, event.source
-        )));
-    }
-    if let Some(code) = &r.error_code {
-        return Err(Triage::Ignored(format!(
-            "CreateVpcEndpoint failed ({code}): no endpoint was created"
-        )));
-    }
     let endpoint = get(&r.response, "vpcEndpoint");
     let service_name = get(&r.request, "serviceName")
         .or_else(|| endpoint.and_then(|e| get(e, "serviceName")))

@@ -3,10 +3,11 @@
 use autopilot::accounts::AccountConfigs;
 use autopilot::aws::SdkConfig;
 use autopilot::cloudtrail::{get, list, path, scalar_string};
-use autopilot::config::{AssociatorConfig, PolicySource};
-use autopilot::events::{CloudTrailEvent, Incoming, Triage, classify};
+use autopilot::config::PolicySource;
+use autopilot::events::{Answer, CloudTrailEvent, Incoming, Triage, classify};
 use autopilot::ledger::DynamoLedger;
 use autopilot::notify::SnsPublisher;
+use autopilot::private_zones::config::Config;
 use autopilot::private_zones::route53::{AssumedRoleSpokes, Route53Owner};
 use autopilot::private_zones::rules::Rules;
 use autopilot::private_zones::run::{Associator, Report, Target, route53_retry};
@@ -23,7 +24,7 @@ pub struct Deps {
 }
 
 impl Deps {
-    pub fn new(sdk: &SdkConfig, config: AssociatorConfig) -> Self {
+    pub fn new(sdk: &SdkConfig, config: Config) -> Self {
         let route53 = aws_sdk_route53::Client::from_conf(
             aws_sdk_route53::config::Builder::from(sdk)
                 .retry_config(route53_retry())
@@ -58,32 +59,26 @@ impl Deps {
     }
 }
 
-pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Report, Error> {
-    let dry_run = deps.associator.dry_run;
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Report>, Error> {
     let target = match target_of(event.payload) {
         Ok(target) => target,
-        Err(triage) => {
-            let ignored = Some(triage.settle()?);
-            return Ok(Report {
-                dry_run,
-                ignored,
-                ..Report::default()
-            });
-        }
+        Err(triage) => return triage.answer(),
     };
     tracing::info!(?target, request_id = %event.context.request_id, "invocation");
     let rules = match documents::read(&deps.rules_source, &deps.ssm).await {
         Ok(text) => Rules::parse(&text),
         Err(e) => Err(e),
     };
-    let report = deps.associator.run(rules, target).await?;
-    tracing::info!(
-        vpcs = report.vpcs_checked,
-        changes = report.outcomes.len(),
-        announced = report.announced,
-        "done"
-    );
-    Ok(report)
+    let answer = deps.associator.run(rules, target).await?;
+    if let Answer::Ran(report) = &answer {
+        tracing::info!(
+            vpcs = report.vpcs_checked,
+            changes = report.outcomes.len(),
+            announced = report.announced,
+            "done"
+        );
+    }
+    Ok(answer)
 }
 
 pub fn target_of(payload: Value) -> Result<Target, Triage> {
@@ -94,20 +89,16 @@ pub fn target_of(payload: Value) -> Result<Target, Triage> {
     }
 }
 
+/// The calls that make a VPC or its tags new.
+const VPC_EVENTS: &[(&str, &str)] = &[
+    ("aws.ec2", "CreateVpc"),
+    ("aws.ec2", "CreateTags"),
+    ("aws.ec2", "DeleteTags"),
+];
+
 fn vpc_event(event: &CloudTrailEvent) -> Result<Target, Triage> {
+    let name = event.handled(VPC_EVENTS)?;
     let r = &event.record;
-    let name = r.event_name.as_str();
-    if event.source != "aws.ec2" || !matches!(name, "CreateVpc" | "CreateTags" | "DeleteTags") {
-        return Err(Triage::Ignored(format!(
-            "{name} from {} is not handled here",
-            event.source
-        )));
-    }
-    if let Some(code) = &r.error_code {
-        return Err(Triage::Ignored(format!(
-            "{name} failed ({code}): nothing changed"
-        )));
-    }
     let region = r
         .aws_region
         .clone()

@@ -3,14 +3,15 @@
 
 mod handler;
 
-use autopilot::config::{AssociatorConfig, Env};
+use autopilot::config::Env;
+use autopilot::private_zones::config::Config;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = AssociatorConfig::from_env(&Env::from_process())
+    let config = Config::from_env(&Env::from_process())
         .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
     let sdk = autopilot::aws::sdk_config().await;
     let deps = handler::Deps::new(&sdk, config);

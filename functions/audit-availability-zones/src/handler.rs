@@ -2,32 +2,30 @@
 
 use autopilot::Error;
 use autopilot::accounts::AccountConfigs;
+use autopilot::availability_zones::config::Config;
 use autopilot::availability_zones::estate::AwsEstate;
 use autopilot::availability_zones::findings::DynamoFindings;
 use autopilot::availability_zones::ports::AuditScope;
 use autopilot::availability_zones::run::{AuditReport, Auditor};
 use autopilot::aws::SdkConfig;
-use autopilot::config::AuditorConfig;
-use autopilot::events::{Incoming, Triage, classify};
+use autopilot::events::{Answer, Incoming, Triage, classify};
 use autopilot::ids::find_ids;
 use autopilot::notify::SnsPublisher;
 use lambda_runtime::LambdaEvent;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-/// EC2 calls that change what an endpoint service or a consumer endpoint serves.
-const EC2_EVENTS: &[&str] = &[
-    "CreateVpcEndpoint",
-    "ModifyVpcEndpoint",
-    "CreateVpcEndpointServiceConfiguration",
-    "ModifyVpcEndpointServiceConfiguration",
-];
-/// ELB calls that change where an NLB sends traffic.
-const ELB_EVENTS: &[&str] = &[
-    "ModifyLoadBalancerAttributes",
-    "ModifyTargetGroupAttributes",
-    "SetSubnets",
-    "RegisterTargets",
-    "DeregisterTargets",
+/// The calls that change what an endpoint service or a consumer endpoint serves (EC2), or where
+/// an NLB sends traffic (ELB).
+const AUDITED_EVENTS: &[(&str, &str)] = &[
+    ("aws.ec2", "CreateVpcEndpoint"),
+    ("aws.ec2", "ModifyVpcEndpoint"),
+    ("aws.ec2", "CreateVpcEndpointServiceConfiguration"),
+    ("aws.ec2", "ModifyVpcEndpointServiceConfiguration"),
+    ("aws.elasticloadbalancing", "ModifyLoadBalancerAttributes"),
+    ("aws.elasticloadbalancing", "ModifyTargetGroupAttributes"),
+    ("aws.elasticloadbalancing", "SetSubnets"),
+    ("aws.elasticloadbalancing", "RegisterTargets"),
+    ("aws.elasticloadbalancing", "DeregisterTargets"),
 ];
 
 pub struct Deps {
@@ -35,7 +33,7 @@ pub struct Deps {
 }
 
 impl Deps {
-    pub fn new(sdk: &SdkConfig, config: AuditorConfig) -> Self {
+    pub fn new(sdk: &SdkConfig, config: Config) -> Self {
         Deps {
             auditor: Auditor {
                 estate: AwsEstate {
@@ -59,10 +57,10 @@ impl Deps {
     }
 }
 
-pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<AuditReport>, Error> {
     let scope = match scope_of(event.payload) {
         Ok(scope) => scope,
-        Err(triage) => return Ok(json!({ "ignored": triage.settle()? })),
+        Err(triage) => return triage.answer(),
     };
     tracing::info!(?scope, request_id = %event.context.request_id, "invocation");
     let report: AuditReport = deps.auditor.run(scope).await?;
@@ -72,7 +70,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Err
         still_open = report.still_open,
         "done"
     );
-    serde_json::to_value(&report).map_err(|e| Error::Config(format!("report: {e}")))
+    Ok(Answer::Ran(report))
 }
 
 /// Audit only what the event touched: the endpoint services it names. ELB events name load
@@ -81,24 +79,8 @@ pub fn scope_of(payload: Value) -> Result<AuditScope, Triage> {
     match classify(payload)? {
         Incoming::Scheduled => Ok(AuditScope::All),
         Incoming::CloudTrail(event) => {
+            event.handled(AUDITED_EVENTS)?;
             let r = &event.record;
-            let name = r.event_name.as_str();
-            let ours = match event.source.as_str() {
-                "aws.ec2" => EC2_EVENTS.contains(&name),
-                "aws.elasticloadbalancing" => ELB_EVENTS.contains(&name),
-                _ => false,
-            };
-            if !ours {
-                return Err(Triage::Ignored(format!(
-                    "{name} from {} is not handled here",
-                    event.source
-                )));
-            }
-            if let Some(code) = &r.error_code {
-                return Err(Triage::Ignored(format!(
-                    "{name} failed ({code}): nothing changed"
-                )));
-            }
             let text = format!("{} {}", r.request, r.response);
             let services = find_ids(&text, "vpce-svc-");
             Ok(if services.is_empty() {
@@ -114,6 +96,7 @@ pub fn scope_of(payload: Value) -> Result<AuditScope, Triage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::path::Path;
 
     fn sample(name: &str) -> Value {

@@ -3,7 +3,8 @@
 use autopilot::Error;
 use autopilot::aws::SdkConfig;
 use autopilot::cloudformation::{Request, respond};
-use autopilot::endpoint_connections::notifications_resource::{Ec2Notifications, handle as run};
+use autopilot::endpoint_connections::notifications_resource::ec2::Ec2Notifications;
+use autopilot::endpoint_connections::notifications_resource::run::handle as run;
 use autopilot::https::HttpsClient;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};

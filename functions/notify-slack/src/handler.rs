@@ -2,26 +2,26 @@
 
 use autopilot::Error;
 use autopilot::config::Env;
-use autopilot::events::{Incoming, SnsNotice, Triage, classify};
+use autopilot::events::{Answer, Incoming, SnsNotice, Triage, classify};
 use autopilot::slack::client::{RetryPolicy, SlackClient};
-use autopilot::slack::config::{Destination, NotifierConfig};
-use autopilot::slack::deliveries::Deliveries;
-use autopilot::slack::{Notifier, read_secret};
+use autopilot::slack::config::{Config, Destination};
+use autopilot::slack::deliveries::DynamoDeliveries;
+use autopilot::slack::{Notifier, Report, read_secret};
 use lambda_runtime::LambdaEvent;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::time::Duration;
 
 /// Kept back from the invocation's deadline for the bookkeeping after a post.
 const MARGIN: Duration = Duration::from_secs(3);
 
 pub struct Deps {
-    notifier: Notifier,
+    notifier: Notifier<SlackClient, DynamoDeliveries>,
 }
 
 impl Deps {
     /// Configuration and the Slack secret, read and checked once per cold start.
     pub async fn from_env(env: &Env) -> Result<Self, Error> {
-        let config = NotifierConfig::from_env(env)?;
+        let config = Config::from_env(env)?;
         let sdk = autopilot::aws::sdk_config().await;
         let secret = read_secret(
             &aws_sdk_secretsmanager::Client::new(&sdk),
@@ -37,7 +37,7 @@ impl Deps {
         Ok(Deps {
             notifier: Notifier {
                 slack: SlackClient::new(destination, RetryPolicy::default())?,
-                deliveries: Deliveries::new(
+                deliveries: DynamoDeliveries::new(
                     aws_sdk_dynamodb::Client::new(&sdk),
                     config.deliveries_table,
                 ),
@@ -47,24 +47,15 @@ impl Deps {
     }
 }
 
-pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Report>, Error> {
     let notices = match notices_of(event.payload) {
         Ok(notices) => notices,
-        Err(triage) => return Ok(json!({ "ignored": triage.settle()? })),
+        Err(triage) => return triage.answer(),
     };
     let deadline = autopilot::events::deadline(event.context.deadline, MARGIN);
-    let mut deliveries = Vec::with_capacity(notices.len());
-    for notice in &notices {
-        let delivery = deps
-            .notifier
-            .deliver(notice, deadline)
-            .await
-            .inspect_err(|e| {
-                tracing::error!(message_id = %notice.message_id, error = %e, kind = e.kind(), "not posted");
-            })?;
-        deliveries.push(delivery);
-    }
-    Ok(json!({ "deliveries": deliveries }))
+    Ok(Answer::Ran(
+        deps.notifier.deliver_all(&notices, deadline).await?,
+    ))
 }
 
 /// SNS is the only way in; anything else is logged and answered.
@@ -78,6 +69,7 @@ pub fn notices_of(payload: Value) -> Result<Vec<SnsNotice>, Triage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn sample(name: &str) -> Value {
         let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -9,6 +9,7 @@
 //! - `run`: audit, compare with what is open, announce what opened or resolved
 
 pub mod analysis;
+pub mod config;
 
 #[cfg(feature = "availability-zones")]
 pub mod estate;

@@ -5,7 +5,8 @@
 use crate::availability_zones::analysis::{AzFinding, analyse};
 use crate::availability_zones::ports::{AuditScope, Estate, FindingsStore, OpenFinding};
 use crate::error::Result;
-use crate::notify::{Lifecycle, Notification, Publisher, Severity, fact, fnv1a};
+use crate::ids::fnv1a;
+use crate::notify::{Lifecycle, Notification, Publisher, Severity, fact};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -212,5 +213,111 @@ mod tests {
         assert_eq!(prints(&r.resolved, |k| &k.fingerprint), ["a1"]);
         let all = reconcile(&AuditScope::All, vec![], &known);
         assert_eq!(all.resolved.len(), 3);
+    }
+
+    /// The audit end to end, on in-memory ports.
+    mod engine {
+        use super::*;
+        use crate::availability_zones::analysis::{
+            CrossZone, LoadBalancer, Service, Snapshot, Target, TargetGroup,
+        };
+        use crate::fakes::{FakeEstate, MemoryFindings, MemoryPublisher};
+
+        const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/o/1";
+
+        /// An NLB in two AZs, cross-zone off, with one target per AZ.
+        fn estate(healthy_in_b: bool) -> Snapshot {
+            let target = |id: &str, az: &str, healthy| Target {
+                id: id.into(),
+                az_name: Some(az.into()),
+                healthy,
+            };
+            let names = |pairs: &[(&str, &str)]| {
+                pairs
+                    .iter()
+                    .map(|(n, i)| (n.to_string(), i.to_string()))
+                    .collect()
+            };
+            Snapshot {
+                az_maps: BTreeMap::from([(
+                    "123456789012".to_owned(),
+                    names(&[("us-east-1a", "use1-az1"), ("us-east-1b", "use1-az2")]),
+                )]),
+                services: vec![Service {
+                    id: "vpce-svc-1".into(),
+                    account: "123456789012".into(),
+                    nlb_arns: vec![LB.into()],
+                }],
+                load_balancers: vec![LoadBalancer {
+                    arn: LB.into(),
+                    account: "123456789012".into(),
+                    az_names: vec!["us-east-1a".into(), "us-east-1b".into()],
+                    cross_zone: false,
+                }],
+                target_groups: vec![TargetGroup {
+                    arn: "tg".into(),
+                    lb_arns: vec![LB.into()],
+                    cross_zone: CrossZone::Inherit,
+                    targets: vec![
+                        target("i-a", "us-east-1a", true),
+                        target("i-b", "us-east-1b", healthy_in_b),
+                    ],
+                }],
+                endpoints: vec![],
+                unreachable: vec![],
+            }
+        }
+
+        #[tokio::test]
+        async fn a_finding_opens_once_stays_quiet_and_resolves_in_its_thread() {
+            let auditor = Auditor {
+                estate: FakeEstate::default(),
+                findings: MemoryFindings::default(),
+                publisher: MemoryPublisher::default(),
+            };
+            *auditor.estate.snapshot.lock().unwrap() = estate(false);
+            let opened = auditor.run(AuditScope::All).await.unwrap();
+            assert_eq!(opened.opened.len(), 1);
+            assert_eq!(opened.opened[0].check, Check::Blackhole);
+            assert_eq!(auditor.findings.open.lock().unwrap().len(), 1);
+
+            let quiet = auditor.run(AuditScope::All).await.unwrap();
+            assert_eq!((quiet.opened.len(), quiet.still_open), (0, 1));
+
+            *auditor.estate.snapshot.lock().unwrap() = estate(true);
+            let resolved = auditor.run(AuditScope::All).await.unwrap();
+            assert_eq!(resolved.resolved.len(), 1);
+            assert!(auditor.findings.open.lock().unwrap().is_empty());
+
+            let published = auditor.publisher.published.lock().unwrap();
+            assert_eq!(
+                published.len(),
+                2,
+                "opened and resolved, nothing in between"
+            );
+            assert_eq!(published[0].lifecycle(), Some(Lifecycle::Opened));
+            assert_eq!(published[0].severity, Severity::Critical);
+            assert!(matches!(
+                published[1].lifecycle(),
+                Some(Lifecycle::Resolved { .. })
+            ));
+            assert_eq!(published[0].thread_id, published[1].thread_id);
+        }
+
+        #[tokio::test]
+        async fn a_finding_not_remembered_is_announced_again_by_the_next_run() {
+            let auditor = Auditor {
+                estate: FakeEstate::default(),
+                findings: MemoryFindings::default(),
+                publisher: MemoryPublisher::default(),
+            };
+            *auditor.estate.snapshot.lock().unwrap() = estate(false);
+            auditor.findings.fault.set("InternalServerError");
+            assert!(auditor.run(AuditScope::All).await.is_err());
+            auditor.run(AuditScope::All).await.unwrap();
+            // At least once: published before it was remembered, so published again.
+            assert_eq!(auditor.publisher.titles().len(), 2);
+            assert_eq!(auditor.findings.open.lock().unwrap().len(), 1);
+        }
     }
 }

@@ -5,12 +5,16 @@
 //! - `policy`: the policy document and the pure `decide`
 //! - `ec2`: the port the run needs (shaped like its IAM permissions) and its EC2 adapter
 //! - `run`: read → decide → apply → announce → report
+//! - `notifications`: what the run announces
 //! - `notifications_resource`: the CloudFormation custom resource, pure plan to EC2 calls
 
+pub mod config;
 pub mod policy;
 
 #[cfg(feature = "endpoint-connections")]
 pub mod ec2;
+#[cfg(feature = "endpoint-connections")]
+pub mod notifications;
 #[cfg(feature = "connection-notifications")]
 pub mod notifications_resource;
 #[cfg(feature = "endpoint-connections")]

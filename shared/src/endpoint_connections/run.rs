@@ -4,12 +4,14 @@
 
 use crate::announce;
 use crate::endpoint_connections::ec2::ConnectionApi;
+use crate::endpoint_connections::notifications;
 use crate::endpoint_connections::policy::{
     Action, Connection, Decision, Policy, PolicyError, decide,
 };
 use crate::error::{Error, ItemFailure, Result};
+use crate::events::Answer;
 use crate::ledger::Ledger;
-use crate::notify::{Notification, Publisher, Severity, fnv1a};
+use crate::notify::Publisher;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -59,7 +61,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// What makes two outcomes "the same decision" for announcing purposes.
-    fn ledger_key(&self) -> String {
+    pub(crate) fn ledger_key(&self) -> String {
         let c = &self.decision.connection;
         let status = match (&self.status, &self.failure) {
             (Status::Failed, Some(f)) => format!("failed:{}", f.code),
@@ -80,8 +82,6 @@ pub struct Report {
     pub outcomes: Vec<Outcome>,
     /// How many outcomes were announced (the others had been announced before).
     pub announced: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ignored: Option<String>,
 }
 
 /// Pure: which services a run reads, and the consumer's claim it may use; or why the event is
@@ -151,7 +151,7 @@ impl<C: ConnectionApi + Sync, L: Ledger + Sync, P: Publisher + Sync> Acceptor<C,
         &self,
         policy: std::result::Result<Policy, PolicyError>,
         scope: Scope,
-    ) -> Result<Report> {
+    ) -> Result<Answer<Report>> {
         let policy = announce::usable(
             &self.ledger,
             &self.publisher,
@@ -167,11 +167,7 @@ impl<C: ConnectionApi + Sync, L: Ledger + Sync, P: Publisher + Sync> Acceptor<C,
 
         let (services, claim) = match admit(&policy, scope) {
             Ok(admitted) => admitted,
-            Err(why) => {
-                tracing::warn!(reason = %why, "event ignored");
-                report.ignored = Some(why);
-                return Ok(report);
-            }
+            Err(why) => return Ok(Answer::ignored(why)),
         };
         let mut pending: Vec<Connection> = Vec::new();
         for service_id in &services {
@@ -181,9 +177,7 @@ impl<C: ConnectionApi + Sync, L: Ledger + Sync, P: Publisher + Sync> Acceptor<C,
         if let Some(claim) = &claim
             && let Err(why) = apply_claim(claim, &mut pending)
         {
-            tracing::warn!(reason = %why, "event ignored");
-            report.ignored = Some(why);
-            return Ok(report);
+            return Ok(Answer::ignored(why));
         }
 
         let decisions = decide(&policy, &pending);
@@ -203,9 +197,9 @@ impl<C: ConnectionApi + Sync, L: Ledger + Sync, P: Publisher + Sync> Acceptor<C,
             .filter(|o| fresh.contains(&o.ledger_key()))
             .collect();
         if !to_announce.is_empty() {
-            self.publisher
-                .publish(&decisions_notification(&to_announce, self.dry_run))
-                .await?;
+            for message in notifications::decisions(&to_announce, self.dry_run) {
+                self.publisher.publish(&message).await?;
+            }
             let announced: Vec<String> = to_announce.iter().map(|o| o.ledger_key()).collect();
             self.ledger.remember(&announced).await?;
         }
@@ -217,7 +211,7 @@ impl<C: ConnectionApi + Sync, L: Ledger + Sync, P: Publisher + Sync> Acceptor<C,
             .filter_map(|o| o.failure.clone())
             .collect();
         if failures.is_empty() {
-            Ok(report)
+            Ok(Answer::Ran(report))
         } else {
             Err(Error::Unapplied(failures))
         }
@@ -266,137 +260,6 @@ impl<C: ConnectionApi + Sync, L: Ledger + Sync, P: Publisher + Sync> Acceptor<C,
                 Outcome { decision, status, failure }
             })
             .collect())
-    }
-}
-
-/// FNV-1a: a stable, dependency-free fingerprint for ledger keys and notification ids.
-fn verb(o: &Outcome) -> &'static str {
-    match (o.status, o.decision.action) {
-        (Status::Failed, Action::Accept) => "accept failed",
-        (Status::Failed, _) => "reject failed",
-        (Status::DryRun, Action::Accept) => "would accept",
-        (Status::DryRun, _) => "would reject",
-        (_, Action::Accept) => "accepted",
-        (_, Action::Reject) => "rejected",
-        (_, Action::Hold) => "held",
-    }
-}
-
-fn decisions_notification(outcomes: &[&Outcome], dry_run: bool) -> Notification {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for o in outcomes {
-        *counts.entry(verb(o)).or_default() += 1;
-    }
-    let tally = counts
-        .iter()
-        .map(|(v, n)| format!("{n} {v}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let services: BTreeSet<&str> = outcomes
-        .iter()
-        .map(|o| o.decision.connection.service_id.as_str())
-        .collect();
-    let lines: Vec<String> = outcomes
-        .iter()
-        .map(|o| {
-            let c = &o.decision.connection;
-            let vpc = c
-                .vpc_id
-                .as_deref()
-                .map(|v| format!(", VPC `{v}`"))
-                .unwrap_or_default();
-            let failure = o
-                .failure
-                .as_ref()
-                .map(|f| format!(" — AWS said {}: {}", f.code, f.message))
-                .unwrap_or_default();
-            format!(
-                "• *{}* `{}` from account `{}`{vpc} to `{}`: {}{failure}",
-                verb(o),
-                c.endpoint_id,
-                c.owner,
-                c.service_id,
-                o.decision.reason
-            )
-        })
-        .collect();
-    let any = |s: Status| outcomes.iter().any(|o| o.status == s);
-    let severity = if any(Status::Failed) || any(Status::Held) {
-        Severity::Warning
-    } else {
-        Severity::Info
-    };
-    let mut next_steps = Vec::new();
-    if any(Status::Held) {
-        next_steps.push("Held connections wait for a human: add the consumer to the policy, or accept/reject them with `aws ec2 accept-vpc-endpoint-connections` / `reject-vpc-endpoint-connections`.".into());
-    }
-    if outcomes
-        .iter()
-        .any(|o| o.decision.action == Action::Reject && o.status == Status::Applied)
-    {
-        next_steps.push("If a rejection is wrong, add the consumer to the policy and ask them to create the endpoint again.".into());
-    }
-    if any(Status::Failed) {
-        next_steps.push("Some decisions were not applied; the invocation fails and is retried. Check the function's logs.".into());
-    }
-    if dry_run {
-        next_steps
-            .push("Dry run: nothing was changed. Set DRY_RUN=false to apply decisions.".into());
-    }
-    let decisions_json = serde_json::to_string(
-        &outcomes
-            .iter()
-            .map(|o| {
-                let c = &o.decision.connection;
-                serde_json::json!({"decision": verb(o), "account": c.owner, "vpc": c.vpc_id, "endpoint": c.endpoint_id,
-                                   "service": c.service_id, "reason": o.decision.reason})
-            })
-            .collect::<Vec<_>>(),
-    )
-    .unwrap_or_default();
-    let mut context = BTreeMap::from([
-        ("decisions".to_owned(), decisions_json),
-        Notification::dry_run_fact(dry_run),
-    ]);
-    if let [single] = outcomes {
-        let c = &single.decision.connection;
-        context.extend([
-            ("account".to_owned(), c.owner.clone()),
-            (
-                "vpc".to_owned(),
-                c.vpc_id.clone().unwrap_or_else(|| "unknown".into()),
-            ),
-            ("endpoint".to_owned(), c.endpoint_id.clone()),
-            ("service".to_owned(), c.service_id.clone()),
-            ("decision".to_owned(), verb(single).to_owned()),
-            ("reason".to_owned(), single.decision.reason.clone()),
-        ]);
-    }
-    let keys: Vec<String> = outcomes.iter().map(|o| o.ledger_key()).collect();
-    let prefix = if dry_run { "[dry run] " } else { "" };
-    Notification {
-        id: format!("connections-{:016x}", fnv1a(keys.join("\n").as_bytes())),
-        event_type: "EndpointConnectionDecisions".into(),
-        severity,
-        title: format!("{prefix}PrivateLink connections: {tally}"),
-        description: lines.join("\n"),
-        next_steps,
-        keywords: vec!["privatelink".into(), "endpoint-connection".into()],
-        thread_id: Some(match services.iter().next() {
-            Some(only) if services.len() == 1 => (*only).to_owned(),
-            _ => "privatelink-connections".to_owned(),
-        }),
-        summary: format!("{prefix}{tally}"),
-        related_resources: services
-            .iter()
-            .map(|s| s.to_string())
-            .chain(
-                outcomes
-                    .iter()
-                    .map(|o| o.decision.connection.endpoint_id.clone()),
-            )
-            .collect(),
-        context,
     }
 }
 
@@ -473,5 +336,123 @@ mod tests {
             "account 111111111111 does not own vpce-0e1"
         );
         assert_eq!(other[0].vpc_id, None);
+    }
+
+    /// The engine end to end, on in-memory ports.
+    mod engine {
+        use super::*;
+        use crate::fakes::{FakeConnections, MemoryLedger, MemoryPublisher};
+
+        type Fake = Acceptor<FakeConnections, MemoryLedger, MemoryPublisher>;
+
+        fn acceptor(connections: FakeConnections, dry_run: bool) -> Fake {
+            Acceptor {
+                connections,
+                ledger: MemoryLedger::default(),
+                publisher: MemoryPublisher::default(),
+                dry_run,
+            }
+        }
+
+        fn connection(endpoint: &str, owner: &str) -> Connection {
+            Connection {
+                endpoint_id: endpoint.into(),
+                ..pending(owner).remove(0)
+            }
+        }
+
+        fn estate() -> FakeConnections {
+            FakeConnections::with([
+                connection("vpce-0e1", "111111111111"),
+                connection("vpce-0e2", "999999999999"),
+            ])
+        }
+
+        #[tokio::test]
+        async fn a_sweep_applies_the_policy_and_announces_each_decision_once() {
+            let a = acceptor(estate(), false);
+            let report = a
+                .run(Ok(policy()), Scope::All)
+                .await
+                .unwrap()
+                .ran()
+                .unwrap();
+            assert_eq!(report.announced, 2);
+            assert_eq!(a.connections.state("vpce-0e1"), "available");
+            assert_eq!(a.connections.state("vpce-0e2"), "rejected");
+            assert_eq!(
+                a.publisher.titles(),
+                ["PrivateLink connections: 1 accepted, 1 rejected"]
+            );
+            // Nothing is pending any more: the replay decides and announces nothing.
+            let again = a
+                .run(Ok(policy()), Scope::All)
+                .await
+                .unwrap()
+                .ran()
+                .unwrap();
+            assert_eq!((again.outcomes.len(), again.announced), (0, 0));
+            assert_eq!(a.publisher.titles().len(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_dry_run_changes_nothing_and_is_announced_once() {
+            let a = acceptor(estate(), true);
+            for _ in 0..2 {
+                a.run(Ok(policy()), Scope::All).await.unwrap();
+            }
+            assert_eq!(a.connections.state("vpce-0e1"), "pendingAcceptance");
+            assert!(a.connections.calls.lock().unwrap().is_empty());
+            assert_eq!(
+                a.publisher.titles(),
+                ["[dry run] PrivateLink connections: 1 would accept, 1 would reject"]
+            );
+        }
+
+        #[tokio::test]
+        async fn a_refused_item_is_announced_and_fails_the_run() {
+            let mut connections = estate();
+            connections
+                .refused
+                .insert("vpce-0e1".into(), "InvalidParameter".into());
+            let a = acceptor(connections, false);
+            let err = a.run(Ok(policy()), Scope::All).await.unwrap_err();
+            assert!(matches!(&err, Error::Unapplied(f) if f[0].resource_id == "vpce-0e1"));
+            assert_eq!(a.connections.state("vpce-0e2"), "rejected");
+            assert_eq!(
+                a.publisher.titles(),
+                ["PrivateLink connections: 1 accept failed, 1 rejected"]
+            );
+        }
+
+        #[tokio::test]
+        async fn an_untrusted_claim_is_ignored_without_a_call_or_a_message() {
+            let a = acceptor(estate(), false);
+            let answer = a
+                .run(
+                    Ok(policy()),
+                    Scope::Endpoint(claim("999999999999", "vpce-svc-0a")),
+                )
+                .await
+                .unwrap();
+            assert!(
+                matches!(answer, Answer::Ignored { ignored } if ignored.contains("does not trust"))
+            );
+            assert!(a.connections.calls.lock().unwrap().is_empty());
+            assert!(a.publisher.titles().is_empty());
+        }
+
+        #[tokio::test]
+        async fn a_broken_policy_accepts_nothing_and_is_announced_once() {
+            let a = acceptor(estate(), false);
+            for _ in 0..2 {
+                let broken = Policy::parse("{");
+                assert!(a.run(broken, Scope::All).await.is_err());
+            }
+            assert_eq!(a.connections.state("vpce-0e1"), "pendingAcceptance");
+            let titles = a.publisher.titles();
+            assert_eq!(titles.len(), 1, "{titles:?}");
+            assert!(titles[0].contains("nothing is accepted"), "{titles:?}");
+        }
     }
 }

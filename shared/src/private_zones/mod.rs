@@ -5,9 +5,13 @@
 //! - `rules`: the zone rules and the pure `plan`
 //! - `route53`: the ports (zone owner, spokes) and their Route 53 / EC2 adapters
 //! - `run`: read VPCs → plan → authorize, associate, clean up → announce
+//! - `notifications`: what the run announces
 
+pub mod config;
 pub mod rules;
 
+#[cfg(feature = "private-zones")]
+pub mod notifications;
 #[cfg(feature = "private-zones")]
 pub mod route53;
 #[cfg(feature = "private-zones")]

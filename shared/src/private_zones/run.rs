@@ -10,12 +10,14 @@
 use crate::announce;
 use crate::documents::PolicyError;
 use crate::error::{Error, Result};
+use crate::events::Answer;
 use crate::ledger::Ledger;
-use crate::notify::{Notification, Publisher, Severity, fact, fnv1a};
+use crate::notify::Publisher;
+use crate::private_zones::notifications;
 use crate::private_zones::route53::{Spokes, ZoneOwner};
 use crate::private_zones::rules::{Change, Rules, Step, Vpc, Zone, plan};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Route 53 errors that are facts about the estate, not passing faults: reported as findings,
 /// never retried.
@@ -91,7 +93,7 @@ pub struct Finding {
 }
 
 impl Outcome {
-    fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         let status = match (&self.status, &self.finding) {
             (Status::Finding, Some(f)) => format!("finding:{}", f.code),
             (Status::DryRun, _) => "dry-run".into(),
@@ -119,7 +121,7 @@ pub struct Unreachable {
 }
 
 impl Unreachable {
-    fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         format!("unreachable:{}:{}:{}", self.account, self.region, self.code)
     }
 }
@@ -132,8 +134,6 @@ pub struct Report {
     /// Accounts or regions that could not be read (a missing spoke role, say).
     pub unreachable: Vec<Unreachable>,
     pub announced: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ignored: Option<String>,
 }
 
 pub struct Associator<O, S, L, P> {
@@ -152,7 +152,7 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
         &self,
         rules: std::result::Result<Rules, PolicyError>,
         target: Target,
-    ) -> Result<Report> {
+    ) -> Result<Answer<Report>> {
         let rules = announce::usable(
             &self.ledger,
             &self.publisher,
@@ -173,15 +173,14 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
                 vpc_ids,
             } => {
                 if !rules.trusts_account(&account) {
-                    tracing::warn!(%account, "event from an account the rules do not trust; ignored");
-                    report.ignored = Some(format!(
+                    return Ok(Answer::ignored(format!(
                         "event from account {account}, which the rules do not trust"
-                    ));
-                    return Ok(report);
+                    )));
                 }
                 if !rules.covers_region(&region) {
-                    report.ignored = Some(format!("region {region} is not covered by the rules"));
-                    return Ok(report);
+                    return Ok(Answer::ignored(format!(
+                        "region {region} is not covered by the rules"
+                    )));
                 }
                 vec![(account, region, vpc_ids)]
             }
@@ -202,8 +201,8 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
             match self.spokes.vpcs(account, region, ids).await {
                 Ok(found) => vpcs.extend(found),
                 Err(e) if e.code() == Some("InvalidVpcID.NotFound") => {
-                    report.ignored =
-                        Some(format!("{} no longer exists in {account}", ids.join(", ")));
+                    let gone = format!("{} no longer exists in {account}", ids.join(", "));
+                    return Ok(Answer::ignored(gone));
                 }
                 // An event's VPC is worth a retry; one account must not stop a reconcile.
                 Err(e) if e.retryable() && !reconcile => return Err(e),
@@ -281,9 +280,9 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
             .filter(|u| fresh.contains(&u.key()))
             .collect();
         if !new.is_empty() || !lost.is_empty() {
-            self.publisher
-                .publish(&notification(&new, &lost, self.dry_run))
-                .await?;
+            for message in notifications::changes(&new, &lost, self.dry_run) {
+                self.publisher.publish(&message).await?;
+            }
             let announced = new
                 .iter()
                 .map(|o| o.key())
@@ -293,7 +292,7 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
         report.announced = new.len() + lost.len();
         match hard_error {
             Some(e) => Err(e),
-            None => Ok(report),
+            None => Ok(Answer::Ran(report)),
         }
     }
 
@@ -330,122 +329,6 @@ fn record(zones: &mut [Zone], vpc: &Vpc, step: &Step) {
     }
 }
 
-fn verb(o: &Outcome) -> &'static str {
-    match (&o.status, o.step.change) {
-        (Status::Finding, _) => "not associated",
-        (Status::DryRun, Change::Associate) => "would associate",
-        (Status::DryRun, Change::Disassociate) => "would disassociate",
-        (Status::Done, Change::Associate) => "associated",
-        (Status::Done, Change::Disassociate) => "disassociated",
-    }
-}
-
-fn notification(
-    outcomes: &[&Outcome],
-    unreachable: &[&Unreachable],
-    dry_run: bool,
-) -> Notification {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for o in outcomes {
-        *counts.entry(verb(o)).or_default() += 1;
-    }
-    if !unreachable.is_empty() {
-        counts.insert("accounts unreachable", unreachable.len());
-    }
-    let tally = counts
-        .iter()
-        .map(|(v, n)| format!("{n} {v}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let findings = outcomes.iter().any(|o| o.status == Status::Finding) || !unreachable.is_empty();
-    let lines: Vec<String> = outcomes
-        .iter()
-        .map(|o| {
-            let why = o
-                .finding
-                .as_ref()
-                .map_or(o.step.reason.as_str(), |f| f.message.as_str());
-            format!(
-                "• *{}* `{}` (`{}`) with VPC `{}` in account `{}`, {}: {why}",
-                verb(o),
-                o.step.zone_name,
-                o.step.zone_id,
-                o.vpc_id,
-                o.account,
-                o.region
-            )
-        })
-        .collect();
-    let lines: Vec<String> = lines
-        .into_iter()
-        .chain(unreachable.iter().map(|u| {
-            format!(
-                "• *unreachable* account `{}`, {}: {}",
-                u.account, u.region, u.problem
-            )
-        }))
-        .collect();
-    let mut next_steps = Vec::new();
-    if findings {
-        next_steps.push("Findings are not retried: ConflictingDomainExists means the VPC already has a zone of that name; LimitsExceeded, that the zone has 300 VPCs (consider Route 53 Profiles); NotAuthorizedException or AccessDenied, that the spoke role or authorization is missing.".into());
-    }
-    if !unreachable.is_empty() {
-        next_steps.push("Unreachable accounts were skipped: deploy spoke-template.yaml there (the role the hub assumes), or remove the account from the zone rules.".into());
-    }
-    if dry_run {
-        next_steps.push("Dry run: nothing was changed. Set DRY_RUN=false to apply.".into());
-    }
-    let prefix = if dry_run { "[dry run] " } else { "" };
-    let mut context = BTreeMap::from([Notification::dry_run_fact(dry_run)]);
-    if let [single] = outcomes {
-        context.extend([
-            ("account".to_owned(), single.account.clone()),
-            ("vpc".to_owned(), single.vpc_id.clone()),
-            ("region".to_owned(), single.region.clone()),
-            (
-                "zone".to_owned(),
-                format!("{} ({})", single.step.zone_name, single.step.zone_id),
-            ),
-            (fact::ZONE_ID.to_owned(), single.step.zone_id.clone()),
-            ("decision".to_owned(), verb(single).to_owned()),
-        ]);
-    }
-    Notification {
-        id: format!(
-            "zones-{:016x}",
-            fnv1a(
-                outcomes
-                    .iter()
-                    .map(|o| o.key())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-                    .as_bytes()
-            )
-        ),
-        event_type: "PrivateZoneAssociations".into(),
-        severity: if findings {
-            Severity::Warning
-        } else {
-            Severity::Info
-        },
-        title: format!("{prefix}Private hosted zones: {tally}"),
-        description: lines.join("\n"),
-        next_steps,
-        keywords: vec![
-            "privatelink".into(),
-            "route53".into(),
-            "private-hosted-zone".into(),
-        ],
-        thread_id: Some("private-zone-associations".into()),
-        summary: format!("{prefix}{tally}"),
-        related_resources: outcomes
-            .iter()
-            .flat_map(|o| [o.step.zone_id.clone(), o.vpc_id.clone()])
-            .collect(),
-        context,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,5 +359,152 @@ mod tests {
             assert_eq!(finding_of(&aws(code)), None, "{code}");
         }
         assert_eq!(finding_of(&Error::Config("x".into())), None);
+    }
+
+    /// The associator end to end, on in-memory ports.
+    mod engine {
+        use super::*;
+        use crate::fakes::{FakeRoute53, MemoryLedger, MemoryPublisher};
+        use std::collections::BTreeMap;
+
+        const HUB: &str = "111111111111";
+        const SPOKE: &str = "222222222222";
+        const ZONE: &str = "Z0HUB";
+
+        fn rules() -> Rules {
+            Rules::parse(&format!(
+                r#"{{"version": 1, "accounts": ["{HUB}", "{SPOKE}"], "regions": ["us-east-1"], "rules": [{{"zones": ["{ZONE}"]}}]}}"#
+            ))
+            .unwrap()
+        }
+
+        fn estate() -> FakeRoute53 {
+            let zone = Zone {
+                id: ZONE.into(),
+                name: "internal.example.".into(),
+                tags: BTreeMap::new(),
+                vpcs: [("vpc-0hub".to_owned(), "us-east-1".to_owned())].into(),
+            };
+            let vpc = |account: &str, id: &str| Vpc {
+                account: account.into(),
+                region: "us-east-1".into(),
+                vpc_id: id.into(),
+                tags: BTreeMap::new(),
+            };
+            FakeRoute53::new(
+                vec![zone],
+                vec![
+                    vpc(HUB, "vpc-0hub"),
+                    vpc(HUB, "vpc-0new"),
+                    vpc(SPOKE, "vpc-0spoke"),
+                ],
+            )
+        }
+
+        type Fake = Associator<FakeRoute53, FakeRoute53, MemoryLedger, MemoryPublisher>;
+
+        fn associator(r53: &FakeRoute53, dry_run: bool) -> Fake {
+            Associator {
+                owner: r53.clone(),
+                spokes: r53.clone(),
+                ledger: MemoryLedger::default(),
+                publisher: MemoryPublisher::default(),
+                hub_account: HUB.into(),
+                dry_run,
+            }
+        }
+
+        #[tokio::test]
+        async fn the_hub_associates_directly_and_a_spoke_through_an_authorization_it_then_removes()
+        {
+            let r53 = estate();
+            let a = associator(&r53, false);
+            let report = a
+                .run(Ok(rules()), Target::Reconcile)
+                .await
+                .unwrap()
+                .ran()
+                .unwrap();
+            assert_eq!(report.outcomes.len(), 2);
+            assert_eq!(
+                r53.state().calls,
+                [
+                    "associate Z0HUB vpc-0new",
+                    "authorize Z0HUB vpc-0spoke",
+                    "spoke-associate Z0HUB vpc-0spoke",
+                    "deauthorize Z0HUB vpc-0spoke",
+                ]
+            );
+            assert!(r53.state().authorizations.is_empty());
+            assert_eq!(a.publisher.titles(), ["Private hosted zones: 2 associated"]);
+            // Everything is associated: the next reconcile changes and announces nothing.
+            let again = a
+                .run(Ok(rules()), Target::Reconcile)
+                .await
+                .unwrap()
+                .ran()
+                .unwrap();
+            assert!(again.outcomes.is_empty());
+            assert_eq!(r53.state().calls.len(), 4);
+            assert_eq!(a.publisher.titles().len(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_refusal_that_is_a_fact_is_a_finding_announced_once() {
+            let r53 = estate();
+            r53.state()
+                .refuse
+                .insert("spoke-associate", "ConflictingDomainExists");
+            let a = associator(&r53, false);
+            for _ in 0..2 {
+                let report = a
+                    .run(Ok(rules()), Target::Reconcile)
+                    .await
+                    .unwrap()
+                    .ran()
+                    .unwrap();
+                let finding = report
+                    .outcomes
+                    .iter()
+                    .find(|o| o.vpc_id == "vpc-0spoke")
+                    .unwrap();
+                assert_eq!(finding.status, Status::Finding);
+            }
+            // The authorization is removed even though the associate failed.
+            assert!(r53.state().authorizations.is_empty());
+            let titles = a.publisher.titles();
+            assert_eq!(
+                titles,
+                ["Private hosted zones: 1 associated, 1 not associated"]
+            );
+        }
+
+        #[tokio::test]
+        async fn an_event_from_an_untrusted_account_changes_nothing() {
+            let r53 = estate();
+            let a = associator(&r53, false);
+            let target = Target::Vpcs {
+                account: "999999999999".into(),
+                region: "us-east-1".into(),
+                vpc_ids: vec!["vpc-0spoke".into()],
+            };
+            let answer = a.run(Ok(rules()), target).await.unwrap();
+            assert!(
+                matches!(answer, Answer::Ignored { ignored } if ignored.contains("do not trust"))
+            );
+            assert!(r53.state().calls.is_empty());
+        }
+
+        #[tokio::test]
+        async fn a_dry_run_calls_nothing_that_changes() {
+            let r53 = estate();
+            let a = associator(&r53, true);
+            a.run(Ok(rules()), Target::Reconcile).await.unwrap();
+            assert!(r53.state().calls.is_empty());
+            assert_eq!(
+                a.publisher.titles(),
+                ["[dry run] Private hosted zones: 2 would associate"]
+            );
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! <https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks>
 
 use super::config::{Destination, Secret};
+use super::ports::Poster;
 use crate::error::Result;
 use crate::https::HttpsClient;
 use bytes::Bytes;
@@ -118,13 +119,58 @@ impl SlackClient {
         })
     }
 
-    pub fn destination(&self) -> &Destination {
+    async fn send(
+        &self,
+        url: &str,
+        token: Option<&Secret>,
+        body: Bytes,
+        timeout: Duration,
+    ) -> std::result::Result<Reply, String> {
+        let mut request = hyper::Request::post(url).header(
+            hyper::header::CONTENT_TYPE,
+            "application/json; charset=utf-8",
+        );
+        if let Some(token) = token {
+            request = request.header(
+                hyper::header::AUTHORIZATION,
+                format!("Bearer {}", token.expose()),
+            );
+        }
+        // Errors name what went wrong, never the URL (a webhook's URL is its credential).
+        let request = request
+            .body(Full::new(body))
+            .map_err(|_| "the Slack URL is not a valid URI".to_owned())?;
+        let response = tokio::time::timeout(timeout, self.http.request(request))
+            .await
+            .map_err(|_| format!("no answer within {timeout:?}"))??;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(hyper::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = Limited::new(response.into_body(), 64 * 1024)
+            .collect()
+            .await
+            .map_err(|e| format!("reading Slack's answer: {e}"))?
+            .to_bytes();
+        Ok(Reply {
+            status,
+            retry_after,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+}
+
+impl Poster for SlackClient {
+    fn destination(&self) -> &Destination {
         &self.destination
     }
 
     /// Posts `message` (`text` and `blocks`), to `channel` and in `thread_ts` in bot mode, trying
     /// again as the policy allows without waiting past `deadline`.
-    pub async fn post(
+    async fn post(
         &self,
         message: &Value,
         channel: Option<&str>,
@@ -185,49 +231,6 @@ impl SlackClient {
             tracing::warn!(reason = %why, wait_ms = wait.as_millis() as u64, "Slack post retried");
             tokio::time::sleep(wait).await;
         }
-    }
-
-    async fn send(
-        &self,
-        url: &str,
-        token: Option<&Secret>,
-        body: Bytes,
-        timeout: Duration,
-    ) -> std::result::Result<Reply, String> {
-        let mut request = hyper::Request::post(url).header(
-            hyper::header::CONTENT_TYPE,
-            "application/json; charset=utf-8",
-        );
-        if let Some(token) = token {
-            request = request.header(
-                hyper::header::AUTHORIZATION,
-                format!("Bearer {}", token.expose()),
-            );
-        }
-        // Errors name what went wrong, never the URL (a webhook's URL is its credential).
-        let request = request
-            .body(Full::new(body))
-            .map_err(|_| "the Slack URL is not a valid URI".to_owned())?;
-        let response = tokio::time::timeout(timeout, self.http.request(request))
-            .await
-            .map_err(|_| format!("no answer within {timeout:?}"))??;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(hyper::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = Limited::new(response.into_body(), 64 * 1024)
-            .collect()
-            .await
-            .map_err(|e| format!("reading Slack's answer: {e}"))?
-            .to_bytes();
-        Ok(Reply {
-            status,
-            retry_after,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        })
     }
 }
 

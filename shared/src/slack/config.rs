@@ -9,7 +9,7 @@ use std::fmt;
 
 /// A credential that never shows up in logs or error messages.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(pub(crate) String);
 
 impl Secret {
     pub fn expose(&self) -> &str {
@@ -25,7 +25,7 @@ impl fmt::Debug for Secret {
 
 /// What the environment says; the destination itself comes from the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotifierConfig {
+pub struct Config {
     /// Secrets Manager secret (ARN or name) holding the webhook URL or the bot token.
     pub secret_id: String,
     /// Alerts below this severity are not posted (resolutions count as what they resolve).
@@ -38,7 +38,7 @@ pub struct NotifierConfig {
     pub deliveries_table: String,
 }
 
-impl NotifierConfig {
+impl Config {
     pub fn from_env(env: &Env) -> Result<Self> {
         let min_severity = match env.optional("SLACK_MIN_SEVERITY") {
             None => Severity::Info,
@@ -56,7 +56,7 @@ impl NotifierConfig {
             .optional("SLACK_API_URL")
             .unwrap_or_else(|| "https://slack.com/api".into());
         check_url("SLACK_API_URL", &api_url)?;
-        Ok(NotifierConfig {
+        Ok(Config {
             secret_id: env.required("SLACK_SECRET_ARN")?,
             min_severity,
             routing,
@@ -164,7 +164,7 @@ pub enum Destination {
 impl Destination {
     /// The secret holds a webhook URL or a bot token, as plain text or as JSON
     /// (`{"webhook_url": "…"}` or `{"bot_token": "…"}`). Errors never repeat the value.
-    pub fn from_secret(value: &str, config: &NotifierConfig) -> Result<Self> {
+    pub fn from_secret(value: &str, config: &Config) -> Result<Self> {
         let bad =
             |why: &str| Error::Config(format!("the Slack secret {}: {why}", config.secret_id));
         let value = value.trim();
@@ -215,7 +215,7 @@ impl Destination {
 mod tests {
     use super::*;
 
-    fn config(extra: &[(&'static str, &'static str)]) -> Result<NotifierConfig> {
+    fn config(extra: &[(&'static str, &'static str)]) -> Result<Config> {
         let mut vars = vec![
             (
                 "SLACK_SECRET_ARN",
@@ -224,7 +224,7 @@ mod tests {
             ("DELIVERIES_TABLE", "deliveries"),
         ];
         vars.extend_from_slice(extra);
-        NotifierConfig::from_env(&Env::from_pairs(vars))
+        Config::from_env(&Env::from_pairs(vars))
     }
 
     #[test]

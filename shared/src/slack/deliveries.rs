@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::ledger::now_secs as now;
+use crate::slack::ports::{Claim, DeliveryStore};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::time::Duration;
 
@@ -15,21 +16,8 @@ const THREAD_MEMORY: Duration = Duration::from_secs(90 * 24 * 3600);
 /// is well below it).
 pub const CLAIM_LEASE: Duration = Duration::from_secs(180);
 
-/// The state of one SNS message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// Ours to post.
-    Mine,
-    /// Already posted: a duplicate delivery.
-    Posted,
-    /// Another invocation is posting it now.
-    InFlight,
-    /// An invocation claimed it and never finished: it may or may not have been posted.
-    Interrupted,
-}
-
 /// `dynamodb:PutItem`, `GetItem`, `UpdateItem`, `DeleteItem` on the deliveries table.
-pub struct Deliveries {
+pub struct DynamoDeliveries {
     client: aws_sdk_dynamodb::Client,
     table: String,
 }
@@ -49,17 +37,19 @@ fn number(item: &std::collections::HashMap<String, AttributeValue>, key: &str) -
         .unwrap_or_default()
 }
 
-impl Deliveries {
+impl DynamoDeliveries {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Deliveries {
+        DynamoDeliveries {
             client,
             table: table.into(),
         }
     }
+}
 
+impl DeliveryStore for DynamoDeliveries {
     /// Claims an SNS message before posting it: a conditional write, so of two deliveries of
     /// the same message only one posts.
-    pub async fn claim(&self, message_id: &str) -> Result<Claim> {
+    async fn claim(&self, message_id: &str) -> Result<Claim> {
         let now = now();
         let put = self
             .client
@@ -108,7 +98,7 @@ impl Deliveries {
     }
 
     /// The message is in Slack.
-    pub async fn posted(&self, message_id: &str) -> Result<()> {
+    async fn posted(&self, message_id: &str) -> Result<()> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -123,7 +113,7 @@ impl Deliveries {
     }
 
     /// Posting failed for sure: let the retry post it.
-    pub async fn release(&self, message_id: &str) -> Result<()> {
+    async fn release(&self, message_id: &str) -> Result<()> {
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -138,7 +128,7 @@ impl Deliveries {
     }
 
     /// Where the message that opened `thread_id` is.
-    pub async fn remember_thread(&self, thread_id: &str, channel: &str, ts: &str) -> Result<()> {
+    async fn remember_thread(&self, thread_id: &str, channel: &str, ts: &str) -> Result<()> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -156,7 +146,7 @@ impl Deliveries {
     }
 
     /// The channel and `ts` of the message that opened `thread_id`, if it is remembered.
-    pub async fn thread(&self, thread_id: &str) -> Result<Option<(String, String)>> {
+    async fn thread(&self, thread_id: &str) -> Result<Option<(String, String)>> {
         let out = self
             .client
             .get_item()

@@ -9,14 +9,14 @@ pub mod client;
 pub mod config;
 pub mod deliveries;
 pub mod message;
+pub mod ports;
 
 use crate::error::{Error, Result};
 use crate::events::SnsNotice;
 use crate::notify::Severity;
-use client::SlackClient;
 use config::Destination;
-use deliveries::{Claim, Deliveries};
 use message::{Alert, render};
+use ports::{Claim, DeliveryStore, Poster};
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -40,13 +40,32 @@ pub enum Delivery {
     Duplicate { message_id: String },
 }
 
-pub struct Notifier {
-    pub slack: SlackClient,
-    pub deliveries: Deliveries,
+/// What an invocation did with the SNS messages it carried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub deliveries: Vec<Delivery>,
+}
+
+pub struct Notifier<S, D> {
+    pub slack: S,
+    pub deliveries: D,
     pub min_severity: Severity,
 }
 
-impl Notifier {
+impl<S: Poster + Sync, D: DeliveryStore + Sync> Notifier<S, D> {
+    /// Delivers each message in turn; the first that fails fails the invocation (its retry
+    /// finds the ones before it posted and does not post them again).
+    pub async fn deliver_all(&self, notices: &[SnsNotice], deadline: Instant) -> Result<Report> {
+        let mut deliveries = Vec::with_capacity(notices.len());
+        for notice in notices {
+            let delivery = self.deliver(notice, deadline).await.inspect_err(|e| {
+                tracing::error!(message_id = %notice.message_id, error = %e, kind = e.kind(), "not posted");
+            })?;
+            deliveries.push(delivery);
+        }
+        Ok(Report { deliveries })
+    }
+
     /// Posts one alert-topic message, unless it is filtered out or already posted. Nothing is
     /// posted for a message that is not a Chatbot custom notification.
     pub async fn deliver(&self, notice: &SnsNotice, deadline: Instant) -> Result<Delivery> {
@@ -162,4 +181,175 @@ pub async fn read_secret(
         .secret_string()
         .map(str::to_owned)
         .ok_or_else(|| Error::Config(format!("the Slack secret {secret_id} has no SecretString")))
+}
+
+/// The notifier's exactly-once logic on in-memory ports.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fakes::{FakePoster, MemoryDeliveries};
+    use crate::notify::{Lifecycle, Notification};
+    use config::{Routing, Secret};
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    fn notifier() -> Notifier<FakePoster, MemoryDeliveries> {
+        Notifier {
+            slack: FakePoster::new(Destination::Bot {
+                token: Secret("xoxb-test".into()),
+                api_url: "https://slack.com/api".into(),
+                routing: Routing::parse("default=#alerts", Severity::Info).unwrap(),
+            }),
+            deliveries: MemoryDeliveries::default(),
+            min_severity: Severity::Info,
+        }
+    }
+
+    fn notice(message_id: &str, lifecycle: Option<Lifecycle>) -> SnsNotice {
+        let n = Notification {
+            id: "az-finding-1".into(),
+            event_type: "AzFinding".into(),
+            severity: Severity::Critical,
+            title: "No healthy target in use1-az2".into(),
+            description: "• the NLB sends traffic into nothing".into(),
+            next_steps: vec![],
+            keywords: vec![],
+            thread_id: Some("az-finding-1".into()),
+            summary: "blackhole".into(),
+            related_resources: vec![],
+            context: lifecycle
+                .map(Lifecycle::facts)
+                .unwrap_or_default()
+                .into_iter()
+                .collect::<BTreeMap<_, _>>(),
+        };
+        SnsNotice {
+            message_id: message_id.into(),
+            topic_arn: "arn:aws:sns:us-east-1:123456789012:alerts".into(),
+            subject: None,
+            message: n.to_chatbot().to_string(),
+            published_epoch: 1_764_150_000,
+            published: "2026-11-26T09:30:00Z".into(),
+        }
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(30)
+    }
+
+    fn posts(n: &Notifier<FakePoster, MemoryDeliveries>) -> usize {
+        n.slack.posts.lock().unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn a_message_is_posted_once_however_often_it_is_delivered() {
+        let n = notifier();
+        let first = n.deliver(&notice("m-1", None), soon()).await.unwrap();
+        assert!(matches!(first, Delivery::Posted { channel: Some(c), .. } if c == "#alerts"));
+        let again = n.deliver(&notice("m-1", None), soon()).await.unwrap();
+        assert_eq!(
+            again,
+            Delivery::Duplicate {
+                message_id: "m-1".into()
+            }
+        );
+        assert_eq!(posts(&n), 1);
+    }
+
+    #[tokio::test]
+    async fn a_claim_held_by_a_running_invocation_is_left_to_it() {
+        let n = notifier();
+        n.deliveries
+            .messages
+            .lock()
+            .unwrap()
+            .insert("m-1".into(), Claim::InFlight);
+        let err = n.deliver(&notice("m-1", None), soon()).await.unwrap_err();
+        assert!(err.retryable(), "the retry finds it posted: {err}");
+        assert_eq!(posts(&n), 0);
+    }
+
+    #[tokio::test]
+    async fn a_claim_left_by_a_dead_invocation_is_never_posted_blindly() {
+        let n = notifier();
+        n.deliveries
+            .messages
+            .lock()
+            .unwrap()
+            .insert("m-1".into(), Claim::Interrupted);
+        let err = n.deliver(&notice("m-1", None), soon()).await.unwrap_err();
+        assert!(
+            !err.retryable(),
+            "to the dead-letter queue, not Slack: {err}"
+        );
+        assert!(err.to_string().contains("may be in Slack already"), "{err}");
+        assert_eq!(posts(&n), 0);
+    }
+
+    #[tokio::test]
+    async fn a_failed_post_releases_its_claim_so_the_retry_posts() {
+        let n = notifier();
+        *n.slack.failures.lock().unwrap() = 1;
+        assert!(
+            n.deliver(&notice("m-1", None), soon())
+                .await
+                .unwrap_err()
+                .retryable()
+        );
+        assert!(n.deliveries.messages.lock().unwrap().is_empty());
+        n.deliver(&notice("m-1", None), soon()).await.unwrap();
+        assert_eq!(posts(&n), 1);
+    }
+
+    #[tokio::test]
+    async fn a_release_that_fails_keeps_the_claim_so_nothing_posts_twice() {
+        let n = notifier();
+        *n.slack.failures.lock().unwrap() = 1;
+        n.deliveries
+            .release_fault
+            .set("ProvisionedThroughputExceededException");
+        let err = n.deliver(&notice("m-1", None), soon()).await.unwrap_err();
+        assert!(
+            err.to_string().contains("the fake refused"),
+            "the post's error: {err}"
+        );
+        // The claim stays: in flight now, interrupted once its lease runs out; never posted twice.
+        let next = n.deliver(&notice("m-1", None), soon()).await;
+        assert!(next.is_err());
+        assert_eq!(posts(&n), 0);
+    }
+
+    #[tokio::test]
+    async fn a_resolution_replies_in_the_thread_its_finding_opened() {
+        let n = notifier();
+        let opened = n
+            .deliver(&notice("m-1", Some(Lifecycle::Opened)), soon())
+            .await
+            .unwrap();
+        let Delivery::Posted { ts: Some(ts), .. } = opened else {
+            panic!("{opened:?}")
+        };
+        let resolved = Lifecycle::Resolved {
+            opened_severity: Severity::Critical,
+        };
+        let reply = n
+            .deliver(&notice("m-2", Some(resolved)), soon())
+            .await
+            .unwrap();
+        assert!(matches!(reply, Delivery::Posted { thread_ts: Some(t), .. } if t == ts));
+    }
+
+    #[tokio::test]
+    async fn below_the_minimum_severity_nothing_is_claimed_or_posted() {
+        let mut n = notifier();
+        n.min_severity = Severity::Critical;
+        let mut low = notice("m-1", None);
+        low.message = low.message.replace("\"critical\"", "\"info\"");
+        let delivery = n.deliver(&low, soon()).await.unwrap();
+        assert!(
+            matches!(delivery, Delivery::Filtered { .. }),
+            "{delivery:?}"
+        );
+        assert!(n.deliveries.messages.lock().unwrap().is_empty());
+    }
 }

@@ -1,0 +1,499 @@
+//! In-memory stand-ins for the ports, so the engine's tests run each job's logic without AWS or
+//! SDK mocks. Each fake keeps what it was asked and can be told to fail.
+
+use crate::error::{Error, ItemFailure, Result};
+use crate::notify::{Notification, Publisher};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+/// An AWS refusal with `code`, as the adapters report one.
+pub fn aws_error(operation: &'static str, code: &str, retryable: bool) -> Error {
+    Error::Aws {
+        operation,
+        code: Some(code.into()),
+        message: format!("{code}: refused by the fake"),
+        retryable,
+        source: Box::new(std::io::Error::other(code.to_owned())),
+    }
+}
+
+/// Fails the next call when set.
+#[derive(Default)]
+pub struct Fault(Mutex<Option<&'static str>>);
+
+impl Fault {
+    pub fn set(&self, code: &'static str) {
+        *self.0.lock().unwrap() = Some(code);
+    }
+
+    fn check(&self, operation: &'static str) -> Result<()> {
+        match self.0.lock().unwrap().take() {
+            Some(code) => Err(aws_error(operation, code, true)),
+            None => Ok(()),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryPublisher {
+    pub published: Mutex<Vec<Notification>>,
+    pub fault: Fault,
+}
+
+impl MemoryPublisher {
+    pub fn titles(&self) -> Vec<String> {
+        self.published
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|n| n.title.clone())
+            .collect()
+    }
+}
+
+impl Publisher for MemoryPublisher {
+    async fn publish(&self, notification: &Notification) -> Result<()> {
+        self.fault.check("sns:Publish")?;
+        self.published.lock().unwrap().push(notification.clone());
+        Ok(())
+    }
+}
+
+#[cfg(any(
+    feature = "endpoint-connections",
+    feature = "private-zones",
+    feature = "slack"
+))]
+pub use ledger::MemoryLedger;
+
+#[cfg(any(
+    feature = "endpoint-connections",
+    feature = "private-zones",
+    feature = "slack"
+))]
+mod ledger {
+    use super::*;
+    use crate::ledger::Ledger;
+
+    #[derive(Default)]
+    pub struct MemoryLedger {
+        pub keys: Mutex<BTreeSet<String>>,
+        pub fault: Fault,
+    }
+
+    impl Ledger for MemoryLedger {
+        async fn unseen(&self, keys: &[String]) -> Result<Vec<String>> {
+            let known = self.keys.lock().unwrap();
+            Ok(keys
+                .iter()
+                .filter(|k| !known.contains(*k))
+                .cloned()
+                .collect())
+        }
+
+        async fn remember(&self, keys: &[String]) -> Result<()> {
+            self.fault.check("dynamodb:PutItem")?;
+            self.keys.lock().unwrap().extend(keys.iter().cloned());
+            Ok(())
+        }
+    }
+}
+
+#[cfg(feature = "endpoint-connections")]
+pub use connections::FakeConnections;
+
+#[cfg(feature = "endpoint-connections")]
+mod connections {
+    use super::*;
+    use crate::endpoint_connections::ec2::ConnectionApi;
+    use crate::endpoint_connections::policy::Connection;
+
+    /// Connections by endpoint id; Accept and Reject move them out of `pendingAcceptance`.
+    #[derive(Default)]
+    pub struct FakeConnections {
+        pub connections: Mutex<BTreeMap<String, Connection>>,
+        /// Endpoint ids whose Accept/Reject AWS reports as unsuccessful, with the code.
+        pub refused: BTreeMap<String, String>,
+        /// (operation, service id, endpoint ids) of each mutating call.
+        pub calls: Mutex<Vec<(&'static str, String, Vec<String>)>>,
+    }
+
+    impl FakeConnections {
+        pub fn with(connections: impl IntoIterator<Item = Connection>) -> Self {
+            FakeConnections {
+                connections: Mutex::new(
+                    connections
+                        .into_iter()
+                        .map(|c| (c.endpoint_id.clone(), c))
+                        .collect(),
+                ),
+                ..Self::default()
+            }
+        }
+
+        pub fn state(&self, endpoint_id: &str) -> String {
+            self.connections.lock().unwrap()[endpoint_id].state.clone()
+        }
+
+        fn mutate(
+            &self,
+            operation: &'static str,
+            service_id: &str,
+            ids: &[String],
+            state: &str,
+        ) -> Vec<ItemFailure> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push((operation, service_id.to_owned(), ids.to_vec()));
+            let mut connections = self.connections.lock().unwrap();
+            let mut failures = Vec::new();
+            for id in ids {
+                match (self.refused.get(id), connections.get_mut(id)) {
+                    (Some(code), _) => failures.push(ItemFailure {
+                        resource_id: id.clone(),
+                        code: code.clone(),
+                        message: "refused by the fake".into(),
+                    }),
+                    (None, Some(c)) if c.state == "pendingAcceptance" => c.state = state.into(),
+                    _ => failures.push(ItemFailure {
+                        resource_id: id.clone(),
+                        code: "InvalidState".into(),
+                        message: "not pending".into(),
+                    }),
+                }
+            }
+            failures
+        }
+    }
+
+    impl ConnectionApi for FakeConnections {
+        async fn pending(
+            &self,
+            service_id: &str,
+            endpoint_id: Option<&str>,
+        ) -> Result<Vec<Connection>> {
+            Ok(self
+                .connections
+                .lock()
+                .unwrap()
+                .values()
+                .filter(|c| c.service_id == service_id && c.state == "pendingAcceptance")
+                .filter(|c| endpoint_id.is_none_or(|e| e == c.endpoint_id))
+                .cloned()
+                .collect())
+        }
+
+        async fn accept(&self, service_id: &str, ids: &[String]) -> Result<Vec<ItemFailure>> {
+            Ok(self.mutate("accept", service_id, ids, "available"))
+        }
+
+        async fn reject(&self, service_id: &str, ids: &[String]) -> Result<Vec<ItemFailure>> {
+            Ok(self.mutate("reject", service_id, ids, "rejected"))
+        }
+    }
+}
+
+#[cfg(feature = "availability-zones")]
+pub use azs::{FakeEstate, MemoryFindings};
+
+#[cfg(feature = "availability-zones")]
+mod azs {
+    use super::*;
+    use crate::availability_zones::analysis::{AzFinding, Snapshot};
+    use crate::availability_zones::ports::{AuditScope, Estate, FindingsStore, OpenFinding};
+
+    /// The estate as a snapshot the test edits between runs.
+    #[derive(Default)]
+    pub struct FakeEstate {
+        pub snapshot: Mutex<Snapshot>,
+    }
+
+    impl Estate for FakeEstate {
+        async fn snapshot(&self, _scope: &AuditScope) -> Result<Snapshot> {
+            Ok(self.snapshot.lock().unwrap().clone())
+        }
+    }
+
+    #[derive(Default)]
+    pub struct MemoryFindings {
+        pub open: Mutex<BTreeMap<String, OpenFinding>>,
+        pub fault: Fault,
+    }
+
+    impl FindingsStore for MemoryFindings {
+        async fn open(&self) -> Result<Vec<OpenFinding>> {
+            Ok(self.open.lock().unwrap().values().cloned().collect())
+        }
+
+        async fn remember(&self, f: &AzFinding) -> Result<()> {
+            self.fault.check("dynamodb:PutItem")?;
+            self.open.lock().unwrap().insert(
+                f.fingerprint.clone(),
+                OpenFinding {
+                    fingerprint: f.fingerprint.clone(),
+                    service_id: f.service_id.clone(),
+                    severity: f.severity,
+                    title: f.title.clone(),
+                    resource: f.resource.clone(),
+                },
+            );
+            Ok(())
+        }
+
+        async fn forget(&self, fingerprint: &str) -> Result<()> {
+            self.fault.check("dynamodb:DeleteItem")?;
+            self.open.lock().unwrap().remove(fingerprint);
+            Ok(())
+        }
+    }
+}
+
+#[cfg(feature = "slack")]
+pub use slack::{FakePoster, MemoryDeliveries};
+
+#[cfg(feature = "slack")]
+mod slack {
+    use super::*;
+    use crate::slack::client::Posted;
+    use crate::slack::config::Destination;
+    use crate::slack::ports::{Claim, DeliveryStore, Poster};
+    use serde_json::Value;
+    use tokio::time::Instant;
+
+    /// Claims as the DynamoDB store keeps them: message id → (status, claimed by a live
+    /// invocation?).
+    #[derive(Default)]
+    pub struct MemoryDeliveries {
+        pub messages: Mutex<BTreeMap<String, Claim>>,
+        pub threads: Mutex<BTreeMap<String, (String, String)>>,
+        pub release_fault: Fault,
+    }
+
+    impl DeliveryStore for MemoryDeliveries {
+        async fn claim(&self, message_id: &str) -> Result<Claim> {
+            let mut messages = self.messages.lock().unwrap();
+            match messages.get(message_id) {
+                None => {
+                    messages.insert(message_id.to_owned(), Claim::InFlight);
+                    Ok(Claim::Mine)
+                }
+                Some(state) => Ok(state.clone()),
+            }
+        }
+
+        async fn posted(&self, message_id: &str) -> Result<()> {
+            self.messages
+                .lock()
+                .unwrap()
+                .insert(message_id.to_owned(), Claim::Posted);
+            Ok(())
+        }
+
+        async fn release(&self, message_id: &str) -> Result<()> {
+            self.release_fault.check("dynamodb:DeleteItem")?;
+            self.messages.lock().unwrap().remove(message_id);
+            Ok(())
+        }
+
+        async fn remember_thread(&self, thread_id: &str, channel: &str, ts: &str) -> Result<()> {
+            self.threads
+                .lock()
+                .unwrap()
+                .insert(thread_id.into(), (channel.into(), ts.into()));
+            Ok(())
+        }
+
+        async fn thread(&self, thread_id: &str) -> Result<Option<(String, String)>> {
+            Ok(self.threads.lock().unwrap().get(thread_id).cloned())
+        }
+    }
+
+    /// One message posted: the message, its channel and thread.
+    pub type Post = (Value, Option<String>, Option<String>);
+
+    /// Records what it posts; fails while `failures` is above zero.
+    pub struct FakePoster {
+        pub destination: Destination,
+        pub posts: Mutex<Vec<Post>>,
+        pub failures: Mutex<u32>,
+    }
+
+    impl FakePoster {
+        pub fn new(destination: Destination) -> Self {
+            FakePoster {
+                destination,
+                posts: Mutex::default(),
+                failures: Mutex::new(0),
+            }
+        }
+    }
+
+    impl Poster for FakePoster {
+        fn destination(&self) -> &Destination {
+            &self.destination
+        }
+
+        async fn post(
+            &self,
+            message: &Value,
+            channel: Option<&str>,
+            thread_ts: Option<&str>,
+            _deadline: Instant,
+        ) -> Result<Posted> {
+            {
+                let mut failures = self.failures.lock().unwrap();
+                if *failures > 0 {
+                    *failures -= 1;
+                    return Err(Error::Delivery {
+                        service: "Slack",
+                        message: "the fake refused".into(),
+                        retryable: true,
+                    });
+                }
+            }
+            let mut posts = self.posts.lock().unwrap();
+            posts.push((
+                message.clone(),
+                channel.map(str::to_owned),
+                thread_ts.map(str::to_owned),
+            ));
+            Ok(Posted {
+                channel: channel.map(str::to_owned),
+                ts: Some(format!("1700000000.{:06}", posts.len())),
+            })
+        }
+    }
+}
+
+#[cfg(feature = "private-zones")]
+pub use zones::FakeRoute53;
+
+#[cfg(feature = "private-zones")]
+mod zones {
+    use super::*;
+    use crate::private_zones::route53::{Spokes, ZoneOwner};
+    use crate::private_zones::rules::{Vpc, Zone};
+    use std::sync::Arc;
+
+    /// Route 53 as both sides see it: the hub's zones and authorizations, the spokes' VPCs. A
+    /// spoke's associate needs an authorization, as in AWS.
+    #[derive(Default)]
+    pub struct State {
+        pub zones: Vec<Zone>,
+        pub vpcs: Vec<Vpc>,
+        pub authorizations: BTreeSet<(String, String)>,
+        /// Each call, as "operation zone vpc".
+        pub calls: Vec<String>,
+        /// Operation → the code it fails with.
+        pub refuse: BTreeMap<&'static str, &'static str>,
+    }
+
+    #[derive(Clone, Default)]
+    pub struct FakeRoute53(pub Arc<Mutex<State>>);
+
+    impl FakeRoute53 {
+        pub fn new(zones: Vec<Zone>, vpcs: Vec<Vpc>) -> Self {
+            FakeRoute53(Arc::new(Mutex::new(State {
+                zones,
+                vpcs,
+                ..State::default()
+            })))
+        }
+
+        pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
+            self.0.lock().unwrap()
+        }
+
+        fn call(&self, operation: &'static str, zone: &str, vpc: &str) -> Result<()> {
+            let mut state = self.state();
+            state.calls.push(format!("{operation} {zone} {vpc}"));
+            match state.refuse.get(operation) {
+                Some(code) => Err(aws_error(operation, code, false)),
+                None => Ok(()),
+            }
+        }
+
+        fn pairs(&self, zone_id: &str, change: impl FnOnce(&mut BTreeSet<(String, String)>)) {
+            if let Some(z) = self.state().zones.iter_mut().find(|z| z.id == zone_id) {
+                change(&mut z.vpcs);
+            }
+        }
+    }
+
+    impl ZoneOwner for FakeRoute53 {
+        async fn catalogue(&self) -> Result<Vec<Zone>> {
+            Ok(self.state().zones.clone())
+        }
+
+        async fn associate(&self, zone_id: &str, vpc_id: &str, region: &str) -> Result<()> {
+            self.call("associate", zone_id, vpc_id)?;
+            self.pairs(zone_id, |v| {
+                v.insert((vpc_id.into(), region.into()));
+            });
+            Ok(())
+        }
+
+        async fn authorize(&self, zone_id: &str, vpc_id: &str, _region: &str) -> Result<()> {
+            self.call("authorize", zone_id, vpc_id)?;
+            self.state()
+                .authorizations
+                .insert((zone_id.into(), vpc_id.into()));
+            Ok(())
+        }
+
+        async fn deauthorize(&self, zone_id: &str, vpc_id: &str, _region: &str) -> Result<()> {
+            self.call("deauthorize", zone_id, vpc_id)?;
+            self.state()
+                .authorizations
+                .remove(&(zone_id.to_owned(), vpc_id.to_owned()));
+            Ok(())
+        }
+
+        async fn disassociate(&self, zone_id: &str, vpc_id: &str, region: &str) -> Result<()> {
+            self.call("disassociate", zone_id, vpc_id)?;
+            self.pairs(zone_id, |v| {
+                v.remove(&(vpc_id.to_owned(), region.to_owned()));
+            });
+            Ok(())
+        }
+    }
+
+    impl Spokes for FakeRoute53 {
+        async fn vpcs(&self, account: &str, region: &str, ids: &[String]) -> Result<Vec<Vpc>> {
+            Ok(self
+                .state()
+                .vpcs
+                .iter()
+                .filter(|v| v.account == account && v.region == region)
+                .filter(|v| ids.is_empty() || ids.contains(&v.vpc_id))
+                .cloned()
+                .collect())
+        }
+
+        async fn associate(
+            &self,
+            _account: &str,
+            zone_id: &str,
+            vpc_id: &str,
+            region: &str,
+        ) -> Result<()> {
+            self.call("spoke-associate", zone_id, vpc_id)?;
+            if !self
+                .state()
+                .authorizations
+                .contains(&(zone_id.to_owned(), vpc_id.to_owned()))
+            {
+                return Err(aws_error(
+                    "spoke-associate",
+                    "NotAuthorizedException",
+                    false,
+                ));
+            }
+            self.pairs(zone_id, |v| {
+                v.insert((vpc_id.into(), region.into()));
+            });
+            Ok(())
+        }
+    }
+}

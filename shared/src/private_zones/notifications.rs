@@ -1,0 +1,92 @@
+//! What the associator announces: its changes, findings and unreachable accounts as one digest
+//! (a summary and parts when there are many).
+
+use crate::notify::digest::{Digest, Item};
+use crate::notify::{Notification, Severity, fact};
+use crate::private_zones::rules::Change;
+use crate::private_zones::run::{Outcome, Status, Unreachable};
+
+fn verb(o: &Outcome) -> &'static str {
+    match (&o.status, o.step.change) {
+        (Status::Finding, _) => "not associated",
+        (Status::DryRun, Change::Associate) => "would associate",
+        (Status::DryRun, Change::Disassociate) => "would disassociate",
+        (Status::Done, Change::Associate) => "associated",
+        (Status::Done, Change::Disassociate) => "disassociated",
+    }
+}
+
+/// The messages announcing `outcomes` and `unreachable` accounts, in order.
+pub fn changes(
+    outcomes: &[&Outcome],
+    unreachable: &[&Unreachable],
+    dry_run: bool,
+) -> Vec<Notification> {
+    let mut digest = Digest::new(
+        "PrivateZoneAssociations",
+        "Private hosted zones",
+        "zones",
+        &["privatelink", "route53", "private-hosted-zone"],
+        dry_run,
+    );
+    digest.thread_id = "private-zone-associations".into();
+    for o in outcomes {
+        let why = o
+            .finding
+            .as_ref()
+            .map_or(o.step.reason.as_str(), |f| f.message.as_str());
+        digest.push(Item {
+            key: o.key(),
+            verb: verb(o).into(),
+            group: o.step.zone_id.clone(),
+            line: format!(
+                "*{}* `{}` (`{}`) with VPC `{}` in account `{}`, {}: {why}",
+                verb(o),
+                o.step.zone_name,
+                o.step.zone_id,
+                o.vpc_id,
+                o.account,
+                o.region
+            ),
+            resources: vec![o.vpc_id.clone()],
+            record: None,
+        });
+    }
+    for u in unreachable {
+        digest.push(Item {
+            key: u.key(),
+            verb: "accounts unreachable".into(),
+            group: format!("account {}", u.account),
+            line: format!(
+                "*unreachable* account `{}`, {}: {}",
+                u.account, u.region, u.problem
+            ),
+            resources: Vec::new(),
+            record: None,
+        });
+    }
+    let findings = outcomes.iter().any(|o| o.status == Status::Finding) || !unreachable.is_empty();
+    if findings {
+        digest.severity = Severity::Warning;
+    }
+    digest.step(findings, "Findings are not retried: ConflictingDomainExists means the VPC already has a zone of that name; LimitsExceeded, that the zone has 300 VPCs (consider Route 53 Profiles); NotAuthorizedException or AccessDenied, that the spoke role or authorization is missing.");
+    digest.step(!unreachable.is_empty(), "Unreachable accounts were skipped: deploy spoke-template.yaml there (the role the hub assumes), or remove the account from the zone rules.");
+    digest.step(
+        dry_run,
+        "Dry run: nothing was changed. Set DRY_RUN=false to apply.",
+    );
+    if let ([single], []) = (outcomes, unreachable) {
+        digest.single_facts([
+            ("account".to_owned(), single.account.clone()),
+            ("vpc".to_owned(), single.vpc_id.clone()),
+            ("region".to_owned(), single.region.clone()),
+            (
+                "zone".to_owned(),
+                format!("{} ({})", single.step.zone_name, single.step.zone_id),
+            ),
+            (fact::ZONE_ID.to_owned(), single.step.zone_id.clone()),
+            ("decision".to_owned(), verb(single).to_owned()),
+        ]);
+    }
+    digest.notifications()
+}
