@@ -6,7 +6,8 @@
 //! - `ports`: the estate and the findings memory the run needs
 //! - `estate`: the snapshot from EC2/ELBv2 and the consumers' read roles
 //! - `findings`: open findings remembered in DynamoDB
-//! - `run`: audit, compare with what is open, announce what opened or resolved
+//! - `run`: audit, compare with what is open (`reconcile`), announce what opened or resolved
+//! - `notifications`: what the run announces
 
 pub mod analysis;
 pub mod config;
@@ -15,6 +16,8 @@ pub mod config;
 pub mod estate;
 #[cfg(feature = "availability-zones")]
 pub mod findings;
+#[cfg(feature = "availability-zones")]
+pub mod notifications;
 #[cfg(feature = "availability-zones")]
 pub mod ports;
 #[cfg(feature = "availability-zones")]

@@ -3,12 +3,12 @@
 //! resolves and a run that finds the same open finding stays quiet.
 
 use crate::availability_zones::analysis::{AzFinding, analyse};
+use crate::availability_zones::notifications;
 use crate::availability_zones::ports::{AuditScope, Estate, FindingsStore, OpenFinding};
 use crate::error::Result;
-use crate::ids::fnv1a;
-use crate::notify::{Lifecycle, Notification, Publisher, Severity, fact};
+use crate::notify::Publisher;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct AuditReport {
@@ -43,11 +43,11 @@ impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, 
         // resolution under the message that opened it. Each is remembered (or forgotten) right
         // after it is published: a failure part-way leaves the rest for the next run.
         for f in &report.opened {
-            self.publisher.publish(&opened_notification(f)).await?;
+            self.publisher.publish(&notifications::opened(f)).await?;
             self.findings.remember(f).await?;
         }
         for k in &report.resolved {
-            self.publisher.publish(&resolved_notification(k)).await?;
+            self.publisher.publish(&notifications::resolved(k)).await?;
             self.findings.forget(&k.fingerprint).await?;
         }
         Ok(report)
@@ -86,79 +86,11 @@ pub fn reconcile(
     }
 }
 
-/// The thread every notification about one finding shares.
-fn thread_of(fingerprint: &str) -> String {
-    format!("az-finding-{:016x}", fnv1a(fingerprint.as_bytes()))
-}
-
-const KEYWORDS: [&str; 3] = ["privatelink", "availability-zone", "cross-zone"];
-
-fn opened_notification(f: &AzFinding) -> Notification {
-    let thread = thread_of(&f.fingerprint);
-    let evidence = f
-        .evidence
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let mut context: BTreeMap<String, String> = f.evidence.clone();
-    context.extend(Lifecycle::Opened.facts());
-    context.extend([
-        ("check".to_owned(), f.check.as_str().to_owned()),
-        ("resource".to_owned(), f.resource.clone()),
-        (fact::FINGERPRINT.to_owned(), f.fingerprint.clone()),
-    ]);
-    if f.service_id != "*" {
-        context.insert("service".into(), f.service_id.clone());
-    }
-    Notification {
-        id: format!("{thread}-opened"),
-        event_type: "AvailabilityZoneFinding".into(),
-        severity: f.severity,
-        title: format!("PrivateLink availability zones: {}", f.title),
-        description: format!("`{}`: {evidence}", f.resource),
-        next_steps: vec![f.fix.clone()],
-        keywords: KEYWORDS.map(String::from).to_vec(),
-        thread_id: Some(thread),
-        summary: f.title.clone(),
-        related_resources: vec![f.resource.clone()],
-        context,
-    }
-}
-
-fn resolved_notification(k: &OpenFinding) -> Notification {
-    let thread = thread_of(&k.fingerprint);
-    let mut context = BTreeMap::from([
-        ("resource".to_owned(), k.resource.clone()),
-        (fact::FINGERPRINT.to_owned(), k.fingerprint.clone()),
-    ]);
-    context.extend(
-        Lifecycle::Resolved {
-            opened_severity: k.severity,
-        }
-        .facts(),
-    );
-    if k.service_id != "*" {
-        context.insert("service".into(), k.service_id.clone());
-    }
-    Notification {
-        id: format!("{thread}-resolved"),
-        event_type: "AvailabilityZoneFinding".into(),
-        severity: Severity::Info,
-        title: format!("Resolved: {}", k.title),
-        description: format!("No longer found in the latest audit: {}", k.title),
-        next_steps: vec![],
-        keywords: KEYWORDS.map(String::from).to_vec(),
-        thread_id: Some(thread),
-        summary: format!("Resolved: {}", k.title),
-        related_resources: vec![k.resource.clone()],
-        context,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notify::{Lifecycle, Severity};
+    use std::collections::BTreeMap;
     use crate::availability_zones::analysis::Check;
 
     fn finding(service: &str, print: &str) -> AzFinding {
