@@ -63,6 +63,8 @@ def test_state_transitions_and_unsuccessful_items(world):
     codes = {u["ResourceId"]: u["Error"]["Code"] for u in out["Unsuccessful"]}
     assert codes == {a: "IncorrectState", "vpce-0000000000": "InvalidVpcEndpointId.NotFound"}
     assert ec2.reject_vpc_endpoint_connections(ServiceId=world.service_id, VpcEndpointIds=[b])["Unsuccessful"] == []
+    # Acceptance takes a while (see test_emulator_faults.py).
+    assert world.settled_states() == {a: "available", b: "rejected"}
     # An accepted connection can still be rejected (disconnected); a rejected one cannot be accepted.
     assert ec2.reject_vpc_endpoint_connections(ServiceId=world.service_id, VpcEndpointIds=[a])["Unsuccessful"] == []
     again = ec2.accept_vpc_endpoint_connections(ServiceId=world.service_id, VpcEndpointIds=[b])["Unsuccessful"]

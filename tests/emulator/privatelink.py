@@ -30,10 +30,38 @@ This module adds, following the EC2 API reference:
   https://docs.aws.amazon.com/AWSEC2/latest/devguide/ec2-api-idempotency.html
   https://docs.aws.amazon.com/vpc/latest/privatelink/create-endpoint-service-notification.html
 
+* Accepting takes time: AcceptVpcEndpointConnections moves a connection (and the consumer's
+  endpoint) to ``pending``, and it becomes ``available`` ``accept_seconds`` later (0.5 s unless
+  changed through ``POST /_autopilot/settings``), worked out when the state is next read — no
+  threads. "It can take time for the endpoint connection state to change":
+  https://docs.aws.amazon.com/vpc/latest/privatelink/configure-endpoint-service.html#accept-reject-connection-requests
+  Rejecting goes straight to ``rejected``. A second Accept of a ``pending`` connection is an
+  ``IncorrectState`` item, as for any state other than ``pendingAcceptance``.
+* EC2 is eventually consistent: "the result of an API command you run that affects your EC2
+  resources might not be immediately visible to all subsequent commands you run". With
+  ``visible_after_seconds`` (0 unless changed through ``POST /_autopilot/settings``) a new
+  connection is left out of DescribeVpcEndpointConnections for that long after its endpoint is
+  created, so a consumer's event can arrive before the provider sees the request:
+  https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html
+* A connection's ``Tags`` are the connection's own (resource type ``vpc-endpoint-connection``,
+  id ``vpce-con-…``, in the provider's account), set by the provider with CreateTags on that id;
+  not the consumer endpoint's tags. CreateTags / DeleteTags / DescribeTags take ``vpce-con-``
+  ids (moto refused them as ``InvalidID``); an id that is not one of the caller's connections is
+  ``InvalidID``, the documented code for an id CreateTags cannot use:
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVpcEndpointConnections.html
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_VpcEndpointConnection.html
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateTags.html
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_TagSpecification.html
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+  https://docs.aws.amazon.com/vpc/latest/privatelink/configure-endpoint-service.html
+* An ``"unsuccessful": true`` fault rule (tests/emulator/faults.py) answers Accept / Reject with
+  every requested id as an ``Unsuccessful`` item and changes nothing.
+
 Unverified, so chosen and kept simple: AWS publishes no sample of the notification's message body
 (the body below is a stand-in: the acceptor only takes a ``vpce-svc-`` id from it), nor the exact
-``Unsuccessful`` error codes (``InvalidVpcEndpointId.NotFound``, ``IncorrectState`` here). The
-connection's ``Tags`` are the endpoint's tags.
+``Unsuccessful`` error codes (``InvalidVpcEndpointId.NotFound``, ``IncorrectState`` here), nor
+whether a ``pending`` connection can be rejected (refused here as ``IncorrectState``: no kinder
+than AWS may be), nor how long acceptance takes.
 
 State lives in moto's EC2 backends, per account and region: connections on the service
 configuration, notifications on the provider's backend.
@@ -43,21 +71,30 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 
+import moto.ec2.models
+import moto.ec2.models.tags
+import moto.ec2.utils
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
-from moto.ec2.exceptions import EC2ClientError
-from moto.ec2.models import ec2_backends
+from moto.ec2.exceptions import EC2ClientError, InvalidID
+from moto.ec2.models import EC2Backend, ec2_backends
 from moto.ec2.models.vpcs import VPCBackend
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import random_id
 from moto.sns.models import sns_backends
 
+import faults
+
 CONNECTION_EVENTS = ("Connect", "Accept", "Reject", "Delete")
+CONNECTION_PREFIX = "vpce-con"
+# Registered with the server's /_autopilot/settings.
+SETTINGS = {"accept_seconds": 0.5, "visible_after_seconds": 0.0}
 FILTERS = {
     "service-id": lambda c: c["service"].id,
-    "vpc-endpoint-state": lambda c: c["endpoint"].state,
+    "vpc-endpoint-state": lambda c: _settle(c["endpoint"]),
     "vpc-endpoint-id": lambda c: c["endpoint"].id,
     "vpc-endpoint-owner": lambda c: c["owner"],
 }
@@ -88,6 +125,19 @@ def _find_service(region: str, service_name: str):
             if service.service_name == service_name:
                 return backend, service
     return None
+
+
+def _settle(endpoint) -> str:
+    """The endpoint's state now: an accepted one is ``available`` once its time has come."""
+    due = getattr(endpoint, "available_at", None)
+    if endpoint.state == "pending" and due is not None and time.monotonic() >= due:
+        endpoint.state = "available"
+        endpoint.available_at = None
+    return endpoint.state
+
+
+def _connection_ids(backend) -> set[str]:
+    return {c["connection_id"] for service in backend.configurations.values() for c in _connections(service).values()}
 
 
 def _principal_allows(service, account_id: str) -> bool:
@@ -146,6 +196,7 @@ def create_vpc_endpoint(self, vpc_id, service_name, endpoint_type, *args, **kwar
             "owner": self.account_id,
             "region": self.region_name,
             "connection_id": random_id("vpce-con", 17),
+            "visible_at": time.monotonic() + float(SETTINGS["visible_after_seconds"]),
         }
         _notify(provider, service, endpoint, self.account_id, "Connect")
     return endpoint
@@ -156,8 +207,39 @@ def delete_vpc_endpoints(self, vpce_ids=None):
     for vpce_id in vpce_ids or []:
         endpoint = self.vpc_end_points.get(vpce_id)
         found = endpoint and _find_service(self.region_name, endpoint.service_name)
-        if found and _connections(found[1]).pop(vpce_id, None):
+        gone = found and _connections(found[1]).pop(vpce_id, None)
+        if gone:
+            found[0].tags.pop(gone["connection_id"], None)
             _notify(found[0], found[1], endpoint, self.account_id, "Delete")
+
+
+_original_describe_endpoints = VPCBackend.describe_vpc_endpoints
+
+
+def describe_vpc_endpoints(self, *args, **kwargs):
+    for endpoint in list(self.vpc_end_points.values()):
+        _settle(endpoint)
+    return _original_describe_endpoints(self, *args, **kwargs)
+
+
+# --- tags on vpce-con- ids ---------------------------------------------------------------------
+
+_original_get_prefix = moto.ec2.utils.get_prefix
+_original_resources_exist = EC2Backend.do_resources_exist
+
+
+def get_prefix(resource_id: str) -> str:
+    if resource_id.startswith(CONNECTION_PREFIX + "-"):
+        return CONNECTION_PREFIX
+    return _original_get_prefix(resource_id)
+
+
+def do_resources_exist(self, resource_ids: list[str]) -> bool:
+    ours = _connection_ids(self)
+    for resource_id in resource_ids:
+        if resource_id.startswith(CONNECTION_PREFIX + "-") and resource_id not in ours:
+            raise InvalidID(resource_id)
+    return _original_resources_exist(self, [r for r in resource_ids if not r.startswith(CONNECTION_PREFIX + "-")])
 
 
 # --- API ---------------------------------------------------------------------------------------
@@ -182,22 +264,24 @@ def describe_vpc_endpoint_connections(self) -> ActionResult:
         for service in self.ec2_backend.configurations.values()
         for c in _connections(service).values()
         if all(FILTERS[name](c) in values for name, values in filters.items())
+        and time.monotonic() >= c.get("visible_at", 0)
     ]
     rows.sort(key=lambda c: (c["endpoint"].creation_timestamp, c["endpoint"].id))
     page, next_token = _page(self, rows)
+    tags = self.ec2_backend.tags
     result = {
         "VpcEndpointConnections": [
             {
                 "ServiceId": c["service"].id,
                 "VpcEndpointId": c["endpoint"].id,
                 "VpcEndpointOwner": c["owner"],
-                "VpcEndpointState": c["endpoint"].state,
+                "VpcEndpointState": _settle(c["endpoint"]),
                 "CreationTimestamp": c["endpoint"].creation_timestamp,
                 "DnsEntries": c["endpoint"].dns_entries or [],
                 "NetworkLoadBalancerArns": c["service"].network_load_balancer_arns,
                 "IpAddressType": "ipv4",
                 "VpcEndpointConnectionId": c["connection_id"],
-                "Tags": [{"Key": t["key"], "Value": t["value"]} for t in c["endpoint"].get_tags()],
+                "Tags": [{"Key": k, "Value": v} for k, v in tags.get(c["connection_id"], {}).items()],
                 "VpcEndpointRegion": c["region"],
             }
             for c in page
@@ -230,17 +314,24 @@ def _page(self, rows: list, default: int = 1000) -> tuple[list, str | None]:
 
 def _decide(self, event: str, allowed_from: tuple[str, ...], new_state: str) -> ActionResult:
     service = _own_service(self.ec2_backend, self._get_param("ServiceId"))
+    endpoint_ids = self._get_param("VpcEndpointIds", [])
+    refused = faults.take("unsuccessful")
+    if refused:
+        return ActionResult({"Unsuccessful": [_item(i, refused.code, refused.message) for i in endpoint_ids]})
     unsuccessful = []
-    for endpoint_id in self._get_param("VpcEndpointIds", []):
+    for endpoint_id in endpoint_ids:
         c = _connections(service).get(endpoint_id)
+        state = c and _settle(c["endpoint"])
         if c is None:
             unsuccessful.append(_item(endpoint_id, "InvalidVpcEndpointId.NotFound",
                                       f"The Vpc Endpoint Id '{endpoint_id}' does not exist"))
-        elif c["endpoint"].state not in allowed_from:
+        elif state not in allowed_from:
             unsuccessful.append(_item(endpoint_id, "IncorrectState",
-                                      f"Vpc Endpoint '{endpoint_id}' is in state '{c['endpoint'].state}'"))
+                                      f"Vpc Endpoint '{endpoint_id}' is in state '{state}'"))
         else:
             c["endpoint"].state = new_state
+            c["endpoint"].available_at = (
+                time.monotonic() + float(SETTINGS["accept_seconds"]) if new_state == "pending" else None)
             _notify(self.ec2_backend, service, c["endpoint"], c["owner"], event)
     return ActionResult({"Unsuccessful": unsuccessful})
 
@@ -250,7 +341,7 @@ def _item(resource_id: str, code: str, message: str) -> dict:
 
 
 def accept_vpc_endpoint_connections(self) -> ActionResult:
-    return _decide(self, "Accept", ("pendingAcceptance",), "available")
+    return _decide(self, "Accept", ("pendingAcceptance",), "pending")
 
 
 def reject_vpc_endpoint_connections(self) -> ActionResult:
@@ -346,6 +437,13 @@ def install() -> None:
     """Patch moto's EC2 backend and response class. Call before the server starts."""
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint
     VPCBackend.delete_vpc_endpoints = delete_vpc_endpoints
+    VPCBackend.describe_vpc_endpoints = describe_vpc_endpoints
+    # vpce-con- ids are taggable resources of type vpc-endpoint-connection.
+    moto.ec2.utils.EC2_RESOURCE_TO_PREFIX["vpc-endpoint-connection"] = CONNECTION_PREFIX
+    moto.ec2.utils.EC2_PREFIX_TO_RESOURCE[CONNECTION_PREFIX] = "vpc-endpoint-connection"
+    for module in (moto.ec2.utils, moto.ec2.models, moto.ec2.models.tags):
+        module.get_prefix = get_prefix
+    EC2Backend.do_resources_exist = do_resources_exist
     for handler in (
         describe_vpc_endpoint_connections,
         accept_vpc_endpoint_connections,

@@ -1,5 +1,8 @@
 """Start moto's server with this project's extensions on 127.0.0.1 and a free port.
 
+Requests pass through ``faults.Middleware`` (fault injection, call accounting and the
+``/_autopilot/`` control endpoints) before moto sees them.
+
 Prints ``READY http://127.0.0.1:<port>`` once it serves, then runs until its standard input closes
 (so it never outlives the harness that started it) or it is terminated.
 """
@@ -10,9 +13,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import availability_zones  # noqa: E402
+import faults  # noqa: E402
+import limits  # noqa: E402
 import privatelink  # noqa: E402
 import route53_sharing  # noqa: E402
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: E402
 
 if os.environ.get("MOTO_ACCOUNT_ID"):
     sys.exit("MOTO_ACCOUNT_ID must not be set: it turns off moto's multiple accounts")
@@ -20,7 +24,8 @@ if os.environ.get("MOTO_ACCOUNT_ID"):
 availability_zones.install()
 privatelink.install()
 route53_sharing.install()
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+limits.install()
+server = faults.AutopilotServer(ip_address="127.0.0.1", port=0, verbose=False, settings=privatelink.SETTINGS)
 server.start()
 host, port = server.get_host_and_port()
 print(f"READY http://{host}:{port}", flush=True)

@@ -6,10 +6,13 @@ other's state. If the server cannot start, :class:`EmulatorError` says why; noth
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -96,3 +99,41 @@ class Emulator:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_EC2_METADATA_DISABLED": "true",
         }
+
+    # --- fault injection, call accounting, settings (tests/emulator/faults.py) ---------------
+
+    def _control(self, method: str, path: str, payload=None):
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(f"{self.url}/_autopilot/{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            raise EmulatorError(f"{method} /_autopilot/{path}: {e.code} {e.read().decode(errors='replace')}") from e
+
+    def faults(self, rules: list[dict]) -> None:
+        """Replace the fault rules (``[]`` clears them). A rule: ``{"service": "sns",
+        "operation": "Publish", "code": "InternalError", "status": 500, "message": "...",
+        "times": 1, "skip": 0, "match": "..."}``, or ``"unsuccessful": true`` (EC2 Accept/Reject
+        VpcEndpointConnections) / ``"unprocessed": true`` (DynamoDB BatchWriteItem/BatchGetItem)
+        instead of an error. See tests/emulator/faults.py."""
+        self._control("POST", "faults", rules)
+
+    def fault_rules(self) -> list[dict]:
+        """The current rules, with how often each was skipped and fired and what is left."""
+        return self._control("GET", "faults")
+
+    def calls(self) -> dict:
+        """``{"<service>:<Operation>": {"count": n, "seconds": s, "faulted": f}}`` since the last
+        reset; the service is the SigV4 signing name (``elasticloadbalancing`` for ELBv2)."""
+        return self._control("GET", "calls")
+
+    def reset_calls(self) -> None:
+        self._control("POST", "calls/reset", {})
+
+    def settings(self, **changes: float) -> dict:
+        """Change emulator settings (``accept_seconds``: how long an accepted connection stays
+        ``pending``; ``visible_after_seconds``: how long a new connection is not yet shown by
+        DescribeVpcEndpointConnections) and return them all."""
+        return self._control("POST", "settings", changes) if changes else self._control("GET", "settings")

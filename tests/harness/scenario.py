@@ -4,6 +4,7 @@ the same public APIs a platform team would call."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -67,6 +68,19 @@ class World:
         )
         return {c["VpcEndpointId"]: c["VpcEndpointState"] for p in pages for c in p["VpcEndpointConnections"]}
 
+    def settled_states(self, timeout: float = 5) -> dict[str, str]:
+        """:meth:`states` once no connection is ``pending`` any more (an accepted connection is
+        ``pending`` for a while before it is ``available``, as in AWS); fails after ``timeout``
+        seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            states = self.states()
+            if "pending" not in states.values():
+                return states
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"connections still pending after {timeout}s: {states}")
+            time.sleep(0.05)
+
     # --- consumer side ------------------------------------------------------------------------
 
     def create_endpoint(self, account: str, tags: dict[str, str] | None = None) -> tuple[str, str]:
@@ -80,6 +94,17 @@ class World:
             **({"TagSpecifications": spec} if tags else {}),
         )["VpcEndpoint"]
         return endpoint["VpcEndpointId"], vpc
+
+    def create_endpoints(self, account: str, count: int, service_name: str | None = None) -> list[str]:
+        """``count`` interface endpoints of one consumer VPC to the service (or ``service_name``)."""
+        ec2 = self.emu.client("ec2", account)
+        vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.30.1.0/24", AvailabilityZone=f"{REGION}a")["Subnet"]["SubnetId"]
+        return [
+            ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=service_name or self.service_name,
+                                    VpcEndpointType="Interface", SubnetIds=[subnet])["VpcEndpoint"]["VpcEndpointId"]
+            for _ in range(count)
+        ]
 
     # --- what was published -------------------------------------------------------------------
 
@@ -98,18 +123,8 @@ def build(emu: Emulator, notification: bool = True) -> World:
     topic, the decisions table and the policy parameter's home. Both topics feed SQS queues so
     what is published can be read back. ``notification=False`` leaves the service's connection
     notification to the caller (the demo has the custom resource make it)."""
-    ec2, elb = emu.client("ec2"), emu.client("elbv2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
-        for i, az in ((1, "a"), (2, "b"))
-    ]
-    nlb = elb.create_load_balancer(Name="orders", Subnets=subnets, Type="network", Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
-    service = ec2.create_vpc_endpoint_service_configuration(NetworkLoadBalancerArns=[nlb], AcceptanceRequired=True)["ServiceConfiguration"]
-    ec2.modify_vpc_endpoint_service_permissions(
-        ServiceId=service["ServiceId"],
-        AddAllowedPrincipals=[f"arn:aws:iam::{ALLOWED}:root", f"arn:aws:iam::{STRANGER}:root"],
-    )
+    ec2 = emu.client("ec2")
+    service, nlb = endpoint_service(emu, "orders", [ALLOWED, STRANGER])
     notification_topic, notification_queue = topic_with_queue(emu, "endpoint-connections")
     alert_topic, alert_queue = topic_with_queue(emu, "privatelink-alerts")
     if notification:
@@ -120,6 +135,23 @@ def build(emu: Emulator, notification: bool = True) -> World:
     table = create_table(emu, "privatelink-decisions")
     return World(emu, service["ServiceId"], service["ServiceName"], nlb, notification_topic, notification_queue,
                  alert_topic, alert_queue, table)
+
+
+def endpoint_service(emu: Emulator, name: str, consumers: list[str]) -> tuple[dict, str]:
+    """An internal NLB in a VPC of two subnets and an endpoint service in front of it that requires
+    acceptance and lets ``consumers`` ask; returns the service configuration and the NLB's ARN."""
+    ec2, elb = emu.client("ec2"), emu.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+        for i, az in ((1, "a"), (2, "b"))
+    ]
+    nlb = elb.create_load_balancer(Name=name, Subnets=subnets, Type="network", Scheme="internal")["LoadBalancers"][0]["LoadBalancerArn"]
+    service = ec2.create_vpc_endpoint_service_configuration(NetworkLoadBalancerArns=[nlb], AcceptanceRequired=True)["ServiceConfiguration"]
+    ec2.modify_vpc_endpoint_service_permissions(
+        ServiceId=service["ServiceId"], AddAllowedPrincipals=[f"arn:aws:iam::{a}:root" for a in consumers],
+    )
+    return service, nlb
 
 
 def topic_with_queue(emu: Emulator, name: str) -> tuple[str, str]:
@@ -186,9 +218,18 @@ def sns_event(envelope: dict) -> dict:
     }
 
 
-def create_vpc_endpoint_event(account: str, endpoint_id: str, vpc_id: str, service_name: str) -> dict:
+def create_vpc_endpoint_event(account: str, endpoint_id: str, vpc_id: str, service_name: str,
+                              tags: dict[str, str] | None = None) -> dict:
     """The consumer's CreateVpcEndpoint CloudTrail event as forwarded to the provider's bus. No
-    real sample is published: this follows EC2's wrapped shape (see events/README.md)."""
+    real sample is published: this follows EC2's wrapped shape (see events/README.md), with the
+    endpoint's tag specification when ``tags`` are given."""
+    request = {
+        "VpcId": vpc_id, "ServiceName": service_name, "VpcEndpointType": "Interface",
+        "SubnetId": {"content": "subnet-0123456789abcdef0", "tag": 1},
+    }
+    if tags:
+        request["TagSpecification"] = {"ResourceType": "vpc-endpoint", "tag": 1, "Tag": [
+            {"Key": k, "Value": v, "tag": n} for n, (k, v) in enumerate(tags.items(), 1)]}
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -205,10 +246,7 @@ def create_vpc_endpoint_event(account: str, endpoint_id: str, vpc_id: str, servi
             "eventSource": "ec2.amazonaws.com",
             "eventName": "CreateVpcEndpoint",
             "awsRegion": REGION,
-            "requestParameters": {"CreateVpcEndpointRequest": {
-                "VpcId": vpc_id, "ServiceName": service_name, "VpcEndpointType": "Interface",
-                "SubnetId": {"content": "subnet-0123456789abcdef0", "tag": 1},
-            }},
+            "requestParameters": {"CreateVpcEndpointRequest": request},
             "responseElements": {"CreateVpcEndpointResponse": {
                 "xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/",
                 "vpcEndpoint": {"vpcEndpointId": endpoint_id, "vpcId": vpc_id, "serviceName": service_name,
@@ -223,6 +261,19 @@ def create_vpc_endpoint_event(account: str, endpoint_id: str, vpc_id: str, servi
             "eventCategory": "Management",
         },
     }
+
+
+def tags_event(account: str, endpoint_ids: list[str], tags: dict[str, str], name: str = "CreateTags") -> dict:
+    """The consumer's CreateTags (or DeleteTags) on its endpoints, forwarded: EC2's flat shape, as
+    in the real sample ``events/real/ec2_CreateTags_on_security_group__eventbridge.json``."""
+    event = create_vpc_endpoint_event(account, endpoint_ids[0], "vpc-0", "x")
+    event["detail"]["eventName"] = name
+    event["detail"]["requestParameters"] = {
+        "resourcesSet": {"items": [{"resourceId": e} for e in endpoint_ids]},
+        "tagSet": {"items": [{"key": k, "value": v} for k, v in tags.items()]},
+    }
+    event["detail"]["responseElements"] = {"_return": True}
+    return event
 
 
 def scheduled_event() -> dict:
