@@ -25,11 +25,12 @@ test-e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e -n 2 -q
 
 ## bench: every function's size, init, latency and memory (release binaries, arm64 from make build),
-## then the Slack notifier's time per message
+## the Slack notifier's time per message, and the acceptor's sweep of 1,000 connections
 bench: build $(STAMP)
 	cargo build --release $(addprefix -p ,$(FUNCTIONS))
 	$(PY) tests/bench_functions.py
 	$(PY) tests/bench_notify_slack.py
+	$(PY) tests/bench_sweep.py
 
 ## lint: formatting, clippy, the template linter
 lint: $(STAMP)

@@ -98,7 +98,7 @@ def main() -> int:
                 show(f"severity:    {a['metadata']['additionalContext']['severity']}")
 
             step("Final states, read back from the emulator")
-            states = world.states()
+            states = world.settled_states()
             for endpoint, state in states.items():
                 show(f"{endpoint}  {state}")
             expect("allowed consumer", states.get(allowed), "available")

@@ -100,20 +100,25 @@ mod ledger {
 }
 
 #[cfg(feature = "endpoint-connections")]
-pub use connections::FakeConnections;
+pub use connections::{FakeConnections, MemoryOfConnections};
 
 #[cfg(feature = "endpoint-connections")]
 mod connections {
     use super::*;
+    use crate::endpoint_connections::claims::Known;
     use crate::endpoint_connections::ec2::ConnectionApi;
+    use crate::endpoint_connections::memory::{Entries, Memory};
     use crate::endpoint_connections::policy::Connection;
 
-    /// Connections by endpoint id; Accept and Reject move them out of `pendingAcceptance`.
+    /// Connections by endpoint id; Accept moves them to `pending` (AWS: it can take time to
+    /// become `available`), Reject to `rejected`.
     #[derive(Default)]
     pub struct FakeConnections {
         pub connections: Mutex<BTreeMap<String, Connection>>,
         /// Endpoint ids whose Accept/Reject AWS reports as unsuccessful, with the code.
         pub refused: BTreeMap<String, String>,
+        /// Services whose Accept/Reject calls AWS refuses as a whole, with the code.
+        pub refused_services: BTreeMap<String, &'static str>,
         /// (operation, service id, endpoint ids) of each mutating call.
         pub calls: Mutex<Vec<(&'static str, String, Vec<String>)>>,
     }
@@ -168,28 +173,100 @@ mod connections {
     }
 
     impl ConnectionApi for FakeConnections {
-        async fn pending(
-            &self,
-            service_id: &str,
-            endpoint_id: Option<&str>,
-        ) -> Result<Vec<Connection>> {
+        async fn pending(&self, service_id: &str, ids: &[String]) -> Result<Vec<Connection>> {
             Ok(self
                 .connections
                 .lock()
                 .unwrap()
                 .values()
                 .filter(|c| c.service_id == service_id && c.state == "pendingAcceptance")
-                .filter(|c| endpoint_id.is_none_or(|e| e == c.endpoint_id))
+                .filter(|c| ids.is_empty() || ids.contains(&c.endpoint_id))
                 .cloned()
                 .collect())
         }
 
+        async fn states(
+            &self,
+            service_id: &str,
+            ids: &[String],
+        ) -> Result<BTreeMap<String, String>> {
+            Ok(self
+                .connections
+                .lock()
+                .unwrap()
+                .values()
+                .filter(|c| c.service_id == service_id && ids.contains(&c.endpoint_id))
+                .map(|c| (c.endpoint_id.clone(), c.state.clone()))
+                .collect())
+        }
+
         async fn accept(&self, service_id: &str, ids: &[String]) -> Result<Vec<ItemFailure>> {
-            Ok(self.mutate("accept", service_id, ids, "available"))
+            if let Some(code) = self.refused_services.get(service_id) {
+                return Err(aws_error("ec2:AcceptVpcEndpointConnections", code, false));
+            }
+            Ok(self.mutate("accept", service_id, ids, "pending"))
         }
 
         async fn reject(&self, service_id: &str, ids: &[String]) -> Result<Vec<ItemFailure>> {
+            if let Some(code) = self.refused_services.get(service_id) {
+                return Err(aws_error("ec2:RejectVpcEndpointConnections", code, false));
+            }
             Ok(self.mutate("reject", service_id, ids, "rejected"))
+        }
+    }
+
+    /// The acceptor's outbox and remembered claims, as the DynamoDB table would keep them.
+    #[derive(Default)]
+    pub struct MemoryOfConnections {
+        pub outbox: Mutex<Entries>,
+        pub claims: Mutex<BTreeMap<String, Known>>,
+        pub fault: Fault,
+    }
+
+    impl Memory for MemoryOfConnections {
+        async fn left(&self, services: &[String]) -> Result<Entries> {
+            let outbox = self.outbox.lock().unwrap();
+            Ok(services
+                .iter()
+                .filter_map(|s| Some((s.clone(), outbox.get(s)?.clone())))
+                .collect())
+        }
+
+        async fn write_ahead(&self, entries: &Entries) -> Result<()> {
+            self.fault.check("dynamodb:BatchWriteItem")?;
+            let mut outbox = self.outbox.lock().unwrap();
+            outbox.extend(entries.iter().map(|(s, e)| (s.clone(), e.clone())));
+            Ok(())
+        }
+
+        async fn clear(&self, services: &[String]) -> Result<()> {
+            let mut outbox = self.outbox.lock().unwrap();
+            services.iter().for_each(|s| {
+                outbox.remove(s);
+            });
+            Ok(())
+        }
+
+        async fn recall(&self, ids: &[String]) -> Result<BTreeMap<String, Known>> {
+            let claims = self.claims.lock().unwrap();
+            Ok(ids
+                .iter()
+                .filter_map(|id| Some((id.clone(), claims.get(id)?.clone())))
+                .collect())
+        }
+
+        async fn keep(&self, known: &[Known]) -> Result<()> {
+            let mut claims = self.claims.lock().unwrap();
+            claims.extend(known.iter().map(|k| (k.endpoint_id.clone(), k.clone())));
+            Ok(())
+        }
+
+        async fn forget(&self, ids: &[String]) -> Result<()> {
+            let mut claims = self.claims.lock().unwrap();
+            ids.iter().for_each(|id| {
+                claims.remove(id);
+            });
+            Ok(())
         }
     }
 }

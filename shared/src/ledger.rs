@@ -2,12 +2,14 @@
 //! not announce the same decision twice. A DynamoDB table keyed by `pk`, with `expires_at`
 //! (epoch seconds) as its TTL attribute: a remembered key is forgotten after the memory period.
 
-use crate::error::{Error, Result};
+use crate::dynamo;
+use crate::error::Result;
 use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// `dynamodb:GetItem`, `dynamodb:PutItem`.
+/// `dynamodb:BatchGetItem`, `dynamodb:BatchWriteItem`.
 pub trait Ledger {
     /// The keys not remembered (or whose memory has expired), in the order given.
     fn unseen(&self, keys: &[String]) -> impl Future<Output = Result<Vec<String>>> + Send;
@@ -45,44 +47,36 @@ pub(crate) fn now_secs() -> u64 {
 
 impl Ledger for DynamoLedger {
     async fn unseen(&self, keys: &[String]) -> Result<Vec<String>> {
-        let now = now_secs();
-        let mut out = Vec::new();
-        for key in keys {
-            let item = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .key("pk", AttributeValue::S(key.clone()))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| Error::aws("dynamodb:GetItem", e))?;
-            // TTL deletion lags by up to days: an expired item counts as forgotten.
-            let live = item
-                .item()
-                .and_then(|i| i.get("expires_at"))
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse::<u64>().ok())
-                .is_some_and(|expires| expires > now);
-            if !live {
-                out.push(key.clone());
-            }
+        if keys.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let now = now_secs();
+        // TTL deletion lags by up to days: an expired item counts as forgotten.
+        let live: BTreeSet<String> = dynamo::get(&self.client, &self.table, keys)
+            .await?
+            .iter()
+            .filter(|item| dynamo::number(item, "expires_at").is_some_and(|e| e > now))
+            .filter_map(|item| dynamo::text(item, "pk").map(str::to_owned))
+            .collect();
+        Ok(keys
+            .iter()
+            .filter(|k| !live.contains(k.as_str()))
+            .cloned()
+            .collect())
     }
 
     async fn remember(&self, keys: &[String]) -> Result<()> {
-        let expires = now_secs() + self.memory.as_secs();
-        for key in keys {
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .item("pk", AttributeValue::S(key.clone()))
-                .item("expires_at", AttributeValue::N(expires.to_string()))
-                .send()
-                .await
-                .map_err(|e| Error::aws("dynamodb:PutItem", e))?;
-        }
-        Ok(())
+        let expires = AttributeValue::N((now_secs() + self.memory.as_secs()).to_string());
+        let unique: BTreeSet<&String> = keys.iter().collect();
+        let items = unique
+            .into_iter()
+            .map(|key| {
+                HashMap::from([
+                    ("pk".to_owned(), AttributeValue::S(key.clone())),
+                    ("expires_at".to_owned(), expires.clone()),
+                ])
+            })
+            .collect();
+        dynamo::put(&self.client, &self.table, items).await
     }
 }

@@ -24,6 +24,13 @@ pub mod accounts;
 pub mod announce;
 #[cfg(feature = "https")]
 pub mod cloudformation;
+#[cfg(any(
+    feature = "endpoint-connections",
+    feature = "private-zones",
+    feature = "slack",
+    feature = "availability-zones"
+))]
+pub mod dynamo;
 #[cfg(feature = "https")]
 pub mod https;
 #[cfg(any(

@@ -2,13 +2,14 @@
 #![allow(clippy::unwrap_used)]
 
 use autopilot::endpoint_connections::ec2::{ConnectionApi, Ec2Connections};
-use autopilot::endpoint_connections::policy::Policy;
+use autopilot::endpoint_connections::memory::DynamoMemory;
+use autopilot::endpoint_connections::policy::{Policy, Tags};
 use autopilot::endpoint_connections::run::{Acceptor, Scope};
 use autopilot::ledger::{DynamoLedger, Ledger};
 use autopilot::notify::SnsPublisher;
-use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
-use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_sdk_ec2::operation::accept_vpc_endpoint_connections::AcceptVpcEndpointConnectionsOutput;
 use aws_sdk_ec2::operation::describe_vpc_endpoint_connections::DescribeVpcEndpointConnectionsOutput;
 use aws_sdk_ec2::operation::reject_vpc_endpoint_connections::RejectVpcEndpointConnectionsOutput;
@@ -18,6 +19,7 @@ use aws_sdk_ec2::types::{
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_types::retry::RetryConfig;
+use std::collections::HashMap;
 use std::time::Duration;
 
 const SVC: &str = "vpce-svc-0123456789abcdef0";
@@ -72,7 +74,7 @@ async fn describe_follows_every_page_and_filters_by_service_and_state() {
         })
         .build();
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::Sequential, [&pages]);
-    let found = Ec2Connections::new(ec2).pending(SVC, None).await.unwrap();
+    let found = Ec2Connections::new(ec2).pending(SVC, &[]).await.unwrap();
     assert_eq!(pages.num_calls(), 2);
     let ids: Vec<_> = found
         .iter()
@@ -82,10 +84,8 @@ async fn describe_follows_every_page_and_filters_by_service_and_state() {
         ids,
         [("vpce-1", "111111111111"), ("vpce-2", "222222222222")]
     );
-    assert_eq!(
-        found[0].tags.get("team").map(String::as_str),
-        Some("orders")
-    );
+    // The connection's own tags are not the consumer endpoint's: not taken for them.
+    assert_eq!(found[0].tags, Tags::Unknown);
     assert_eq!(found[0].state, "pendingAcceptance");
 }
 
@@ -104,15 +104,17 @@ async fn throttling_is_retried_until_it_succeeds() {
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::Sequential, [&throttled], |c| c
         .retry_config(retries(5)));
     let found = Ec2Connections::new(ec2)
-        .pending(SVC, Some("vpce-1"))
+        .pending(SVC, &["vpce-1".to_owned()])
         .await
         .unwrap();
     assert_eq!(throttled.num_calls(), 4);
     assert_eq!(found.len(), 1);
 }
 
+/// A call refused as a whole (throttled past the retries here) makes each of its ids a failure
+/// with the call's code; the other pages still go.
 #[tokio::test]
-async fn throttling_that_outlasts_the_retries_is_a_retryable_error_with_its_code() {
+async fn a_call_refused_as_a_whole_fails_each_of_its_items_with_its_code() {
     let throttled = mock!(aws_sdk_ec2::Client::accept_vpc_endpoint_connections)
         .sequence()
         .http_status(503, Some(THROTTLED.into()))
@@ -120,18 +122,21 @@ async fn throttling_that_outlasts_the_retries_is_a_retryable_error_with_its_code
         .build();
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::Sequential, [&throttled], |c| c
         .retry_config(retries(3)));
-    let err = Ec2Connections::new(ec2)
-        .accept(SVC, &["vpce-1".into()])
+    let failures = Ec2Connections::new(ec2)
+        .accept(SVC, &["vpce-1".into(), "vpce-2".into()])
         .await
-        .unwrap_err();
+        .unwrap();
     assert_eq!(throttled.num_calls(), 3);
-    assert!(err.retryable(), "{err}");
-    assert_eq!(err.code(), Some("RequestLimitExceeded"));
-    assert_eq!(err.kind(), "AwsTransient");
-    assert!(
-        err.to_string()
-            .starts_with("ec2:AcceptVpcEndpointConnections: "),
-        "{err}"
+    let codes: Vec<_> = failures
+        .iter()
+        .map(|f| (f.resource_id.as_str(), f.code.as_str()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("vpce-1", "RequestLimitExceeded"),
+            ("vpce-2", "RequestLimitExceeded")
+        ]
     );
 }
 
@@ -147,13 +152,12 @@ async fn a_refusal_is_final() {
     });
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::Sequential, [&denied], |c| c
         .retry_config(retries(3)));
-    let err = Ec2Connections::new(ec2)
+    let failures = Ec2Connections::new(ec2)
         .reject(SVC, &["vpce-1".into()])
         .await
-        .unwrap_err();
-    assert_eq!(denied.num_calls(), 1);
-    assert!(!err.retryable());
-    assert_eq!(err.code(), Some("UnauthorizedOperation"));
+        .unwrap();
+    assert_eq!(denied.num_calls(), 1, "not retried");
+    assert_eq!(failures[0].code, "UnauthorizedOperation");
 }
 
 #[tokio::test]
@@ -180,32 +184,89 @@ async fn ids_go_in_pages_and_unsuccessful_items_come_back() {
     );
 }
 
+fn pk_of(item: &HashMap<String, AttributeValue>) -> String {
+    item.get("pk")
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
 #[tokio::test]
-async fn ledger_forgets_expired_memories() {
-    let get = mock!(aws_sdk_dynamodb::Client::get_item).then_compute_output(|r| {
-        let key = r
-            .key()
-            .and_then(|k| k.get("pk"))
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default();
-        let expires = match key.as_str() {
-            "fresh" => Some(u64::MAX / 2),
-            "expired" => Some(1),
-            _ => None,
-        };
-        let mut out = GetItemOutput::builder();
-        if let Some(e) = expires {
-            out = out
-                .item("pk", AttributeValue::S(key))
-                .item("expires_at", AttributeValue::N(e.to_string()));
-        }
-        out.build()
+async fn ledger_reads_in_batches_of_100_and_forgets_expired_memories() {
+    let get = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_compute_output(|r| {
+        let keys = r.request_items().unwrap()["t"].keys();
+        assert!(keys.len() <= 100, "{} keys in one call", keys.len());
+        let items = keys
+            .iter()
+            .filter_map(|k| {
+                let key = pk_of(k);
+                let expires = match key.as_str() {
+                    "fresh" => u64::MAX / 2,
+                    "expired" => 1,
+                    k if k.starts_with("known-") => u64::MAX / 2,
+                    _ => return None,
+                };
+                Some(HashMap::from([
+                    ("pk".to_owned(), AttributeValue::S(key)),
+                    (
+                        "expires_at".to_owned(),
+                        AttributeValue::N(expires.to_string()),
+                    ),
+                ]))
+            })
+            .collect();
+        BatchGetItemOutput::builder().responses("t", items).build()
     });
     let db = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get]);
     let ledger = DynamoLedger::new(db, "t", Duration::from_secs(3600));
     let keys = ["fresh", "expired", "never"].map(String::from);
     assert_eq!(ledger.unseen(&keys).await.unwrap(), ["expired", "never"]);
+    let many: Vec<String> = (0..250).map(|i| format!("known-{i}")).collect();
+    assert!(ledger.unseen(&many).await.unwrap().is_empty());
+    assert_eq!(get.num_calls(), 1 + 3);
+}
+
+/// What DynamoDB leaves unprocessed is sent again, and writes go 25 at a time.
+#[tokio::test]
+async fn unprocessed_items_and_keys_are_retried() {
+    let write = mock!(aws_sdk_dynamodb::Client::batch_write_item)
+        .sequence()
+        .output(|| {
+            let put = PutRequest::builder()
+                .item("pk", AttributeValue::S("k-3".into()))
+                .build()
+                .unwrap();
+            BatchWriteItemOutput::builder()
+                .unprocessed_items("t", vec![WriteRequest::builder().put_request(put).build()])
+                .build()
+        })
+        .output(|| BatchWriteItemOutput::builder().build())
+        .times(2)
+        .build();
+    let get = mock!(aws_sdk_dynamodb::Client::batch_get_item)
+        .sequence()
+        .output(|| {
+            let left = KeysAndAttributes::builder()
+                .keys(HashMap::from([(
+                    "pk".to_owned(),
+                    AttributeValue::S("k-2".into()),
+                )]))
+                .build()
+                .unwrap();
+            BatchGetItemOutput::builder()
+                .unprocessed_keys("t", left)
+                .build()
+        })
+        .output(|| BatchGetItemOutput::builder().build())
+        .build();
+    let db = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&write, &get]);
+    let ledger = DynamoLedger::new(db, "t", Duration::from_secs(3600));
+    let keys: Vec<String> = (0..30).map(|i| format!("k-{i}")).collect();
+    ledger.remember(&keys).await.unwrap();
+    // 30 keys: 25 (one left unprocessed, sent again), then 5.
+    assert_eq!(write.num_calls(), 3);
+    assert_eq!(ledger.unseen(&keys[..3]).await.unwrap().len(), 3);
+    assert_eq!(get.num_calls(), 2);
 }
 
 /// Unsuccessful items are announced with AWS's reason and fail the invocation so Lambda retries.
@@ -229,10 +290,10 @@ async fn unapplied_decisions_are_announced_and_fail_the_run() {
     let reject = mock!(aws_sdk_ec2::Client::reject_vpc_endpoint_connections)
         .match_requests(|r| r.vpc_endpoint_ids() == ["vpce-stranger"])
         .then_output(|| RejectVpcEndpointConnectionsOutput::builder().build());
-    let get =
-        mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
-    let put =
-        mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build());
+    let get = mock!(aws_sdk_dynamodb::Client::batch_get_item)
+        .then_output(|| BatchGetItemOutput::builder().build());
+    let write = mock!(aws_sdk_dynamodb::Client::batch_write_item)
+        .then_output(|| BatchWriteItemOutput::builder().build());
     let publish = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|r| {
             let doc: serde_json::Value =
@@ -255,9 +316,13 @@ async fn unapplied_decisions_are_announced_and_fail_the_run() {
             [&describe, &accept, &reject]
         )),
         ledger: DynamoLedger::new(
-            mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get, &put]),
+            mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get, &write]),
             "t",
             Duration::from_secs(3600),
+        ),
+        memory: DynamoMemory::new(
+            mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get, &write]),
+            "t",
         ),
         publisher: SnsPublisher::new(
             mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]),
@@ -280,9 +345,6 @@ async fn unapplied_decisions_are_announced_and_fail_the_run() {
         (accept.num_calls(), reject.num_calls(), publish.num_calls()),
         (1, 1, 1)
     );
-    assert_eq!(
-        put.num_calls(),
-        3,
-        "all three outcomes remembered as announced"
-    );
+    // Outbox read and ledger read; outbox written, the failure remembered, outbox cleared.
+    assert_eq!((get.num_calls(), write.num_calls()), (2, 3));
 }

@@ -10,8 +10,8 @@ use autopilot::private_zones::route53::{
 };
 use autopilot::private_zones::rules::{Rules, Vpc, Zone};
 use autopilot::private_zones::run::{Associator, Status, Target, route53_retry};
-use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
-use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
 use aws_sdk_route53::operation::associate_vpc_with_hosted_zone::AssociateVpcWithHostedZoneOutput;
 use aws_sdk_route53::operation::create_vpc_association_authorization::CreateVpcAssociationAuthorizationOutput;
 use aws_sdk_route53::operation::delete_vpc_association_authorization::DeleteVpcAssociationAuthorizationOutput;
@@ -181,12 +181,12 @@ fn associator(
     owner: Vec<Rule>,
     spokes: FixedSpokes,
 ) -> Associator<Route53Owner, FixedSpokes, DynamoLedger, SnsPublisher> {
-    let get = mock!(aws_sdk_dynamodb::Client::get_item)
+    let get = mock!(aws_sdk_dynamodb::Client::batch_get_item)
         .match_requests(|_| true)
-        .then_output(|| GetItemOutput::builder().build());
-    let put = mock!(aws_sdk_dynamodb::Client::put_item)
+        .then_output(|| BatchGetItemOutput::builder().build());
+    let put = mock!(aws_sdk_dynamodb::Client::batch_write_item)
         .match_requests(|_| true)
-        .then_output(|| PutItemOutput::builder().build());
+        .then_output(|| BatchWriteItemOutput::builder().build());
     let publish = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|_| true)
         .then_output(|| PublishOutput::builder().message_id("m").build());

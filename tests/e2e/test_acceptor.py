@@ -3,9 +3,10 @@ emulator over HTTP."""
 
 import copy
 import json
+import time
 
 from harness import scenario
-from harness.scenario import ALLOWED, STRANGER, create_vpc_endpoint_event, scheduled_event, sns_event
+from harness.scenario import ALLOWED, STRANGER, create_vpc_endpoint_event, scheduled_event, sns_event, tags_event
 
 PENDING = "pendingAcceptance"
 
@@ -23,7 +24,9 @@ def test_allowed_is_accepted_and_stranger_rejected(world, acceptor):
     (ok, stranger), events = connect(world, ALLOWED, STRANGER)
     result = acceptor().invoke(events[0])
     assert result.ok, result.body
-    assert world.states() == {ok: "available", stranger: "rejected"}
+    # An accepted connection is pending for a while before it is available, as in AWS.
+    assert world.states() == {ok: "pending", stranger: "rejected"}
+    assert world.settled_states() == {ok: "available", stranger: "rejected"}
     decisions = {o["connection"]["endpoint_id"]: (o["action"], o["status"]) for o in result.body["outcomes"]}
     assert decisions == {ok: ("accept", "applied"), stranger: ("reject", "applied")}
     [alert] = world.alerts()
@@ -42,7 +45,7 @@ def test_hold_leaves_the_stranger_pending_and_says_so_once(world, acceptor):
     (ok, stranger), events = connect(world, ALLOWED, STRANGER)
     fn = acceptor()
     assert fn.invoke(events[1]).ok
-    assert world.states() == {ok: "available", stranger: PENDING}
+    assert world.settled_states() == {ok: "available", stranger: PENDING}
     [alert] = world.alerts()
     assert "1 accepted, 1 held" in alert["content"]["title"]
     assert alert["metadata"]["additionalContext"]["severity"] == "warning"
@@ -52,7 +55,7 @@ def test_hold_leaves_the_stranger_pending_and_says_so_once(world, acceptor):
     assert again.ok and again.body["announced"] == 0
     assert [o["status"] for o in again.body["outcomes"]] == ["held"]
     assert world.alerts() == []
-    assert world.states() == {ok: "available", stranger: PENDING}
+    assert world.settled_states() == {ok: "available", stranger: PENDING}
 
 
 def test_dry_run_decides_and_notifies_but_changes_nothing(world, acceptor):
@@ -79,7 +82,7 @@ def test_replaying_the_same_event_changes_nothing_and_stays_quiet(world, accepto
         assert result.ok and result.body["outcomes"] == [] and result.body["announced"] == 0
     assert world.alerts() == []
     assert world.connection_notifications() == []
-    assert world.states() == {ok: "available", stranger: "rejected"}
+    assert world.settled_states() == {ok: "available", stranger: "rejected"}
 
 
 def test_dry_run_replay_is_quiet_too(world, acceptor):
@@ -169,7 +172,7 @@ def test_create_vpc_endpoint_event_brings_the_vpc_a_vpc_rule_needs(world, accept
     # The consumer's forwarded CreateVpcEndpoint event carries it.
     result = fn.invoke(create_vpc_endpoint_event(ALLOWED, endpoint, vpc, world.service_name))
     assert result.ok, result.body
-    assert world.states() == {endpoint: "available"}
+    assert world.settled_states() == {endpoint: "available"}
     alerts = world.alerts()
     assert [a["content"]["title"] for a in alerts] == ["PrivateLink connections: 1 held", "PrivateLink connections: 1 accepted"]
     assert alerts[1]["metadata"]["additionalContext"]["vpc"] == vpc
@@ -221,7 +224,7 @@ def test_notification_without_a_service_id_sweeps_every_managed_service(world, a
     (endpoint,), events = connect(world, ALLOWED)
     events[0]["Records"][0]["Sns"]["Message"] = "something changed"
     assert acceptor().invoke(events[0]).ok
-    assert world.states() == {endpoint: "available"}
+    assert world.settled_states() == {endpoint: "available"}
 
 
 def test_unmanaged_services_are_left_alone(world, acceptor):
@@ -235,18 +238,127 @@ def test_unmanaged_services_are_left_alone(world, acceptor):
     assert world.states() == {endpoint: PENDING}
 
 
-def test_tag_rules_read_the_endpoint_tags(world, acceptor):
+def test_a_tag_rule_holds_until_the_consumers_event_brings_the_tags(world, acceptor):
+    """The provider's API shows the connection's own tags, not the consumer endpoint's: a tag rule
+    holds the connection — never rejects it — until the consumer's forwarded event says."""
     world.put_policy(world.policy("reject", tags={"team": "orders"}))
-    tagged, _ = world.create_endpoint(ALLOWED, tags={"team": "orders"})
-    untagged, _ = world.create_endpoint(ALLOWED)
-    assert acceptor().invoke(scheduled_event()).ok
-    assert world.states() == {tagged: "available", untagged: "rejected"}
+    tagged, tagged_vpc = world.create_endpoint(ALLOWED, tags={"team": "orders"})
+    untagged, untagged_vpc = world.create_endpoint(ALLOWED)
+    fn = acceptor()
+    swept = fn.invoke(scheduled_event())
+    assert swept.ok and {o["status"] for o in swept.body["outcomes"]} == {"held"}
+    assert "tags are not known yet" in swept.body["outcomes"][0]["reason"]
+    assert world.states() == {tagged: PENDING, untagged: PENDING}
+    created = create_vpc_endpoint_event(ALLOWED, tagged, tagged_vpc, world.service_name, tags={"team": "orders"})
+    assert fn.invoke(created).ok
+    # Its creation event carried no tags: every tag is known, and the one that matters is absent.
+    bare = create_vpc_endpoint_event(ALLOWED, untagged, untagged_vpc, world.service_name)
+    assert fn.invoke(bare).ok
+    assert world.settled_states() == {tagged: "available", untagged: "rejected"}
+
+
+def test_tags_added_later_by_the_consumer_let_the_connection_in(world, acceptor):
+    world.put_policy(world.policy("reject", tags={"team": "orders"}))
+    endpoint, _ = world.create_endpoint(ALLOWED)
+    fn = acceptor()
+    assert [o["status"] for o in fn.invoke(scheduled_event()).body["outcomes"]] == ["held"]
+    result = fn.invoke(tags_event(ALLOWED, [endpoint], {"team": "orders"}))
+    assert result.ok, result.body
+    assert world.settled_states() == {endpoint: "available"}
+
+
+def test_a_claim_before_the_connection_is_visible_is_acted_on_by_the_next_sweep(world, acceptor):
+    """EC2 is eventually consistent: the consumer's event can be handled before the provider's
+    Describe shows the request. What it said is kept, and the next sweep uses it."""
+    world.put_policy(world.policy("reject", tags={"team": "orders"}))
+    world.emu.settings(visible_after_seconds=1.0)
+    endpoint, vpc = world.create_endpoint(ALLOWED)
+    fn = acceptor()
+    early = fn.invoke(create_vpc_endpoint_event(ALLOWED, endpoint, vpc, world.service_name, tags={"team": "orders"}))
+    assert early.ok and early.body["outcomes"] == [] and early.body["claims_kept"] == 1
+    assert world.states() == {}, "not visible yet"
+    time.sleep(1.0)
+    swept = fn.invoke(scheduled_event())
+    assert swept.ok and [o["status"] for o in swept.body["outcomes"]] == ["applied"], swept.body
+    assert world.settled_states() == {endpoint: "available"}
+
+
+def test_a_run_that_applied_and_could_not_publish_is_announced_by_the_next_exactly_once(world, acceptor):
+    world.put_policy(world.policy("reject"))
+    (ok, stranger), events = connect(world, ALLOWED, STRANGER)
+    world.emu.faults([{"service": "sns", "operation": "Publish", "code": "AuthorizationError", "status": 403}])
+    fn = acceptor()
+    failed = fn.invoke(events[0])
+    assert not failed.ok and "AuthorizationError" in failed.error_message
+    assert world.settled_states() == {ok: "available", stranger: "rejected"}, "applied"
+    assert world.alerts() == [], "not announced"
+    # Lambda's retry (or the next sweep) finds nothing pending and announces what was applied.
+    retry = fn.invoke(events[0])
+    assert retry.ok and retry.body["recovered"] == 2 and retry.body["announced"] == 2
+    [alert] = world.alerts()
+    assert alert["content"]["title"] == "PrivateLink connections: 1 accepted, 1 rejected"
+    assert fn.invoke(scheduled_event()).body["announced"] == 0
+    assert world.alerts() == [], "exactly once"
+
+
+def test_one_service_refused_does_not_stop_the_others(world, acceptor):
+    other, _ = scenario.endpoint_service(world.emu, "payments", [ALLOWED, STRANGER])
+    policy = world.policy("reject")
+    policy["services"][other["ServiceId"]] = policy["services"][world.service_id]
+    world.put_policy(policy)
+    [first] = world.create_endpoints(ALLOWED, 1, other["ServiceName"])
+    [second] = world.create_endpoints(ALLOWED, 1)
+    # IAM refuses Accept on a service missing from ManagedServiceIds.
+    refused = min(world.service_id, other["ServiceId"])
+    world.emu.faults([{"service": "ec2", "operation": "AcceptVpcEndpointConnections", "times": -1,
+                       "code": "UnauthorizedOperation", "status": 403, "match": refused}])
+    fn = acceptor()
+    result = fn.invoke(scheduled_event())
+    assert not result.ok and result.error_type == "Unapplied"
+    assert "UnauthorizedOperation" in result.error_message
+    refused_endpoint, applied_endpoint = (first, second) if refused == other["ServiceId"] else (second, first)
+    states = {**world.states(), **{e: s for e, s in scenario_states(world, other["ServiceId"]).items()}}
+    assert states[refused_endpoint] == PENDING
+    assert states[applied_endpoint] in ("pending", "available")
+    [alert] = world.alerts()
+    assert alert["content"]["title"] == "PrivateLink connections: 1 accept failed, 1 accepted"
+    # Lambda retries: the refusal is already announced, nothing else is new.
+    assert not fn.invoke(scheduled_event()).ok
+    assert world.alerts() == []
+
+
+def scenario_states(world, service_id: str) -> dict[str, str]:
+    pages = world.emu.client("ec2").get_paginator("describe_vpc_endpoint_connections").paginate(
+        Filters=[{"Name": "service-id", "Values": [service_id]}])
+    return {c["VpcEndpointId"]: c["VpcEndpointState"] for p in pages for c in p["VpcEndpointConnections"]}
+
+
+def test_a_thousand_connections_are_decided_and_every_one_announced_within_the_limits(world, acceptor):
+    world.put_policy(world.policy("reject"))
+    allowed = world.create_endpoints(ALLOWED, 500)
+    strangers = world.create_endpoints(STRANGER, 500)
+    result = acceptor().invoke(scheduled_event())
+    assert result.ok, result.body
+    assert result.body["announced"] == 1000
+    states = world.settled_states(timeout=10)
+    assert [states[e] for e in allowed] == ["available"] * 500
+    assert [states[e] for e in strangers] == ["rejected"] * 500
+    alerts = world.alerts()
+    summary, parts = alerts[0], alerts[1:]
+    assert summary["content"]["title"] == "PrivateLink connections: 500 accepted, 500 rejected"
+    assert parts and all(p["metadata"]["threadId"] == summary["metadata"]["threadId"] for p in parts)
+    for alert in alerts:
+        assert len(alert["content"]["description"]) <= 3000
+        assert len(json.dumps(alert).encode()) < 256 * 1024
+    listed = "\n".join(p["content"]["description"] for p in parts)
+    for endpoint in allowed + strangers:
+        assert listed.count(endpoint) == 1, endpoint
 
 
 def test_inline_policy_from_the_environment(world, acceptor):
     (endpoint,), events = connect(world, ALLOWED)
     assert acceptor(policy=world.policy("reject")).invoke(events[0]).ok
-    assert world.states() == {endpoint: "available"}
+    assert world.settled_states() == {endpoint: "available"}
 
 
 def test_many_pending_connections_are_decided_in_one_run(world, acceptor):
@@ -254,7 +366,7 @@ def test_many_pending_connections_are_decided_in_one_run(world, acceptor):
     ids = [world.create_endpoint(ALLOWED if i % 3 else STRANGER)[0] for i in range(12)]
     result = acceptor().invoke(scheduled_event())
     assert result.ok and len(result.body["outcomes"]) == 12
-    states = world.states()
+    states = world.settled_states()
     assert sorted(states) == sorted(ids)
     assert sum(s == "rejected" for s in states.values()) == 4
     assert sum(s == "available" for s in states.values()) == 8

@@ -2,23 +2,26 @@
 
 use autopilot::Error;
 use autopilot::aws::SdkConfig;
-use autopilot::cloudtrail::{get, path, scalar_string};
+use autopilot::cloudtrail::{get, list, path, scalar_string};
 use autopilot::config::PolicySource;
+use autopilot::endpoint_connections::claims::{Claim, TagChange};
 use autopilot::endpoint_connections::config::Config;
 use autopilot::endpoint_connections::ec2::Ec2Connections;
 use autopilot::endpoint_connections::load_policy;
-use autopilot::endpoint_connections::run::{Acceptor, Claim, Report, Scope};
+use autopilot::endpoint_connections::memory::DynamoMemory;
+use autopilot::endpoint_connections::run::{Acceptor, Report, Scope};
 use autopilot::events::{Answer, CloudTrailEvent, Incoming, Triage, classify};
 use autopilot::ids::{find_ids, service_id_from_name};
 use autopilot::ledger::DynamoLedger;
 use autopilot::notify::SnsPublisher;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Everything built once per cold start.
 pub struct Deps {
-    acceptor: Acceptor<Ec2Connections, DynamoLedger, SnsPublisher>,
+    acceptor: Acceptor<Ec2Connections, DynamoLedger, DynamoMemory, SnsPublisher>,
     ssm: aws_sdk_ssm::Client,
     policy_source: PolicySource,
 }
@@ -30,8 +33,12 @@ impl Deps {
                 connections: Ec2Connections::new(aws_sdk_ec2::Client::new(sdk)),
                 ledger: DynamoLedger::new(
                     aws_sdk_dynamodb::Client::new(sdk),
-                    config.run.decisions_table,
+                    config.run.decisions_table.clone(),
                     Duration::from_secs(config.run.decision_memory_hours * 3600),
+                ),
+                memory: DynamoMemory::new(
+                    aws_sdk_dynamodb::Client::new(sdk),
+                    config.run.decisions_table,
                 ),
                 publisher: SnsPublisher::new(
                     aws_sdk_sns::Client::new(sdk),
@@ -81,7 +88,10 @@ pub fn scope_of(payload: Value) -> Result<Scope, Triage> {
                 Scope::Services(ids)
             })
         }
-        Incoming::CloudTrail(event) => create_vpc_endpoint(&event),
+        Incoming::CloudTrail(event) => match event.record.event_name.as_str() {
+            "CreateTags" | "DeleteTags" => endpoint_tags(&event),
+            _ => create_vpc_endpoint(&event),
+        },
         other @ Incoming::OtherEventBridge { .. } => Err(other.unhandled()),
     }
 }
@@ -107,18 +117,81 @@ fn create_vpc_endpoint(event: &CloudTrailEvent) -> Result<Scope, Triage> {
         .or_else(|| endpoint.and_then(|e| get(e, "vpcId")))
         .and_then(scalar_string);
     match path(&r.response, &["vpcEndpoint", "vpcEndpointId"]).and_then(scalar_string) {
-        Some(endpoint_id) => Ok(Scope::Endpoint(Claim {
-            service_id,
+        Some(endpoint_id) => Ok(Scope::Claims(vec![Claim {
+            service_id: Some(service_id),
             endpoint_id,
             vpc_id,
             account: event.account.clone(),
-        })),
+            tags: TagChange::Set(tag_specification(&r.request)),
+        }])),
         None => {
             // Without the endpoint id the event still says the service has a new request.
             tracing::warn!(%service_id, "CreateVpcEndpoint event without an endpoint id; sweeping the service");
             Ok(Scope::Services([service_id].into()))
         }
     }
+}
+
+/// The endpoint's tags at creation: `tagSpecificationSet` (flat shape) or `TagSpecification`
+/// (wrapped), for resource type `vpc-endpoint`.
+fn tag_specification(request: &Value) -> BTreeMap<String, String> {
+    let specs = get(request, "tagSpecificationSet").or_else(|| get(request, "TagSpecification"));
+    list(specs)
+        .into_iter()
+        .filter(|spec| {
+            get(spec, "resourceType")
+                .and_then(scalar_string)
+                .is_none_or(|t| t == "vpc-endpoint")
+        })
+        .flat_map(|spec| tag_list(get(spec, "tags").or_else(|| get(spec, "Tag"))))
+        .collect()
+}
+
+fn tag_list(tags: Option<&Value>) -> Vec<(String, String)> {
+    list(tags)
+        .into_iter()
+        .filter_map(|t| {
+            let key = get(t, "key").and_then(scalar_string)?;
+            Some((
+                key,
+                get(t, "value").and_then(scalar_string).unwrap_or_default(),
+            ))
+        })
+        .collect()
+}
+
+/// A consumer's `CreateTags` / `DeleteTags` on its endpoints: what the endpoints' tags now are.
+fn endpoint_tags(event: &CloudTrailEvent) -> Result<Scope, Triage> {
+    let name = event.handled(&[("aws.ec2", "CreateTags"), ("aws.ec2", "DeleteTags")])?;
+    let r = &event.record;
+    let tags = tag_list(get(&r.request, "tagSet"));
+    let change = if name == "CreateTags" {
+        TagChange::Add(tags.into_iter().collect())
+    } else {
+        TagChange::Remove(tags.into_iter().map(|(k, _)| k).collect())
+    };
+    let claims: Vec<Claim> = list(get(&r.request, "resourcesSet"))
+        .into_iter()
+        .filter_map(|item| get(item, "resourceId").and_then(scalar_string))
+        .filter(|id| is_endpoint_id(id))
+        .map(|endpoint_id| Claim {
+            endpoint_id,
+            service_id: None,
+            account: event.account.clone(),
+            vpc_id: None,
+            tags: change.clone(),
+        })
+        .collect();
+    if claims.is_empty() {
+        return Err(Triage::Ignored(format!("{name} touched no VPC endpoint")));
+    }
+    Ok(Scope::Claims(claims))
+}
+
+/// `vpce-` followed by hex: an endpoint, not a service (`vpce-svc-`) or a connection (`vpce-con-`).
+fn is_endpoint_id(id: &str) -> bool {
+    id.strip_prefix("vpce-")
+        .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
@@ -151,12 +224,13 @@ mod tests {
 
     #[test]
     fn create_vpc_endpoint_reads_alike_in_both_ec2_shapes() {
-        let expected = Scope::Endpoint(Claim {
-            service_id: SVC.into(),
+        let expected = Scope::Claims(vec![Claim {
+            service_id: Some(SVC.into()),
             endpoint_id: "vpce-0a1b2c3d4e5f60718".into(),
             vpc_id: Some("vpc-0aa11bb22cc33dd44".into()),
             account: "111111111111".into(),
-        });
+            tags: TagChange::Set([("team".to_owned(), "orders".to_owned())].into()),
+        }]);
         assert_eq!(
             scope_of(sample("eventbridge-create-vpc-endpoint.json")).unwrap(),
             expected
@@ -241,6 +315,34 @@ mod tests {
             }
         }
         assert!(checked >= 17, "only {checked} real payloads found");
+    }
+
+    #[test]
+    fn a_consumers_tag_events_on_its_endpoints_are_claims_and_others_are_ignored() {
+        let sg = sample("real/ec2_CreateTags_on_security_group__eventbridge.json");
+        assert!(
+            matches!(scope_of(sg.clone()), Err(Triage::Ignored(why)) if why == "CreateTags touched no VPC endpoint")
+        );
+        let mut tagged = sg;
+        tagged["detail"]["requestParameters"]["resourcesSet"] = json!({"items": [
+            {"resourceId": "vpce-0a1b2c3d4e5f60718"}, {"resourceId": "vpce-svc-0123456789abcdef0"}]});
+        tagged["detail"]["requestParameters"]["tagSet"] =
+            json!({"items": [{"key": "team", "value": "orders"}]});
+        let Ok(Scope::Claims(claims)) = scope_of(tagged.clone()) else {
+            panic!()
+        };
+        assert_eq!(claims.len(), 1, "the endpoint, not the service");
+        assert_eq!(claims[0].endpoint_id, "vpce-0a1b2c3d4e5f60718");
+        assert_eq!(claims[0].service_id, None);
+        assert_eq!(
+            claims[0].tags,
+            TagChange::Add([("team".to_owned(), "orders".to_owned())].into())
+        );
+        tagged["detail"]["eventName"] = json!("DeleteTags");
+        let Ok(Scope::Claims(claims)) = scope_of(tagged) else {
+            panic!()
+        };
+        assert_eq!(claims[0].tags, TagChange::Remove(vec!["team".into()]));
     }
 
     #[test]

@@ -89,9 +89,9 @@ pub fn reconcile(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::availability_zones::analysis::Check;
     use crate::notify::{Lifecycle, Severity};
     use std::collections::BTreeMap;
-    use crate::availability_zones::analysis::Check;
 
     fn finding(service: &str, print: &str) -> AzFinding {
         AzFinding {

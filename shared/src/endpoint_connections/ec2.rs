@@ -1,9 +1,10 @@
 //! The provider side of PrivateLink connections: the narrow port the acceptor needs (shaped like
 //! its IAM permissions) and its EC2 adapter.
 
-use crate::endpoint_connections::policy::Connection;
+use crate::endpoint_connections::policy::{Connection, Tags};
 use crate::error::{Error, ItemFailure, Result, unsuccessful};
 use aws_sdk_ec2::types::{Filter, UnsuccessfulItem};
+use std::collections::BTreeMap;
 use std::future::Future;
 
 /// Ids per Accept/Reject call. The API takes a list without a documented maximum; a modest page
@@ -13,21 +14,30 @@ pub const IDS_PER_CALL: usize = 100;
 /// `ec2:DescribeVpcEndpointConnections`, `ec2:AcceptVpcEndpointConnections`,
 /// `ec2:RejectVpcEndpointConnections`.
 pub trait ConnectionApi {
-    /// Connections to `service_id` waiting for acceptance (only `endpoint_id`'s, when given).
+    /// Connections to `service_id` waiting for acceptance (only those of `endpoint_ids`, when
+    /// some are given).
     fn pending(
         &self,
         service_id: &str,
-        endpoint_id: Option<&str>,
+        endpoint_ids: &[String],
     ) -> impl Future<Output = Result<Vec<Connection>>> + Send;
 
-    /// Accept; returns the items AWS reported as `Unsuccessful`.
+    /// The state of each of these connections to `service_id` (absent: no such connection).
+    fn states(
+        &self,
+        service_id: &str,
+        endpoint_ids: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, String>>> + Send;
+
+    /// Accept; returns the items not accepted: those AWS reported as `Unsuccessful`, and every
+    /// item of a call AWS refused as a whole (so one refusal never hides what else was done).
     fn accept(
         &self,
         service_id: &str,
         endpoint_ids: &[String],
     ) -> impl Future<Output = Result<Vec<ItemFailure>>> + Send;
 
-    /// Reject; returns the items AWS reported as `Unsuccessful`.
+    /// Reject; returns the items not rejected, as [`ConnectionApi::accept`] does.
     fn reject(
         &self,
         service_id: &str,
@@ -45,61 +55,93 @@ impl Ec2Connections {
     }
 }
 
-fn filter(name: &str, value: &str) -> Filter {
-    Filter::builder().name(name).values(value).build()
+fn filter<S: AsRef<str>>(name: &str, values: impl IntoIterator<Item = S>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(
+            values.into_iter().map(|v| v.as_ref().to_owned()).collect(),
+        ))
+        .build()
 }
 
-impl ConnectionApi for Ec2Connections {
-    async fn pending(
+impl Ec2Connections {
+    /// Every connection to `service_id` matching the filters, across pages.
+    async fn describe(
         &self,
         service_id: &str,
-        endpoint_id: Option<&str>,
-    ) -> Result<Vec<Connection>> {
-        let mut request = self
+        filters: Vec<Filter>,
+    ) -> Result<Vec<aws_sdk_ec2::types::VpcEndpointConnection>> {
+        let mut pages = self
             .client
             .describe_vpc_endpoint_connections()
-            .filters(filter("service-id", service_id))
-            .filters(filter("vpc-endpoint-state", "pendingAcceptance"));
-        if let Some(id) = endpoint_id {
-            request = request.filters(filter("vpc-endpoint-id", id));
-        }
-        let mut pages = request.into_paginator().send();
+            .set_filters(Some(
+                std::iter::once(filter("service-id", [service_id]))
+                    .chain(filters)
+                    .collect(),
+            ))
+            .into_paginator()
+            .send();
         let mut found = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| Error::aws("ec2:DescribeVpcEndpointConnections", e))?;
-            for c in page.vpc_endpoint_connections() {
-                let (Some(endpoint_id), Some(owner)) =
-                    (c.vpc_endpoint_id(), c.vpc_endpoint_owner())
-                else {
-                    tracing::warn!(
-                        service_id,
-                        "connection without endpoint id or owner skipped"
-                    );
-                    continue;
-                };
-                found.push(Connection {
-                    service_id: c.service_id().unwrap_or(service_id).to_owned(),
-                    endpoint_id: endpoint_id.to_owned(),
-                    owner: owner.to_owned(),
-                    state: c
-                        .vpc_endpoint_state()
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default(),
-                    vpc_id: None,
-                    tags: c
-                        .tags()
-                        .iter()
-                        .filter_map(|t| {
-                            Some((
-                                t.key()?.to_owned(),
-                                t.value().unwrap_or_default().to_owned(),
-                            ))
-                        })
-                        .collect(),
-                });
-            }
+            found.extend(page.vpc_endpoint_connections.unwrap_or_default());
         }
         Ok(found)
+    }
+}
+
+impl ConnectionApi for Ec2Connections {
+    async fn pending(&self, service_id: &str, endpoint_ids: &[String]) -> Result<Vec<Connection>> {
+        let mut filters = vec![filter("vpc-endpoint-state", ["pendingAcceptance"])];
+        if !endpoint_ids.is_empty() {
+            filters.push(filter("vpc-endpoint-id", endpoint_ids));
+        }
+        let mut found = Vec::new();
+        for c in self.describe(service_id, filters).await? {
+            let (Some(endpoint_id), Some(owner)) = (c.vpc_endpoint_id(), c.vpc_endpoint_owner())
+            else {
+                tracing::warn!(
+                    service_id,
+                    "connection without endpoint id or owner skipped"
+                );
+                continue;
+            };
+            found.push(Connection {
+                service_id: c.service_id().unwrap_or(service_id).to_owned(),
+                endpoint_id: endpoint_id.to_owned(),
+                owner: owner.to_owned(),
+                state: c
+                    .vpc_endpoint_state()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                // The consumer's VPC and tags are not in this answer (its `Tags` are the
+                // connection's own): they come from the consumer's events.
+                vpc_id: None,
+                tags: Tags::Unknown,
+            });
+        }
+        Ok(found)
+    }
+
+    async fn states(
+        &self,
+        service_id: &str,
+        endpoint_ids: &[String],
+    ) -> Result<BTreeMap<String, String>> {
+        let connections = self.describe(service_id, vec![]).await?;
+        Ok(connections
+            .iter()
+            .filter_map(|c| {
+                let id = c.vpc_endpoint_id()?;
+                endpoint_ids.iter().any(|e| e == id).then(|| {
+                    let state = c
+                        .vpc_endpoint_state()
+                        .map(|s| s.as_str())
+                        .unwrap_or_default();
+                    (id.to_owned(), state.to_owned())
+                })
+            })
+            .collect())
     }
 
     async fn accept(&self, service_id: &str, endpoint_ids: &[String]) -> Result<Vec<ItemFailure>> {
@@ -131,7 +173,8 @@ impl ConnectionApi for Ec2Connections {
     }
 }
 
-/// Call `call` once per page of ids, collecting every `Unsuccessful` item.
+/// Call `call` once per page of ids, collecting every `Unsuccessful` item, and every id of a
+/// page whose call failed as a whole (with the call's error code).
 async fn in_pages<F, Fut>(ids: &[String], call: F) -> Result<Vec<ItemFailure>>
 where
     F: Fn(Vec<String>) -> Fut,
@@ -139,7 +182,18 @@ where
 {
     let mut out = Vec::new();
     for page in ids.chunks(IDS_PER_CALL) {
-        out.extend(unsuccessful(&call(page.to_vec()).await?));
+        match call(page.to_vec()).await {
+            Ok(items) => out.extend(unsuccessful(&items)),
+            Err(e) => {
+                tracing::error!(error = %e, ids = page.len(), "call refused");
+                let code = e.code().unwrap_or(e.kind()).to_owned();
+                out.extend(page.iter().map(|id| ItemFailure {
+                    resource_id: id.clone(),
+                    code: code.clone(),
+                    message: e.to_string(),
+                }));
+            }
+        }
     }
     Ok(out)
 }

@@ -4,15 +4,20 @@
 //!
 //! - `policy`: the policy document and the pure `decide`
 //! - `ec2`: the port the run needs (shaped like its IAM permissions) and its EC2 adapter
-//! - `run`: read → decide → apply → announce → report
+//! - `claims`: what consumers' events say of their endpoints (VPC, tags), pure
+//! - `memory`: the outbox and the remembered claims (port + DynamoDB adapter)
+//! - `run`: recover → read → decide → write down → apply → announce → report
 //! - `notifications`: what the run announces
 //! - `notifications_resource`: the CloudFormation custom resource, pure plan to EC2 calls
 
+pub mod claims;
 pub mod config;
 pub mod policy;
 
 #[cfg(feature = "endpoint-connections")]
 pub mod ec2;
+#[cfg(feature = "endpoint-connections")]
+pub mod memory;
 #[cfg(feature = "endpoint-connections")]
 pub mod notifications;
 #[cfg(feature = "connection-notifications")]

@@ -3,7 +3,7 @@
 
 use crate::endpoint_connections::policy::Action;
 use crate::endpoint_connections::run::{Outcome, Status};
-use crate::notify::digest::{Digest, Item};
+use crate::notify::digest::{Brief, Digest, Item};
 use crate::notify::{Notification, Severity};
 use serde_json::json;
 
@@ -53,6 +53,19 @@ pub fn decisions(outcomes: &[&Outcome], dry_run: bool) -> Vec<Notification> {
                 c.service_id,
                 o.decision.reason
             ),
+            brief: Some(Brief {
+                head: format!(
+                    "*{}* to `{}` from account `{}`: {}{failure}",
+                    verb(o),
+                    c.service_id,
+                    c.owner,
+                    o.decision.reason
+                ),
+                member: match &c.vpc_id {
+                    Some(v) => format!("`{}` (VPC `{v}`)", c.endpoint_id),
+                    None => format!("`{}`", c.endpoint_id),
+                },
+            }),
             resources: vec![c.endpoint_id.clone()],
             record: Some(
                 json!({"decision": verb(o), "account": c.owner, "vpc": c.vpc_id,

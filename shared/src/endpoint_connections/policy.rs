@@ -161,10 +161,36 @@ pub struct Connection {
     /// The consumer's VPC. The provider's API does not return it: it is known only from the
     /// consumer's `CreateVpcEndpoint` event.
     pub vpc_id: Option<String>,
-    pub tags: BTreeMap<String, String>,
+    /// The consumer endpoint's tags. The provider's API does not return them either (its
+    /// `Tags` are the connection's own): they are known only from the consumer's events.
+    pub tags: Tags,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// What is known of a consumer endpoint's tags.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "known", content = "tags", rename_all = "lowercase")]
+pub enum Tags {
+    /// No event has said anything yet.
+    #[default]
+    Unknown,
+    /// Some tags, from `CreateTags`/`DeleteTags` events: others may exist.
+    Partial(BTreeMap<String, String>),
+    /// Every tag: the `CreateVpcEndpoint` event's tag specification, and the changes since.
+    Complete(BTreeMap<String, String>),
+}
+
+impl Tags {
+    /// Whether the endpoint carries `key=value`: `None` while that cannot be known.
+    fn has(&self, key: &str, value: &str) -> Option<bool> {
+        match self {
+            Tags::Complete(tags) => Some(tags.get(key).is_some_and(|v| v == value)),
+            Tags::Partial(tags) => tags.get(key).map(|v| v == value),
+            Tags::Unknown => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Accept,
@@ -209,8 +235,8 @@ pub fn decide(policy: &Policy, pending: &[Connection]) -> Vec<Decision> {
 enum Match {
     Yes,
     No(String),
-    /// The rule would match if the VPC were known.
-    NeedsVpc,
+    /// The rule might match once the consumer's events tell this fact (the VPC, the tags).
+    Needs(&'static str),
 }
 
 fn rule_label(i: usize, rule: &Rule) -> String {
@@ -224,25 +250,28 @@ fn check(rule: &Rule, c: &Connection) -> Match {
     if !rule.accounts.contains(&c.owner) {
         return Match::No(format!("account {} is not listed", c.owner));
     }
+    let mut needs = None;
     for (key, value) in &rule.tags {
-        if c.tags.get(key) != Some(value) {
-            return Match::No(format!("the endpoint lacks tag {key}={value}"));
+        match c.tags.has(key, value) {
+            Some(true) => {}
+            Some(false) => return Match::No(format!("the endpoint lacks tag {key}={value}")),
+            None => needs = Some("tags"),
         }
     }
     if !rule.vpcs.is_empty() {
         match &c.vpc_id {
-            None => return Match::NeedsVpc,
+            None => return Match::Needs("VPC"),
             Some(vpc) if !rule.vpcs.contains(vpc) => {
                 return Match::No(format!("VPC {vpc} is not one of {}", rule.vpcs.join(", ")));
             }
             Some(_) => {}
         }
     }
-    Match::Yes
+    needs.map_or(Match::Yes, Match::Needs)
 }
 
 fn decide_one(service: &ServicePolicy, c: &Connection) -> (Action, String) {
-    let mut needs_vpc = None;
+    let mut needs = None;
     let mut near_miss = None;
     for (i, rule) in service.allow.iter().enumerate() {
         match check(rule, c) {
@@ -261,19 +290,31 @@ fn decide_one(service: &ServicePolicy, c: &Connection) -> (Action, String) {
                     format!("{why} allowed by {}", rule_label(i, rule)),
                 );
             }
-            Match::NeedsVpc => needs_vpc = needs_vpc.or(Some(i)),
+            Match::Needs(fact) => needs = needs.or(Some((i, fact))),
             Match::No(why) if rule.accounts.contains(&c.owner) => {
                 near_miss = near_miss.or(Some(format!("{}: {why}", rule_label(i, rule))));
             }
             Match::No(_) => {}
         }
     }
-    if let Some(i) = needs_vpc {
-        // Fail closed but don't punish: the VPC arrives with the consumer's CreateVpcEndpoint event.
+    if let Some((i, fact)) = needs {
+        // Fail closed but don't punish: the facts arrive with the consumer's events.
+        let (condition, unknown, events) = match fact {
+            "VPC" => (
+                "from certain VPCs",
+                "VPC is",
+                "it comes with the consumer's CreateVpcEndpoint event",
+            ),
+            _ => (
+                "for endpoints with certain tags",
+                "tags are",
+                "they come with the consumer's CreateVpcEndpoint or CreateTags events",
+            ),
+        };
         return (
             Action::Hold,
             format!(
-                "{} allows account {} only from certain VPCs, and the endpoint's VPC is not known yet",
+                "{} allows account {} only {condition}, and the endpoint's {unknown} not known yet ({events})",
                 rule_label(i, &service.allow[i]),
                 c.owner
             ),
@@ -315,10 +356,11 @@ mod tests {
             owner: owner.into(),
             state: "pendingAcceptance".into(),
             vpc_id: vpc.map(Into::into),
-            tags: tags
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            tags: Tags::Complete(
+                tags.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
         }
     }
 
@@ -382,6 +424,23 @@ mod tests {
                 "rule 3: the endpoint lacks tag team=payments"
             )
         );
+    }
+
+    #[test]
+    fn a_tag_rule_holds_until_the_tags_are_known_and_never_rejects_for_lack_of_them() {
+        let p = policy("reject");
+        let mut c = conn("333333333333", None, &[]);
+        c.tags = Tags::Unknown;
+        let (action, why) = one(&p, c.clone());
+        assert_eq!(action, Action::Hold);
+        assert!(why.contains("tags are not known yet"), "{why}");
+        // Some tags known, the one that matters not among them: still unknown.
+        c.tags = Tags::Partial([("env".to_owned(), "prod".to_owned())].into());
+        assert_eq!(one(&p, c.clone()).0, Action::Hold);
+        c.tags = Tags::Partial([("team".to_owned(), "payments".to_owned())].into());
+        assert_eq!(one(&p, c.clone()).0, Action::Accept);
+        c.tags = Tags::Partial([("team".to_owned(), "search".to_owned())].into());
+        assert_eq!(one(&p, c).0, Action::Reject);
     }
 
     #[test]

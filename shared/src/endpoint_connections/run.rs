@@ -1,12 +1,21 @@
-//! The endpoint-connection engine: read what is pending, decide against the policy, apply the
-//! decisions (one Accept and one Reject call per service), announce what is new, and report.
-//! Functions and the operator CLI run this same engine; it reaches AWS only through the ports.
+//! The endpoint-connection engine: finish what an earlier run left, read what is pending, decide
+//! against the policy, write the decisions down, apply them (service by service, one Accept and
+//! one Reject call per 100 connections), announce them, and report.
+//!
+//! Every change applied is announced at least once and nothing is announced that did not
+//! happen: decisions are written to the outbox before they are applied, and a run that fails
+//! after applying leaves them for the next run, which checks each connection's state before
+//! announcing it. One service's failure does not stop the others; the run fails at the end, so
+//! Lambda retries it. Functions and tools run this same engine; it reaches AWS only through the
+//! ports.
 
 use crate::announce;
+use crate::endpoint_connections::claims::{Claim, Known, inform, merge};
 use crate::endpoint_connections::ec2::ConnectionApi;
+use crate::endpoint_connections::memory::{Entries, Entry, Memory};
 use crate::endpoint_connections::notifications;
 use crate::endpoint_connections::policy::{
-    Action, Connection, Decision, Policy, PolicyError, decide,
+    Action, Connection, Decision, Policy, PolicyError, Tags, decide,
 };
 use crate::error::{Error, ItemFailure, Result};
 use crate::events::Answer;
@@ -22,19 +31,9 @@ pub enum Scope {
     All,
     /// These services (a connection notification naming them).
     Services(BTreeSet<String>),
-    /// One endpoint, as reported by the consumer's `CreateVpcEndpoint` event.
-    Endpoint(Claim),
-}
-
-/// What a consumer's event says about its endpoint. Believed only when the policy trusts the
-/// sending account and that account owns the endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Claim {
-    pub service_id: String,
-    pub endpoint_id: String,
-    pub vpc_id: Option<String>,
-    /// The event's envelope account: the sender.
-    pub account: String,
+    /// Endpoints a consumer's event speaks of (`CreateVpcEndpoint`, `CreateTags`, `DeleteTags`),
+    /// all from the event's account.
+    Claims(Vec<Claim>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,7 +45,7 @@ pub enum Status {
     Held,
     /// Dry run: decided, not applied.
     DryRun,
-    /// AWS reported the item as unsuccessful.
+    /// AWS reported the item as unsuccessful, or refused the call.
     Failed,
 }
 
@@ -73,6 +72,13 @@ impl Outcome {
             c.service_id, c.endpoint_id, self.decision.action, status
         )
     }
+
+    /// Outcomes that can come again (a held connection stays pending, a dry run changes
+    /// nothing, a failure is retried) are announced once per memory period; an applied one
+    /// cannot come again: the connection has left `pendingAcceptance`.
+    fn recurs(&self) -> bool {
+        self.status != Status::Applied
+    }
 }
 
 /// The invocation's result, returned to the caller as JSON.
@@ -80,19 +86,25 @@ impl Outcome {
 pub struct Report {
     pub dry_run: bool,
     pub outcomes: Vec<Outcome>,
+    /// Of the outcomes, how many an earlier run applied and this one announced.
+    pub recovered: usize,
     /// How many outcomes were announced (the others had been announced before).
     pub announced: usize,
+    /// What consumers' events said, kept for connections not visible yet or held.
+    pub claims_kept: usize,
 }
 
-/// Pure: which services a run reads, and the consumer's claim it may use; or why the event is
-/// ignored. Services the policy does not manage are left alone; a claim is believed only from an
-/// account the policy trusts, about a service it manages.
+/// Pure: which services a run reads, and the consumers' claims it may use; or why the event is
+/// ignored. Services the policy does not manage are left alone; claims are believed only from
+/// an account the policy trusts, about a service it manages (every managed service, for a tag
+/// event that does not say which).
 pub fn admit(
     policy: &Policy,
     scope: Scope,
-) -> std::result::Result<(Vec<String>, Option<Claim>), String> {
+) -> std::result::Result<(Vec<String>, Vec<Claim>), String> {
+    let all = || policy.service_ids().map(str::to_owned).collect::<Vec<_>>();
     match scope {
-        Scope::All => Ok((policy.service_ids().map(str::to_owned).collect(), None)),
+        Scope::All => Ok((all(), vec![])),
         Scope::Services(ids) => {
             let (managed, other): (Vec<_>, Vec<_>) =
                 ids.into_iter().partition(|id| policy.service(id).is_some());
@@ -102,49 +114,100 @@ pub fn admit(
             if managed.is_empty() {
                 return Err(format!("no managed service among {}", other.join(", ")));
             }
-            Ok((managed, None))
+            Ok((managed, vec![]))
         }
-        Scope::Endpoint(claim) => {
-            if !policy.trusts_account(&claim.account) {
+        Scope::Claims(claims) => {
+            if let Some(stranger) = claims.iter().find(|c| !policy.trusts_account(&c.account)) {
                 return Err(format!(
                     "event from account {}, which the policy does not trust",
-                    claim.account
+                    stranger.account
                 ));
             }
-            if policy.service(&claim.service_id).is_none() {
-                return Err(format!("{} is not managed by the policy", claim.service_id));
+            let named: BTreeSet<&str> = claims
+                .iter()
+                .filter_map(|c| c.service_id.as_deref())
+                .collect();
+            if let Some(other) = named.iter().find(|s| policy.service(s).is_none()) {
+                return Err(format!("{other} is not managed by the policy"));
             }
-            Ok((vec![claim.service_id.clone()], Some(claim)))
+            let services = if claims.iter().all(|c| c.service_id.is_some()) {
+                named.into_iter().map(str::to_owned).collect()
+            } else {
+                all()
+            };
+            Ok((services, claims))
         }
     }
 }
 
-/// Pure: the claim's VPC given to its connection, if the claim's account owns it; otherwise
-/// why the event is ignored (an account speaking for another's endpoint).
-pub fn apply_claim(claim: &Claim, pending: &mut [Connection]) -> std::result::Result<(), String> {
-    for c in pending
-        .iter_mut()
-        .filter(|c| c.endpoint_id == claim.endpoint_id)
-    {
-        if c.owner != claim.account {
-            return Err(format!(
-                "account {} does not own {}",
-                claim.account, c.endpoint_id
-            ));
-        }
-        c.vpc_id.clone_from(&claim.vpc_id);
-    }
-    Ok(())
+/// Pure: of what an earlier run wrote down, the decisions that did happen (the connection is in
+/// the state the decision leads to), as outcomes to announce. A connection still pending was
+/// not changed (it is decided again); one in another state was changed by someone else.
+pub fn recover(
+    service_id: &str,
+    entries: &[Entry],
+    states: &BTreeMap<String, String>,
+) -> Vec<Outcome> {
+    entries
+        .iter()
+        .filter_map(|e| {
+            let state = states.get(&e.endpoint_id).map(String::as_str);
+            let happened = match e.action {
+                Action::Accept => matches!(state, Some("pending" | "available")),
+                Action::Reject => state == Some("rejected"),
+                Action::Hold => false,
+            };
+            if !happened {
+                tracing::info!(endpoint_id = %e.endpoint_id, decision = %e.action, state = state.unwrap_or("gone"),
+                    "written down, not applied: not announced");
+                return None;
+            }
+            Some(Outcome {
+                decision: Decision {
+                    connection: Connection {
+                        service_id: service_id.to_owned(),
+                        endpoint_id: e.endpoint_id.clone(),
+                        owner: e.owner.clone(),
+                        state: state.unwrap_or_default().to_owned(),
+                        vpc_id: e.vpc_id.clone(),
+                        tags: Tags::Unknown,
+                    },
+                    action: e.action,
+                    reason: e.reason.clone(),
+                },
+                status: Status::Applied,
+                failure: None,
+            })
+        })
+        .collect()
 }
 
-pub struct Acceptor<C, L, P> {
+fn entry(o: &Outcome) -> Entry {
+    let c = &o.decision.connection;
+    Entry {
+        endpoint_id: c.endpoint_id.clone(),
+        owner: c.owner.clone(),
+        vpc_id: c.vpc_id.clone(),
+        action: o.decision.action,
+        reason: o.decision.reason.clone(),
+    }
+}
+
+pub struct Acceptor<C, L, M, P> {
     pub connections: C,
     pub ledger: L,
+    pub memory: M,
     pub publisher: P,
     pub dry_run: bool,
 }
 
-impl<C: ConnectionApi + Sync, L: Ledger + Sync, P: Publisher + Sync> Acceptor<C, L, P> {
+impl<C, L, M, P> Acceptor<C, L, M, P>
+where
+    C: ConnectionApi + Sync,
+    L: Ledger + Sync,
+    M: Memory + Sync,
+    P: Publisher + Sync,
+{
     /// Run once. A policy that failed to load accepts nothing: it is announced (once per distinct
     /// problem) and returned as the error.
     pub async fn run(
@@ -160,56 +223,133 @@ impl<C: ConnectionApi + Sync, L: Ledger + Sync, P: Publisher + Sync> Acceptor<C,
             policy,
         )
         .await?;
+        let (services, claims) = match admit(&policy, scope) {
+            Ok(admitted) => admitted,
+            Err(why) => return Ok(Answer::ignored(why)),
+        };
         let mut report = Report {
             dry_run: self.dry_run,
             ..Report::default()
         };
+        let mut errors: Vec<Error> = Vec::new();
 
-        let (services, claim) = match admit(&policy, scope) {
-            Ok(admitted) => admitted,
-            Err(why) => return Ok(Answer::ignored(why)),
+        // 1. What a run that did not finish applied, announced now.
+        let left = if self.dry_run {
+            Entries::new()
+        } else {
+            self.memory.left(&services).await?
         };
+        let mut recovered: Vec<Outcome> = Vec::new();
+        for (service_id, entries) in &left {
+            let ids: Vec<String> = entries.iter().map(|e| e.endpoint_id.clone()).collect();
+            match self.connections.states(service_id, &ids).await {
+                Ok(states) => recovered.extend(recover(service_id, entries, &states)),
+                Err(e) => errors.push(e),
+            }
+        }
+
+        // 2. What is pending, with what the consumers' events said, decided.
+        let claimed: Vec<String> = claims.iter().map(|c| c.endpoint_id.clone()).collect();
         let mut pending: Vec<Connection> = Vec::new();
         for service_id in &services {
-            let endpoint_id = claim.as_ref().map(|c| c.endpoint_id.as_str());
-            pending.extend(self.connections.pending(service_id, endpoint_id).await?);
+            match self.connections.pending(service_id, &claimed).await {
+                Ok(found) => pending.extend(found),
+                Err(e) => errors.push(e),
+            }
         }
-        if let Some(claim) = &claim
-            && let Err(why) = apply_claim(claim, &mut pending)
-        {
-            return Ok(Answer::ignored(why));
+        let known = self.merged(&claims).await?;
+        for c in pending.iter_mut() {
+            if let Some(k) = known.get(&c.endpoint_id)
+                && let Err(why) = inform(c, k)
+            {
+                if !claims.is_empty() {
+                    return Ok(Answer::ignored(why));
+                }
+                tracing::warn!(reason = %why, "remembered claim not used");
+            }
         }
-
-        let decisions = decide(&policy, &pending);
+        let mut decisions = decide(&policy, &pending);
+        let remembered = self
+            .remembered_for_held(&mut decisions, &policy, &known)
+            .await?;
         for d in &decisions {
             let c = &d.connection;
             tracing::info!(service_id = %c.service_id, endpoint_id = %c.endpoint_id, account = %c.owner,
                 vpc_id = c.vpc_id.as_deref().unwrap_or("unknown"), decision = %d.action, reason = %d.reason,
                 dry_run = self.dry_run, "decided");
         }
-        report.outcomes = self.apply(decisions).await?;
 
-        let keys: Vec<String> = report.outcomes.iter().map(Outcome::ledger_key).collect();
-        let fresh: BTreeSet<String> = self.ledger.unseen(&keys).await?.into_iter().collect();
+        // 3. Written down, then applied, service by service.
+        let mut written: BTreeSet<String> = left.keys().cloned().collect();
+        let outcomes = if self.dry_run {
+            self.outcomes(decisions, BTreeMap::new())
+        } else {
+            let mut entries: Entries = BTreeMap::new();
+            for o in &recovered {
+                entries
+                    .entry(o.decision.connection.service_id.clone())
+                    .or_default()
+                    .push(entry(o));
+            }
+            for d in decisions.iter().filter(|d| d.action != Action::Hold) {
+                entries
+                    .entry(d.connection.service_id.clone())
+                    .or_default()
+                    .push(Entry {
+                        endpoint_id: d.connection.endpoint_id.clone(),
+                        owner: d.connection.owner.clone(),
+                        vpc_id: d.connection.vpc_id.clone(),
+                        action: d.action,
+                        reason: d.reason.clone(),
+                    });
+            }
+            self.memory.write_ahead(&entries).await?;
+            written.extend(entries.into_keys());
+            let failures = self.apply(&decisions).await;
+            self.outcomes(decisions, failures)
+        };
+        report.recovered = recovered.len();
+        report.outcomes = recovered.into_iter().chain(outcomes).collect();
+
+        // 4. Announced: what was applied, and what recurs unless announced before.
+        let recurring: Vec<String> = report
+            .outcomes
+            .iter()
+            .filter(|o| o.recurs())
+            .map(Outcome::ledger_key)
+            .collect();
+        let fresh: BTreeSet<String> = self.ledger.unseen(&recurring).await?.into_iter().collect();
         let to_announce: Vec<&Outcome> = report
             .outcomes
             .iter()
-            .filter(|o| fresh.contains(&o.ledger_key()))
+            .filter(|o| !o.recurs() || fresh.contains(&o.ledger_key()))
             .collect();
-        if !to_announce.is_empty() {
-            for message in notifications::decisions(&to_announce, self.dry_run) {
-                self.publisher.publish(&message).await?;
-            }
-            let announced: Vec<String> = to_announce.iter().map(|o| o.ledger_key()).collect();
-            self.ledger.remember(&announced).await?;
+        for message in notifications::decisions(&to_announce, self.dry_run) {
+            self.publisher.publish(&message).await?;
         }
         report.announced = to_announce.len();
+        self.ledger
+            .remember(&fresh.into_iter().collect::<Vec<_>>())
+            .await?;
+        if !written.is_empty() {
+            self.memory
+                .clear(&written.into_iter().collect::<Vec<_>>())
+                .await?;
+        }
+
+        // 5. What consumers said: kept while it may still matter, forgotten once decided.
+        report.claims_kept = self
+            .settle_claims(&report.outcomes, &pending, known, remembered)
+            .await?;
 
         let failures: Vec<ItemFailure> = report
             .outcomes
             .iter()
             .filter_map(|o| o.failure.clone())
             .collect();
+        if let Some(e) = errors.into_iter().next() {
+            return Err(e);
+        }
         if failures.is_empty() {
             Ok(Answer::Ran(report))
         } else {
@@ -217,34 +357,144 @@ impl<C: ConnectionApi + Sync, L: Ledger + Sync, P: Publisher + Sync> Acceptor<C,
         }
     }
 
-    async fn apply(&self, decisions: Vec<Decision>) -> Result<Vec<Outcome>> {
-        let mut failures: BTreeMap<String, ItemFailure> = BTreeMap::new();
-        if !self.dry_run {
-            let mut by_service: BTreeMap<&str, (Vec<String>, Vec<String>)> = BTreeMap::new();
-            for d in &decisions {
-                let entry = by_service
-                    .entry(d.connection.service_id.as_str())
-                    .or_default();
-                match d.action {
-                    Action::Accept => entry.0.push(d.connection.endpoint_id.clone()),
-                    Action::Reject => entry.1.push(d.connection.endpoint_id.clone()),
-                    Action::Hold => {}
+    /// The claims of this event merged with what was remembered of their endpoints.
+    async fn merged(&self, claims: &[Claim]) -> Result<BTreeMap<String, Known>> {
+        if claims.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let ids: Vec<String> = claims.iter().map(|c| c.endpoint_id.clone()).collect();
+        let mut known = self.memory.recall(&ids).await?;
+        for claim in claims {
+            let merged = merge(known.remove(&claim.endpoint_id), claim);
+            known.insert(claim.endpoint_id.clone(), merged);
+        }
+        Ok(known)
+    }
+
+    /// Held connections decided again with what earlier events said of them (a sweep, or a
+    /// notification, runs without the consumer's event). Returns the endpoints that had
+    /// something remembered.
+    async fn remembered_for_held(
+        &self,
+        decisions: &mut [Decision],
+        policy: &Policy,
+        known: &BTreeMap<String, Known>,
+    ) -> Result<BTreeSet<String>> {
+        let held: Vec<String> = decisions
+            .iter()
+            .filter(|d| d.action == Action::Hold && !known.contains_key(&d.connection.endpoint_id))
+            .map(|d| d.connection.endpoint_id.clone())
+            .collect();
+        if held.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let remembered = self.memory.recall(&held).await?;
+        for d in decisions.iter_mut() {
+            let Some(k) = remembered.get(&d.connection.endpoint_id) else {
+                continue;
+            };
+            let mut c = d.connection.clone();
+            match inform(&mut c, k) {
+                Ok(()) => {
+                    if let Some(again) = decide(policy, &[c]).pop() {
+                        *d = again;
+                    }
+                }
+                Err(why) => tracing::warn!(reason = %why, "remembered claim not used"),
+            }
+        }
+        Ok(remembered.into_keys().collect())
+    }
+
+    /// Keep what this event's claims said where the connection is not decided (not visible yet,
+    /// or held); forget what was remembered of connections now decided.
+    async fn settle_claims(
+        &self,
+        outcomes: &[Outcome],
+        pending: &[Connection],
+        known: BTreeMap<String, Known>,
+        remembered: BTreeSet<String>,
+    ) -> Result<usize> {
+        if self.dry_run {
+            return Ok(0);
+        }
+        let decided: BTreeSet<&str> = outcomes
+            .iter()
+            .filter(|o| o.status == Status::Applied)
+            .map(|o| o.decision.connection.endpoint_id.as_str())
+            .collect();
+        let visible: BTreeSet<&str> = pending.iter().map(|c| c.endpoint_id.as_str()).collect();
+        // Only what is stored: what was remembered, and what this event's claims said.
+        let forget: Vec<String> = remembered
+            .into_iter()
+            .chain(known.keys().cloned())
+            .filter(|e| decided.contains(e.as_str()))
+            .collect();
+        let keep: Vec<Known> = known
+            .into_values()
+            .filter(|k| !decided.contains(k.endpoint_id.as_str()))
+            .inspect(|k| {
+                if !visible.contains(k.endpoint_id.as_str()) {
+                    tracing::info!(endpoint_id = %k.endpoint_id, "no pending connection yet: kept for the next sweep");
+                }
+            })
+            .collect();
+        if !keep.is_empty() {
+            self.memory.keep(&keep).await?;
+        }
+        if !forget.is_empty() {
+            self.memory.forget(&forget).await?;
+        }
+        Ok(keep.len())
+    }
+
+    /// Accept and reject, service by service; one service's refusal does not stop the others.
+    /// Returns what was not applied, by endpoint id.
+    async fn apply(&self, decisions: &[Decision]) -> BTreeMap<String, ItemFailure> {
+        let mut by_service: BTreeMap<&str, (Vec<String>, Vec<String>)> = BTreeMap::new();
+        for d in decisions {
+            let entry = by_service
+                .entry(d.connection.service_id.as_str())
+                .or_default();
+            match d.action {
+                Action::Accept => entry.0.push(d.connection.endpoint_id.clone()),
+                Action::Reject => entry.1.push(d.connection.endpoint_id.clone()),
+                Action::Hold => {}
+            }
+        }
+        let mut failures = BTreeMap::new();
+        for (service_id, (accept, reject)) in by_service {
+            let refused = |ids: &[String], e: Error| {
+                ids.iter()
+                    .map(|id| ItemFailure {
+                        resource_id: id.clone(),
+                        code: e.code().unwrap_or(e.kind()).to_owned(),
+                        message: e.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+            };
+            if !accept.is_empty() {
+                let result = self.connections.accept(service_id, &accept).await;
+                for f in result.unwrap_or_else(|e| refused(&accept, e)) {
+                    failures.insert(f.resource_id.clone(), f);
                 }
             }
-            for (service_id, (accept, reject)) in by_service {
-                if !accept.is_empty() {
-                    for f in self.connections.accept(service_id, &accept).await? {
-                        failures.insert(f.resource_id.clone(), f);
-                    }
-                }
-                if !reject.is_empty() {
-                    for f in self.connections.reject(service_id, &reject).await? {
-                        failures.insert(f.resource_id.clone(), f);
-                    }
+            if !reject.is_empty() {
+                let result = self.connections.reject(service_id, &reject).await;
+                for f in result.unwrap_or_else(|e| refused(&reject, e)) {
+                    failures.insert(f.resource_id.clone(), f);
                 }
             }
         }
-        Ok(decisions
+        failures
+    }
+
+    fn outcomes(
+        &self,
+        decisions: Vec<Decision>,
+        mut failures: BTreeMap<String, ItemFailure>,
+    ) -> Vec<Outcome> {
+        decisions
             .into_iter()
             .map(|decision| {
                 let failure = failures.remove(&decision.connection.endpoint_id);
@@ -259,138 +509,168 @@ impl<C: ConnectionApi + Sync, L: Ledger + Sync, P: Publisher + Sync> Acceptor<C,
                 }
                 Outcome { decision, status, failure }
             })
-            .collect())
+            .collect()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoint_connections::claims::TagChange;
 
     fn policy() -> Policy {
         Policy::parse(
-            r#"{"version": 1, "services": {"vpce-svc-0a": {"allow": [{"name": "orders", "accounts": ["111111111111"]}], "otherwise": "reject"}}}"#,
+            r#"{"version": 1, "services": {
+                "vpce-svc-0a": {"allow": [{"name": "orders", "accounts": ["111111111111"]}], "otherwise": "reject"},
+                "vpce-svc-0b": {"allow": [{"name": "tagged", "accounts": ["333333333333"], "tags": {"team": "orders"}}], "otherwise": "reject"}}}"#,
         )
         .unwrap()
     }
 
-    fn claim(account: &str, service: &str) -> Claim {
+    fn claim(account: &str, service: Option<&str>) -> Claim {
         Claim {
-            service_id: service.into(),
             endpoint_id: "vpce-0e1".into(),
-            vpc_id: Some("vpc-0c".into()),
+            service_id: service.map(str::to_owned),
             account: account.into(),
+            vpc_id: Some("vpc-0c".into()),
+            tags: TagChange::Set(BTreeMap::new()),
         }
     }
 
-    fn pending(owner: &str) -> Vec<Connection> {
-        vec![Connection {
-            service_id: "vpce-svc-0a".into(),
-            endpoint_id: "vpce-0e1".into(),
+    fn connection(service: &str, endpoint: &str, owner: &str) -> Connection {
+        Connection {
+            service_id: service.into(),
+            endpoint_id: endpoint.into(),
             owner: owner.into(),
             state: "pendingAcceptance".into(),
             vpc_id: None,
-            tags: Default::default(),
-        }]
+            tags: Tags::Unknown,
+        }
     }
 
     #[test]
     fn only_managed_services_and_trusted_claims_are_admitted() {
         let p = policy();
-        assert_eq!(admit(&p, Scope::All).unwrap().0, ["vpce-svc-0a"]);
-        let some = Scope::Services(["vpce-svc-0a".to_owned(), "vpce-svc-0b".to_owned()].into());
+        assert_eq!(
+            admit(&p, Scope::All).unwrap().0,
+            ["vpce-svc-0a", "vpce-svc-0b"]
+        );
+        let some = Scope::Services(["vpce-svc-0a".to_owned(), "vpce-svc-0f".to_owned()].into());
         assert_eq!(
             admit(&p, some).unwrap(),
-            (vec!["vpce-svc-0a".to_owned()], None)
+            (vec!["vpce-svc-0a".to_owned()], vec![])
         );
-        let none = Scope::Services(["vpce-svc-0b".to_owned()].into());
+        let none = Scope::Services(["vpce-svc-0f".to_owned()].into());
         assert_eq!(
             admit(&p, none).unwrap_err(),
-            "no managed service among vpce-svc-0b"
+            "no managed service among vpce-svc-0f"
         );
 
-        let trusted = claim("111111111111", "vpce-svc-0a");
+        let trusted = claim("111111111111", Some("vpce-svc-0a"));
         assert_eq!(
-            admit(&p, Scope::Endpoint(trusted.clone())).unwrap(),
-            (vec!["vpce-svc-0a".to_owned()], Some(trusted))
+            admit(&p, Scope::Claims(vec![trusted.clone()])).unwrap(),
+            (vec!["vpce-svc-0a".to_owned()], vec![trusted])
         );
+        // A tag event does not name the service: every managed service is looked at.
+        let tags = claim("111111111111", None);
+        assert_eq!(admit(&p, Scope::Claims(vec![tags])).unwrap().0.len(), 2);
         assert_eq!(
-            admit(&p, Scope::Endpoint(claim("999999999999", "vpce-svc-0a"))).unwrap_err(),
+            admit(
+                &p,
+                Scope::Claims(vec![claim("999999999999", Some("vpce-svc-0a"))])
+            )
+            .unwrap_err(),
             "event from account 999999999999, which the policy does not trust"
         );
         assert_eq!(
-            admit(&p, Scope::Endpoint(claim("111111111111", "vpce-svc-0b"))).unwrap_err(),
-            "vpce-svc-0b is not managed by the policy"
+            admit(
+                &p,
+                Scope::Claims(vec![claim("111111111111", Some("vpce-svc-0f"))])
+            )
+            .unwrap_err(),
+            "vpce-svc-0f is not managed by the policy"
         );
     }
 
     #[test]
-    fn a_claim_brings_its_vpc_only_for_an_endpoint_its_account_owns() {
-        let mut owned = pending("111111111111");
-        apply_claim(&claim("111111111111", "vpce-svc-0a"), &mut owned).unwrap();
-        assert_eq!(owned[0].vpc_id.as_deref(), Some("vpc-0c"));
-
-        let mut other = pending("222222222222");
-        assert_eq!(
-            apply_claim(&claim("111111111111", "vpce-svc-0a"), &mut other).unwrap_err(),
-            "account 111111111111 does not own vpce-0e1"
-        );
-        assert_eq!(other[0].vpc_id, None);
+    fn recovery_announces_only_what_the_connection_shows_happened() {
+        let entry = |id: &str, action| Entry {
+            endpoint_id: id.into(),
+            owner: "111111111111".into(),
+            vpc_id: None,
+            action,
+            reason: "r".into(),
+        };
+        let entries = [
+            entry("vpce-1", Action::Accept),
+            entry("vpce-2", Action::Accept),
+            entry("vpce-3", Action::Reject),
+            entry("vpce-4", Action::Accept),
+            entry("vpce-5", Action::Reject),
+        ];
+        let states: BTreeMap<String, String> = [
+            ("vpce-1", "pending"),
+            ("vpce-2", "available"),
+            ("vpce-3", "rejected"),
+            ("vpce-4", "pendingAcceptance"),
+            ("vpce-5", "available"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let recovered = recover("vpce-svc-0a", &entries, &states);
+        let ids: Vec<&str> = recovered
+            .iter()
+            .map(|o| o.decision.connection.endpoint_id.as_str())
+            .collect();
+        assert_eq!(ids, ["vpce-1", "vpce-2", "vpce-3"]);
+        assert!(recovered.iter().all(|o| o.status == Status::Applied));
     }
 
     /// The engine end to end, on in-memory ports.
     mod engine {
         use super::*;
-        use crate::fakes::{FakeConnections, MemoryLedger, MemoryPublisher};
+        use crate::fakes::{FakeConnections, MemoryLedger, MemoryOfConnections, MemoryPublisher};
 
-        type Fake = Acceptor<FakeConnections, MemoryLedger, MemoryPublisher>;
+        type Fake = Acceptor<FakeConnections, MemoryLedger, MemoryOfConnections, MemoryPublisher>;
 
         fn acceptor(connections: FakeConnections, dry_run: bool) -> Fake {
             Acceptor {
                 connections,
                 ledger: MemoryLedger::default(),
+                memory: MemoryOfConnections::default(),
                 publisher: MemoryPublisher::default(),
                 dry_run,
             }
         }
 
-        fn connection(endpoint: &str, owner: &str) -> Connection {
-            Connection {
-                endpoint_id: endpoint.into(),
-                ..pending(owner).remove(0)
-            }
-        }
-
         fn estate() -> FakeConnections {
             FakeConnections::with([
-                connection("vpce-0e1", "111111111111"),
-                connection("vpce-0e2", "999999999999"),
+                connection("vpce-svc-0a", "vpce-0e1", "111111111111"),
+                connection("vpce-svc-0a", "vpce-0e2", "999999999999"),
             ])
+        }
+
+        async fn ran(a: &Fake, scope: Scope) -> Report {
+            a.run(Ok(policy()), scope).await.unwrap().ran().unwrap()
         }
 
         #[tokio::test]
         async fn a_sweep_applies_the_policy_and_announces_each_decision_once() {
             let a = acceptor(estate(), false);
-            let report = a
-                .run(Ok(policy()), Scope::All)
-                .await
-                .unwrap()
-                .ran()
-                .unwrap();
+            let report = ran(&a, Scope::All).await;
             assert_eq!(report.announced, 2);
-            assert_eq!(a.connections.state("vpce-0e1"), "available");
+            assert_eq!(a.connections.state("vpce-0e1"), "pending");
             assert_eq!(a.connections.state("vpce-0e2"), "rejected");
             assert_eq!(
                 a.publisher.titles(),
                 ["PrivateLink connections: 1 accepted, 1 rejected"]
             );
+            // Applied decisions cannot recur: nothing of them is kept.
+            assert!(a.ledger.keys.lock().unwrap().is_empty());
+            assert!(a.memory.outbox.lock().unwrap().is_empty());
             // Nothing is pending any more: the replay decides and announces nothing.
-            let again = a
-                .run(Ok(policy()), Scope::All)
-                .await
-                .unwrap()
-                .ran()
-                .unwrap();
+            let again = ran(&a, Scope::All).await;
             assert_eq!((again.outcomes.len(), again.announced), (0, 0));
             assert_eq!(a.publisher.titles().len(), 1);
         }
@@ -403,6 +683,7 @@ mod tests {
             }
             assert_eq!(a.connections.state("vpce-0e1"), "pendingAcceptance");
             assert!(a.connections.calls.lock().unwrap().is_empty());
+            assert!(a.memory.outbox.lock().unwrap().is_empty());
             assert_eq!(
                 a.publisher.titles(),
                 ["[dry run] PrivateLink connections: 1 would accept, 1 would reject"]
@@ -410,14 +691,16 @@ mod tests {
         }
 
         #[tokio::test]
-        async fn a_refused_item_is_announced_and_fails_the_run() {
+        async fn a_refused_item_is_announced_once_and_fails_the_run() {
             let mut connections = estate();
             connections
                 .refused
                 .insert("vpce-0e1".into(), "InvalidParameter".into());
             let a = acceptor(connections, false);
-            let err = a.run(Ok(policy()), Scope::All).await.unwrap_err();
-            assert!(matches!(&err, Error::Unapplied(f) if f[0].resource_id == "vpce-0e1"));
+            for _ in 0..2 {
+                let err = a.run(Ok(policy()), Scope::All).await.unwrap_err();
+                assert!(matches!(&err, Error::Unapplied(f) if f[0].resource_id == "vpce-0e1"));
+            }
             assert_eq!(a.connections.state("vpce-0e2"), "rejected");
             assert_eq!(
                 a.publisher.titles(),
@@ -426,12 +709,158 @@ mod tests {
         }
 
         #[tokio::test]
+        async fn one_service_refused_does_not_stop_the_others_and_the_run_fails_at_the_end() {
+            let mut connections = FakeConnections::with([
+                connection("vpce-svc-0a", "vpce-0e1", "111111111111"),
+                connection("vpce-svc-0b", "vpce-0e3", "999999999999"),
+            ]);
+            connections
+                .refused_services
+                .insert("vpce-svc-0a".into(), "UnauthorizedOperation");
+            let a = acceptor(connections, false);
+            let err = a.run(Ok(policy()), Scope::All).await.unwrap_err();
+            assert!(
+                matches!(&err, Error::Unapplied(f) if f[0].code == "UnauthorizedOperation"),
+                "{err}"
+            );
+            assert_eq!(
+                a.connections.state("vpce-0e3"),
+                "rejected",
+                "the later service still decided"
+            );
+            assert_eq!(
+                a.publisher.titles(),
+                ["PrivateLink connections: 1 accept failed, 1 rejected"]
+            );
+        }
+
+        #[tokio::test]
+        async fn a_run_that_applied_and_could_not_announce_is_announced_by_the_next_exactly_once() {
+            let a = acceptor(estate(), false);
+            a.publisher.fault.set("InternalError");
+            assert!(a.run(Ok(policy()), Scope::All).await.is_err());
+            assert_eq!(a.connections.state("vpce-0e1"), "pending", "applied");
+            assert!(a.publisher.titles().is_empty(), "not announced");
+            assert_eq!(
+                a.memory.outbox.lock().unwrap()["vpce-svc-0a"].len(),
+                2,
+                "written down"
+            );
+
+            let next = ran(&a, Scope::All).await;
+            assert_eq!((next.recovered, next.announced), (2, 2));
+            assert_eq!(
+                a.publisher.titles(),
+                ["PrivateLink connections: 1 accepted, 1 rejected"]
+            );
+            assert!(a.memory.outbox.lock().unwrap().is_empty());
+            ran(&a, Scope::All).await;
+            assert_eq!(a.publisher.titles().len(), 1, "exactly once");
+        }
+
+        #[tokio::test]
+        async fn nothing_is_applied_unless_it_was_written_down_first() {
+            let a = acceptor(estate(), false);
+            a.memory.fault.set("ProvisionedThroughputExceededException");
+            assert!(a.run(Ok(policy()), Scope::All).await.is_err());
+            assert!(a.connections.calls.lock().unwrap().is_empty());
+            assert_eq!(a.connections.state("vpce-0e1"), "pendingAcceptance");
+        }
+
+        #[tokio::test]
+        async fn a_decision_someone_else_undid_is_not_announced() {
+            let a = acceptor(estate(), false);
+            a.publisher.fault.set("InternalError");
+            assert!(a.run(Ok(policy()), Scope::All).await.is_err());
+            // A human rejected the connection we accepted before the next run.
+            a.connections
+                .connections
+                .lock()
+                .unwrap()
+                .get_mut("vpce-0e1")
+                .unwrap()
+                .state = "rejected".into();
+            let next = ran(&a, Scope::All).await;
+            assert_eq!(next.recovered, 1);
+            assert_eq!(
+                a.publisher.titles(),
+                ["PrivateLink connections: 1 rejected"]
+            );
+        }
+
+        fn tagged_estate() -> FakeConnections {
+            FakeConnections::with([connection("vpce-svc-0b", "vpce-0e1", "333333333333")])
+        }
+
+        fn tags_event(tags: &[(&str, &str)]) -> Scope {
+            Scope::Claims(vec![Claim {
+                endpoint_id: "vpce-0e1".into(),
+                service_id: None,
+                account: "333333333333".into(),
+                vpc_id: None,
+                tags: TagChange::Add(
+                    tags.iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
+            }])
+        }
+
+        #[tokio::test]
+        async fn a_tag_rule_holds_until_the_consumers_event_brings_the_tags_then_accepts() {
+            let a = acceptor(tagged_estate(), false);
+            let held = ran(&a, Scope::All).await;
+            assert_eq!(held.outcomes[0].status, Status::Held);
+            assert_eq!(
+                a.connections.state("vpce-0e1"),
+                "pendingAcceptance",
+                "never rejected for want of tags"
+            );
+            let accepted = ran(&a, tags_event(&[("team", "orders")])).await;
+            assert_eq!(accepted.outcomes[0].status, Status::Applied);
+            assert_eq!(a.connections.state("vpce-0e1"), "pending");
+            assert!(
+                a.memory.claims.lock().unwrap().is_empty(),
+                "forgotten once decided"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_claim_before_the_connection_is_visible_is_acted_on_by_the_next_sweep() {
+            let a = acceptor(FakeConnections::default(), false);
+            let early = ran(&a, tags_event(&[("team", "orders")])).await;
+            assert_eq!((early.outcomes.len(), early.claims_kept), (0, 1));
+            // The connection request shows up; the sweep finds what the event said.
+            a.connections.connections.lock().unwrap().insert(
+                "vpce-0e1".into(),
+                connection("vpce-svc-0b", "vpce-0e1", "333333333333"),
+            );
+            let sweep = ran(&a, Scope::All).await;
+            assert_eq!(sweep.outcomes[0].decision.action, Action::Accept);
+            assert_eq!(a.connections.state("vpce-0e1"), "pending");
+        }
+
+        #[tokio::test]
+        async fn another_accounts_word_about_an_endpoint_is_ignored() {
+            let a = acceptor(tagged_estate(), false);
+            let mut event = tags_event(&[("team", "orders")]);
+            if let Scope::Claims(claims) = &mut event {
+                claims[0].account = "111111111111".into();
+            }
+            let answer = a.run(Ok(policy()), event).await.unwrap();
+            assert!(
+                matches!(answer, Answer::Ignored { ignored } if ignored.contains("does not own"))
+            );
+            assert_eq!(a.connections.state("vpce-0e1"), "pendingAcceptance");
+        }
+
+        #[tokio::test]
         async fn an_untrusted_claim_is_ignored_without_a_call_or_a_message() {
             let a = acceptor(estate(), false);
             let answer = a
                 .run(
                     Ok(policy()),
-                    Scope::Endpoint(claim("999999999999", "vpce-svc-0a")),
+                    Scope::Claims(vec![claim("999999999999", Some("vpce-svc-0a"))]),
                 )
                 .await
                 .unwrap();
@@ -446,13 +875,36 @@ mod tests {
         async fn a_broken_policy_accepts_nothing_and_is_announced_once() {
             let a = acceptor(estate(), false);
             for _ in 0..2 {
-                let broken = Policy::parse("{");
-                assert!(a.run(broken, Scope::All).await.is_err());
+                assert!(a.run(Policy::parse("{"), Scope::All).await.is_err());
             }
             assert_eq!(a.connections.state("vpce-0e1"), "pendingAcceptance");
             let titles = a.publisher.titles();
             assert_eq!(titles.len(), 1, "{titles:?}");
             assert!(titles[0].contains("nothing is accepted"), "{titles:?}");
+        }
+
+        #[tokio::test]
+        async fn a_thousand_decisions_are_announced_in_bounded_messages() {
+            let connections = FakeConnections::with((0..1000).map(|n| {
+                let owner = if n % 2 == 0 {
+                    "111111111111"
+                } else {
+                    "999999999999"
+                };
+                connection("vpce-svc-0a", &format!("vpce-{n:017x}"), owner)
+            }));
+            let a = acceptor(connections, false);
+            let report = ran(&a, Scope::All).await;
+            assert_eq!(report.announced, 1000);
+            let published = a.publisher.published.lock().unwrap();
+            assert!(published.len() > 1);
+            for n in published.iter() {
+                assert!(n.to_chatbot().to_string().len() < 256 * 1024);
+            }
+            let all: String = published.iter().map(|n| n.description.as_str()).collect();
+            for n in 0..1000 {
+                assert!(all.contains(&format!("vpce-{n:017x}")), "{n}");
+            }
         }
     }
 }

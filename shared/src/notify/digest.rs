@@ -16,8 +16,10 @@ use std::collections::BTreeMap;
 
 /// The longest description a message carries (Slack's section text).
 pub const DESCRIPTION_LIMIT: usize = 3000;
-/// At most this many resources and records per message, so the metadata stays small too.
-pub const ITEMS_PER_PART: usize = 40;
+/// At most this many related resources per message, so the metadata stays small too.
+pub const RESOURCES_PER_MESSAGE: usize = 80;
+/// The longest shared line (a third of a message, so parts fill well).
+const SHARED_LINE: usize = DESCRIPTION_LIMIT / 3;
 
 /// One change of the batch.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,10 +32,25 @@ pub struct Item {
     pub group: String,
     /// Its line in the description, without the bullet.
     pub line: String,
+    /// Its place on a shared line when the batch is too long for one message: items with the
+    /// same head are listed on one line, `head: member, member, …`.
+    pub brief: Option<Brief>,
     /// The resources it is about, for `relatedResources`.
     pub resources: Vec<String>,
     /// Its structured form, listed under the digest's records fact.
     pub record: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Brief {
+    pub head: String,
+    pub member: String,
+}
+
+/// One line of a description and the items it lists.
+struct Line<'a> {
+    text: String,
+    items: Vec<&'a Item>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,7 +119,7 @@ impl Digest {
     }
 
     /// "2 accepted, 1 held"
-    pub fn tally(items: &[Item]) -> String {
+    pub fn tally<'a>(items: impl IntoIterator<Item = &'a Item>) -> String {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for item in items {
             *counts.entry(item.verb.as_str()).or_default() += 1;
@@ -118,8 +135,8 @@ impl Digest {
         if self.dry_run { "[dry run] " } else { "" }
     }
 
-    fn id(&self, items: &[Item]) -> String {
-        let keys: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
+    fn id<'a>(&self, items: impl IntoIterator<Item = &'a Item>) -> String {
+        let keys: Vec<&str> = items.into_iter().map(|i| i.key.as_str()).collect();
         format!(
             "{}-{:016x}",
             self.id_prefix,
@@ -133,7 +150,6 @@ impl Digest {
         if self.items.is_empty() {
             return Vec::new();
         }
-        let parts = parts(&self.items);
         let tally = Self::tally(&self.items);
         let mut first = self.message(
             self.id(&self.items),
@@ -141,22 +157,34 @@ impl Digest {
             tally.clone(),
         );
         first.next_steps.clone_from(&self.next_steps);
-        if let [only] = parts.as_slice() {
+        let full: Vec<Line> = self
+            .items
+            .iter()
+            .map(|i| Line {
+                text: bullet(&i.line),
+                items: vec![i],
+            })
+            .collect();
+        if let [only] = parts(full).as_slice() {
             self.fill(&mut first, only);
-            if let [_] = only {
+            if let [_] = self.items.as_slice() {
                 first.context.extend(self.single_facts.iter().cloned());
             }
             return vec![first];
         }
+        let parts = parts(self.shared_lines());
         first.description = self.summary(parts.len());
-        first.related_resources =
-            unique(self.items.iter().map(|i| i.group.clone()), ITEMS_PER_PART);
+        first.related_resources = unique(
+            self.items.iter().map(|i| i.group.clone()),
+            RESOURCES_PER_MESSAGE,
+        );
         let total = parts.len();
         let mut out = vec![first];
         for (n, part) in parts.iter().enumerate() {
-            let tally = Self::tally(part);
+            let items = part.iter().flat_map(|l| l.items.iter().copied());
+            let tally = Self::tally(items.clone());
             let mut message = self.message(
-                self.id(part),
+                self.id(items),
                 format!(
                     "{}{} ({}/{total}): {tally}",
                     self.prefix(),
@@ -172,6 +200,56 @@ impl Digest {
             out.push(message);
         }
         out
+    }
+
+    /// The items on as few lines as their briefs allow: one line per head (split when long),
+    /// in the order the heads first appear.
+    fn shared_lines(&self) -> Vec<Line<'_>> {
+        let mut heads: Vec<&str> = Vec::new();
+        let mut members: BTreeMap<&str, Vec<&Item>> = BTreeMap::new();
+        let mut lines = Vec::new();
+        for item in &self.items {
+            match &item.brief {
+                Some(brief) => {
+                    let entry = members.entry(brief.head.as_str()).or_default();
+                    if entry.is_empty() {
+                        heads.push(&brief.head);
+                    }
+                    entry.push(item);
+                }
+                None => lines.push(Line {
+                    text: bullet(&item.line),
+                    items: vec![item],
+                }),
+            }
+        }
+        for head in heads {
+            let mut line = Line {
+                text: String::new(),
+                items: Vec::new(),
+            };
+            for item in &members[head] {
+                let member = item.brief.as_ref().map_or("", |b| b.member.as_str());
+                if !line.items.is_empty() && line.text.len() + 2 + member.len() > SHARED_LINE {
+                    lines.push(std::mem::replace(
+                        &mut line,
+                        Line {
+                            text: String::new(),
+                            items: Vec::new(),
+                        },
+                    ));
+                }
+                if line.items.is_empty() {
+                    line.text = bullet(&format!("{head}: {member}"));
+                } else {
+                    line.text.push_str(", ");
+                    line.text.push_str(member);
+                }
+                line.items.push(item);
+            }
+            lines.push(line);
+        }
+        lines
     }
 
     fn message(&self, id: String, title: String, tally: String) -> Notification {
@@ -190,11 +268,12 @@ impl Digest {
         }
     }
 
-    /// The description, resources and records of the items one message lists.
-    fn fill(&self, message: &mut Notification, items: &[Item]) {
-        message.description = items
+    /// The description, resources and records of the lines one message lists.
+    fn fill(&self, message: &mut Notification, lines: &[Line]) {
+        let items: Vec<&Item> = lines.iter().flat_map(|l| l.items.iter().copied()).collect();
+        message.description = lines
             .iter()
-            .map(|i| bullet(&i.line))
+            .map(|l| l.text.as_str())
             .collect::<Vec<_>>()
             .join("\n");
         message.related_resources = unique(
@@ -202,7 +281,7 @@ impl Digest {
                 .iter()
                 .map(|i| i.group.clone())
                 .chain(items.iter().flat_map(|i| i.resources.iter().cloned())),
-            2 * ITEMS_PER_PART,
+            RESOURCES_PER_MESSAGE,
         );
         if let Some(fact) = self.records_fact {
             let records: Vec<&Value> = items.iter().filter_map(|i| i.record.as_ref()).collect();
@@ -215,12 +294,9 @@ impl Digest {
 
     /// Counts per group and change, as many groups as fit; then where the full list is.
     fn summary(&self, parts: usize) -> String {
-        let mut groups: BTreeMap<&str, Vec<Item>> = BTreeMap::new();
+        let mut groups: BTreeMap<&str, Vec<&Item>> = BTreeMap::new();
         for item in &self.items {
-            groups
-                .entry(item.group.as_str())
-                .or_default()
-                .push(item.clone());
+            groups.entry(item.group.as_str()).or_default().push(item);
         }
         let closing = format!(
             "Every change is listed in the {parts} messages that follow (in the same thread)."
@@ -228,7 +304,10 @@ impl Digest {
         let mut lines: Vec<String> = Vec::new();
         let mut used = closing.len();
         for (shown, (group, items)) in groups.iter().enumerate() {
-            let line = bullet(&format!("`{group}`: {}", Self::tally(items)));
+            let line = bullet(&format!(
+                "`{group}`: {}",
+                Self::tally(items.iter().copied())
+            ));
             let rest = groups.len() - shown;
             // Keep room for the line saying how many groups are left out.
             if used + line.len() + 1 + 80 > DESCRIPTION_LIMIT && rest > 1 {
@@ -255,22 +334,24 @@ fn unique(values: impl Iterator<Item = String>, at_most: usize) -> Vec<String> {
         .collect()
 }
 
-/// The items in consecutive parts whose descriptions fit [`DESCRIPTION_LIMIT`] and hold at most
-/// [`ITEMS_PER_PART`] items. A line longer than the limit on its own is a part of its own (the
-/// Slack renderer then cuts it, marked).
-fn parts(items: &[Item]) -> Vec<&[Item]> {
-    let mut out = Vec::new();
-    let (mut start, mut size) = (0, 0);
-    for (i, item) in items.iter().enumerate() {
-        let len = bullet(&item.line).len() + usize::from(i > start);
-        if i > start && (size + len > DESCRIPTION_LIMIT || i - start == ITEMS_PER_PART) {
-            out.push(&items[start..i]);
-            (start, size) = (i, bullet(&item.line).len());
-        } else {
-            size += len;
+/// The lines in consecutive parts whose descriptions fit [`DESCRIPTION_LIMIT`]. A line longer
+/// than the limit on its own is a part of its own (the Slack renderer then cuts it, marked).
+fn parts(lines: Vec<Line>) -> Vec<Vec<Line>> {
+    let mut out: Vec<Vec<Line>> = Vec::new();
+    let mut size = 0;
+    for line in lines {
+        let len = line.text.len();
+        match out.last_mut() {
+            Some(part) if size + 1 + len <= DESCRIPTION_LIMIT => {
+                size += 1 + len;
+                part.push(line);
+            }
+            _ => {
+                size = len;
+                out.push(vec![line]);
+            }
         }
     }
-    out.push(&items[start..]);
     out
 }
 
@@ -279,15 +360,22 @@ mod tests {
     use super::*;
 
     fn item(n: usize, verb: &str, group: &str) -> Item {
+        let endpoint = format!("vpce-{n:017x}");
         Item {
             key: format!("k:{n}"),
             verb: verb.into(),
             group: group.into(),
             line: format!(
-                "*{verb}* `vpce-{n:017x}` from account `111111111111` to `{group}`: allowed by rule orders"
+                "*{verb}* `{endpoint}` from account `111111111111` to `{group}`: allowed by rule orders"
             ),
-            resources: vec![format!("vpce-{n:017x}")],
-            record: Some(serde_json::json!({"endpoint": format!("vpce-{n:017x}")})),
+            brief: Some(Brief {
+                head: format!(
+                    "*{verb}* to `{group}` from account `111111111111`: allowed by rule orders"
+                ),
+                member: format!("`{endpoint}`"),
+            }),
+            resources: vec![endpoint.clone()],
+            record: Some(serde_json::json!({ "endpoint": endpoint })),
         }
     }
 
@@ -323,7 +411,7 @@ mod tests {
         assert_eq!(n.description.lines().count(), 3);
         assert!(
             n.description
-                .starts_with("• *accepted* `vpce-00000000000000001`")
+                .starts_with("• *accepted* `vpce-00000000000000001` from account")
         );
         assert_eq!(n.next_steps, ["Look."]);
         assert_eq!(n.context["dry_run"], "false");
@@ -345,9 +433,10 @@ mod tests {
         );
     }
 
-    /// A thousand decisions: a summary within the limits, then parts that list every change whole.
+    /// A thousand decisions: a summary within the limits, then parts that name every endpoint
+    /// once, on shared lines.
     #[test]
-    fn a_large_batch_is_a_summary_and_bounded_parts_listing_every_change() {
+    fn a_large_batch_is_a_summary_and_bounded_parts_naming_every_change_once() {
         let items: Vec<Item> = (0..1000)
             .map(|n| {
                 let verb = if (n / 10) % 2 == 0 {
@@ -376,6 +465,12 @@ mod tests {
             parts.len()
         )));
         assert_eq!(summary.next_steps, ["Look."]);
+        assert!(
+            parts.len() < 20,
+            "shared lines keep the parts few: {}",
+            parts.len()
+        );
+        let mut counted = 0;
         for (n, part) in parts.iter().enumerate() {
             assert!(part.title.starts_with(&format!(
                 "PrivateLink connections ({}/{}): ",
@@ -383,7 +478,10 @@ mod tests {
                 parts.len()
             )));
             assert_eq!(part.thread_id, summary.thread_id);
+            let records: Vec<Value> = serde_json::from_str(&part.context["decisions"]).unwrap();
+            counted += records.len();
         }
+        assert_eq!(counted, 1000, "every record in exactly one part");
         for n in &all {
             assert!(
                 n.description.len() <= DESCRIPTION_LIMIT,
@@ -393,12 +491,12 @@ mod tests {
             assert!(n.to_chatbot().to_string().len() < 256 * 1024);
         }
         for i in &items {
-            let line = bullet(&i.line);
+            let member = &i.brief.as_ref().unwrap().member;
             let holders = parts
                 .iter()
-                .filter(|p| p.description.lines().any(|l| l == line))
+                .filter(|p| p.description.contains(member.as_str()))
                 .count();
-            assert_eq!(holders, 1, "{line}");
+            assert_eq!(holders, 1, "{member}");
         }
         let ids: std::collections::BTreeSet<&str> = all.iter().map(|n| n.id.as_str()).collect();
         assert_eq!(ids.len(), all.len(), "every message has its own id");
@@ -419,25 +517,16 @@ mod tests {
     }
 
     #[test]
-    fn parts_split_on_size_and_count() {
-        let long = |n| Item {
-            line: "x".repeat(1400),
-            ..item(n, "held", "g")
+    fn lines_fill_parts_up_to_the_limit_and_an_oversized_line_stands_alone() {
+        let d = digest([], false);
+        let item = item(1, "held", "g");
+        let line = |len: usize| Line {
+            text: "x".repeat(len),
+            items: vec![&item],
         };
-        let items = [long(1), long(2), long(3), long(4)];
-        assert_eq!(
-            parts(&items).iter().map(|p| p.len()).collect::<Vec<_>>(),
-            [2, 2]
-        );
-        let many: Vec<Item> = (0..85)
-            .map(|n| Item {
-                line: "y".into(),
-                ..item(n, "held", "g")
-            })
-            .collect();
-        assert_eq!(
-            parts(&many).iter().map(|p| p.len()).collect::<Vec<_>>(),
-            [40, 40, 5]
-        );
+        let sizes = |lines| parts(lines).iter().map(|p| p.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(vec![line(1400), line(1400), line(1400)]), [2, 1]);
+        assert_eq!(sizes(vec![line(10), line(5000), line(10)]), [1, 1, 1]);
+        assert!(d.shared_lines().is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! What the associator announces: its changes, findings and unreachable accounts as one digest
 //! (a summary and parts when there are many).
 
-use crate::notify::digest::{Digest, Item};
+use crate::notify::digest::{Brief, Digest, Item};
 use crate::notify::{Notification, Severity, fact};
 use crate::private_zones::rules::Change;
 use crate::private_zones::run::{Outcome, Status, Unreachable};
@@ -48,6 +48,17 @@ pub fn changes(
                 o.account,
                 o.region
             ),
+            brief: Some(Brief {
+                head: format!(
+                    "*{}* `{}` (`{}`) in account `{}`, {}: {why}",
+                    verb(o),
+                    o.step.zone_name,
+                    o.step.zone_id,
+                    o.account,
+                    o.region
+                ),
+                member: format!("`{}`", o.vpc_id),
+            }),
             resources: vec![o.vpc_id.clone()],
             record: None,
         });
@@ -61,6 +72,7 @@ pub fn changes(
                 "*unreachable* account `{}`, {}: {}",
                 u.account, u.region, u.problem
             ),
+            brief: None,
             resources: Vec::new(),
             record: None,
         });

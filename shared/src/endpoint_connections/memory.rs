@@ -1,0 +1,184 @@
+//! What the acceptor keeps in its decisions table besides the announce-once ledger:
+//!
+//! - the outbox: decisions written down before they are applied, so that a run which fails
+//!   after applying (a refused publish, a DynamoDB error, a timeout) leaves a record; the next
+//!   run — Lambda's retry or the next sweep — reads it, checks each connection's actual state,
+//!   and announces what did happen. One item per endpoint service (`outbox#<service id>`),
+//!   written in one `BatchWriteItem` for all services before any Accept or Reject, deleted once
+//!   the run's announcement is published;
+//! - what consumers' events said about endpoints (`claim#<endpoint id>`): kept while the
+//!   connection is not visible yet or is held for want of them, forgotten once it is decided.
+//!
+//! The acceptor runs one invocation at a time (reserved concurrency 1), so each item has one
+//! writer.
+
+use crate::dynamo::{self, text};
+use crate::endpoint_connections::claims::Known;
+use crate::endpoint_connections::policy::Action;
+use crate::error::Result;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::future::Future;
+
+/// One decision about to be applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub endpoint_id: String,
+    pub owner: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    pub action: Action,
+    pub reason: String,
+}
+
+/// Entries by endpoint service.
+pub type Entries = BTreeMap<String, Vec<Entry>>;
+
+/// `dynamodb:BatchGetItem`, `dynamodb:BatchWriteItem` on the decisions table.
+pub trait Memory {
+    /// What runs that did not finish left for these services.
+    fn left(&self, services: &[String]) -> impl Future<Output = Result<Entries>> + Send;
+    /// Write down what is about to be applied (each service's entries replace its item).
+    fn write_ahead(&self, entries: &Entries) -> impl Future<Output = Result<()>> + Send;
+    /// The services' decisions are announced: forget them.
+    fn clear(&self, services: &[String]) -> impl Future<Output = Result<()>> + Send;
+    /// What consumers' events said about these endpoints, by endpoint id.
+    fn recall(
+        &self,
+        endpoint_ids: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, Known>>> + Send;
+    /// Keep these for later runs.
+    fn keep(&self, known: &[Known]) -> impl Future<Output = Result<()>> + Send;
+    /// These endpoints are decided: forget what was said about them.
+    fn forget(&self, endpoint_ids: &[String]) -> impl Future<Output = Result<()>> + Send;
+}
+
+pub struct DynamoMemory {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoMemory {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        DynamoMemory {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn outbox_pk(service_id: &str) -> String {
+    format!("outbox#{service_id}")
+}
+
+fn claim_pk(endpoint_id: &str) -> String {
+    format!("claim#{endpoint_id}")
+}
+
+/// An outbox item is kept this long at most (DynamoDB TTL), should no run ever finish it.
+const OUTBOX_DAYS: u64 = 14;
+/// What a consumer said is kept this long for a connection that never shows up or stays held.
+const CLAIM_DAYS: u64 = 30;
+
+fn expires(days: u64) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::N(
+        (crate::ledger::now_secs() + days * 24 * 3600).to_string(),
+    )
+}
+
+/// Items of `pk` → one JSON document in `body`.
+fn documents(items: &[(String, String)], days: u64) -> Vec<dynamo::Item> {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    items
+        .iter()
+        .map(|(pk, body)| {
+            std::collections::HashMap::from([
+                ("pk".to_owned(), S(pk.clone())),
+                ("body".to_owned(), S(body.clone())),
+                ("expires_at".to_owned(), expires(days)),
+            ])
+        })
+        .collect()
+}
+
+/// The JSON documents stored under these `pk`s, by `pk` (unreadable ones logged and skipped).
+async fn read<T: for<'de> Deserialize<'de>>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pks: &[String],
+) -> Result<BTreeMap<String, T>> {
+    let mut out = BTreeMap::new();
+    for item in dynamo::get(client, table, pks).await? {
+        let (Some(pk), Some(body)) = (text(&item, "pk"), text(&item, "body")) else {
+            continue;
+        };
+        match serde_json::from_str(body) {
+            Ok(doc) => {
+                out.insert(pk.to_owned(), doc);
+            }
+            Err(e) => tracing::error!(%pk, error = %e, "unreadable item skipped"),
+        }
+    }
+    Ok(out)
+}
+
+impl Memory for DynamoMemory {
+    async fn left(&self, services: &[String]) -> Result<Entries> {
+        let pks: Vec<String> = services.iter().map(|s| outbox_pk(s)).collect();
+        let found: BTreeMap<String, Vec<Entry>> = read(&self.client, &self.table, &pks).await?;
+        Ok(found
+            .into_iter()
+            .filter(|(_, entries)| !entries.is_empty())
+            .filter_map(|(pk, entries)| Some((pk.strip_prefix("outbox#")?.to_owned(), entries)))
+            .collect())
+    }
+
+    async fn write_ahead(&self, entries: &Entries) -> Result<()> {
+        let docs: Vec<(String, String)> = entries
+            .iter()
+            .filter(|(_, e)| !e.is_empty())
+            .map(|(service, e)| {
+                (
+                    outbox_pk(service),
+                    serde_json::to_string(e).unwrap_or_default(),
+                )
+            })
+            .collect();
+        if docs.is_empty() {
+            return Ok(());
+        }
+        dynamo::put(&self.client, &self.table, documents(&docs, OUTBOX_DAYS)).await
+    }
+
+    async fn clear(&self, services: &[String]) -> Result<()> {
+        let pks: Vec<String> = services.iter().map(|s| outbox_pk(s)).collect();
+        dynamo::delete(&self.client, &self.table, &pks).await
+    }
+
+    async fn recall(&self, endpoint_ids: &[String]) -> Result<BTreeMap<String, Known>> {
+        let pks: Vec<String> = endpoint_ids.iter().map(|e| claim_pk(e)).collect();
+        let found: BTreeMap<String, Known> = read(&self.client, &self.table, &pks).await?;
+        Ok(found
+            .into_values()
+            .map(|k| (k.endpoint_id.clone(), k))
+            .collect())
+    }
+
+    async fn keep(&self, known: &[Known]) -> Result<()> {
+        let docs: Vec<(String, String)> = known
+            .iter()
+            .map(|k| {
+                (
+                    claim_pk(&k.endpoint_id),
+                    serde_json::to_string(k).unwrap_or_default(),
+                )
+            })
+            .collect();
+        dynamo::put(&self.client, &self.table, documents(&docs, CLAIM_DAYS)).await
+    }
+
+    async fn forget(&self, endpoint_ids: &[String]) -> Result<()> {
+        let pks: Vec<String> = endpoint_ids.iter().map(|e| claim_pk(e)).collect();
+        dynamo::delete(&self.client, &self.table, &pks).await
+    }
+}

@@ -1,0 +1,154 @@
+"""The acceptor's scheduled sweep at estate scale: 1,000 pending connections across 10 endpoint
+services, from 10 consumer accounts of which 5 the policy allows (so half are accepted, half
+rejected), with the release binary under the local Lambda Runtime API, on the emulator.
+
+Prints the sweep's wall time, the process's peak resident memory, and the AWS calls per operation
+as the emulator counted them, beside the floor the APIs allow:
+
+- ``DescribeVpcEndpointConnections``: one page per service (100 connections; a page holds up to
+  1,000 — ``MaxResults``, API reference);
+- ``AcceptVpcEndpointConnections`` / ``RejectVpcEndpointConnections``: one call per service and
+  decision per 100 ids (the acceptor's page; the API documents no maximum);
+- ``Publish``: the messages the announcement needs within SNS's 256 KB and Slack's 3,000-character
+  section (a summary and its parts).
+
+Budget: everything beyond those floor calls (the policy read, the outbox and memory in DynamoDB,
+the function's own work) adds less than 20% to the sweep's wall time — measured as the wall time
+less what the floor calls took: the emulator's time answering them plus, for each, the round trip
+around it (HTTP and the SDK), which the second sweep measures (its wall time less the emulator's
+time, per call); peak RSS under 32 MB. A second sweep,
+with nothing pending, makes the Describe calls, the policy read and one outbox read, and nothing
+that changes or announces anything. Figures are for this machine and the local stand-ins, not for
+AWS; `make bench` runs it and writes `target/bench-sweep.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_functions import peak_rss_mb  # noqa: E402
+from harness import scenario  # noqa: E402
+from harness.emulator import Emulator  # noqa: E402
+from harness.lambda_host import ROOT, LambdaHost  # noqa: E402
+
+SERVICES = 10
+ACCOUNTS = [f"{n:012d}" for n in range(100000000001, 100000000011)]
+ALLOWED = ACCOUNTS[:5]
+PER_ACCOUNT_AND_SERVICE = 10  # 10 services x 10 accounts x 10 = 1,000
+IDS_PER_CALL = 100
+PAGE = 1000
+OVERHEAD_BUDGET = 0.20
+RSS_BUDGET_MB = 32
+FLOOR_OPERATIONS = ("ec2:DescribeVpcEndpointConnections", "ec2:AcceptVpcEndpointConnections",
+                    "ec2:RejectVpcEndpointConnections", "sns:Publish")
+
+
+def estate(emu: Emulator) -> tuple[scenario.World, list[dict]]:
+    world = scenario.build(emu, notification=False)
+    emu.client("ec2").modify_vpc_endpoint_service_permissions(
+        ServiceId=world.service_id, AddAllowedPrincipals=[f"arn:aws:iam::{a}:root" for a in ACCOUNTS])
+    services = [{"ServiceId": world.service_id, "ServiceName": world.service_name}]
+    services += [scenario.endpoint_service(emu, f"svc{n}", ACCOUNTS)[0] for n in range(1, SERVICES)]
+    for service in services:
+        for account in ACCOUNTS:
+            world.create_endpoints(account, PER_ACCOUNT_AND_SERVICE, service["ServiceName"])
+    rule = {"name": "allowed consumers", "accounts": ALLOWED}
+    world.put_policy({"version": 1, "services": {
+        s["ServiceId"]: {"allow": [rule], "otherwise": "reject"} for s in services}})
+    return world, services
+
+
+def floor(services: int, per_service: int, accepted_per_service: int, messages: int) -> dict[str, int]:
+    rejected = per_service - accepted_per_service
+    return {
+        "ec2:DescribeVpcEndpointConnections": services * max(1, math.ceil(per_service / PAGE)),
+        "ec2:AcceptVpcEndpointConnections": services * math.ceil(accepted_per_service / IDS_PER_CALL),
+        "ec2:RejectVpcEndpointConnections": services * math.ceil(rejected / IDS_PER_CALL),
+        "sns:Publish": messages,
+    }
+
+
+def sweep(fn: LambdaHost, emu: Emulator) -> tuple[dict, float, dict]:
+    emu.reset_calls()
+    started = time.perf_counter()
+    result = fn.invoke(scenario.scheduled_event(), log_grace=0)
+    wall = time.perf_counter() - started
+    if not result.ok:
+        raise RuntimeError(f"the sweep failed: {result.body}\n" + "\n".join(result.logs[-20:]))
+    return result.body, wall, emu.calls()
+
+
+def main() -> int:
+    with Emulator() as emu:
+        world, services = estate(emu)
+        with LambdaHost(scenario.FUNCTION, world.function_env(), profile="release", timeout=300) as fn:
+            report, wall, calls = sweep(fn, emu)
+            rss = peak_rss_mb(fn.process.pid)
+            messages = len(world.alerts())
+            again, wall_again, calls_again = sweep(fn, emu)
+    per_service = len(ACCOUNTS) * PER_ACCOUNT_AND_SERVICE
+    minimum = floor(len(services), per_service, len(ALLOWED) * PER_ACCOUNT_AND_SERVICE, messages)
+    decided = {s: sum(o["status"] == "applied" and o["action"] == s for o in report["outcomes"])
+               for s in ("accept", "reject")}
+    served_again = sum(c["seconds"] for c in calls_again.values())
+    round_trip = (wall_again - served_again) / max(1, sum(c["count"] for c in calls_again.values()))
+    floor_calls = sum(calls.get(op, {}).get("count", 0) for op in FLOOR_OPERATIONS)
+    floor_seconds = sum(calls.get(op, {}).get("seconds", 0.0) for op in FLOOR_OPERATIONS) + floor_calls * round_trip
+    overhead = (wall - floor_seconds) / wall
+
+    print(f"sweep of {len(report['outcomes'])} pending connections, {len(services)} services, "
+          f"{len(ACCOUNTS)} accounts ({len(ALLOWED)} allowed): {decided['accept']} accepted, "
+          f"{decided['reject']} rejected, {report['announced']} announced in {messages} messages")
+    print()
+    print("| operation | calls | floor | emulator s |")
+    print("| --- | ---: | ---: | ---: |")
+    for op in sorted(set(calls) | set(minimum)):
+        c = calls.get(op, {"count": 0, "seconds": 0.0})
+        print(f"| {op} | {c['count']} | {minimum.get(op, '—')} | {c['seconds']:.3f} |")
+    print()
+    print(f"wall time {wall:.3f} s; the {floor_calls} floor calls took {floor_seconds:.3f} s of it "
+          f"(the emulator's time, plus a {round_trip * 1000:.1f} ms round trip each, from the second sweep); "
+          f"everything else {wall - floor_seconds:.3f} s = {overhead:.1%} of the wall time "
+          f"(budget < {OVERHEAD_BUDGET:.0%})")
+    print(f"peak RSS {rss:.1f} MB (budget < {RSS_BUDGET_MB} MB)")
+    print()
+    changing = {op: c["count"] for op, c in calls_again.items()
+                if not op.split(":")[1].startswith(("Describe", "Get", "BatchGet", "List"))}
+    print(f"second sweep, nothing pending: {wall_again:.3f} s, {len(again['outcomes'])} decisions, calls: "
+          + ", ".join(f"{op} {c['count']}" for op, c in sorted(calls_again.items())))
+
+    problems = []
+    if decided != {"accept": 500, "reject": 500} or report["announced"] != 1000:
+        problems.append(f"decisions {decided}, announced {report['announced']}")
+    for op, n in minimum.items():
+        if calls.get(op, {}).get("count", 0) != n:
+            problems.append(f"{op}: {calls.get(op, {}).get('count', 0)} calls, floor {n}")
+    if overhead >= OVERHEAD_BUDGET:
+        problems.append(f"overhead {overhead:.1%} of the wall time (budget < {OVERHEAD_BUDGET:.0%})")
+    if rss >= RSS_BUDGET_MB:
+        problems.append(f"peak RSS {rss:.1f} MB (budget < {RSS_BUDGET_MB})")
+    if changing:
+        problems.append(f"the second sweep changed or announced: {changing}")
+    figures = {
+        "connections": len(report["outcomes"]), "services": len(services), "messages": messages,
+        "wall_s": round(wall, 3), "floor_calls_s": round(floor_seconds, 3), "round_trip_ms": round(round_trip * 1000, 2),
+        "overhead_share": round(overhead, 3),
+        "peak_rss_mb": round(rss, 1), "calls": calls, "floor": minimum,
+        "second_sweep": {"wall_s": round(wall_again, 3), "calls": calls_again}, "misses": problems,
+    }
+    out = ROOT / "target" / "bench-sweep.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+    for p in problems:
+        print(f"MISS: {p}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
