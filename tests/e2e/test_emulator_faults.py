@@ -98,7 +98,11 @@ def test_bad_rules_and_settings_are_refused(emu):
         emu.settings(colour=1)
     with pytest.raises(EmulatorError):
         emu.settings(accept_seconds=-1)
-    assert emu.settings() == {"accept_seconds": 0.5, "visible_after_seconds": 0.0}
+    for value in (0, 1.5, -1, "2", True):
+        with pytest.raises(EmulatorError):
+            emu.settings(page_size=value)
+    assert emu.settings() == {"accept_seconds": 0.5, "visible_after_seconds": 0.0, "page_size": None,
+                              "route53_rate": None, "route53_change_seconds": 0}
 
 
 def test_calls_are_counted_timed_and_reset(emu):

@@ -12,14 +12,18 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv4-signed-request-
 Control endpoints, on the same server under ``/_autopilot/`` (no AWS API path starts so):
 
 * ``GET /_autopilot/calls`` → ``{"<service>:<Operation>": {"count": n, "seconds": s,
-  "faulted": f}}`` — calls answered, seconds spent answering them, and how many of them were
-  answered by a fault rule; ``POST /_autopilot/calls/reset`` forgets them.
+  "faulted": f, "throttled": t}}`` — calls answered, seconds spent answering them, how many of
+  them were answered by a fault rule, and how many were refused by a rate limit an extension
+  registered in :data:`THROTTLES` (route53_throttling.py); ``POST /_autopilot/calls/reset``
+  forgets them.
 * ``POST /_autopilot/faults`` with a JSON list of rules replaces the current rules (``[]``
   clears them); ``GET /_autopilot/faults`` shows them with what is left of each.
 * ``POST /_autopilot/settings`` with a JSON object changes settings the extensions registered
-  (``accept_seconds`` and ``visible_after_seconds`` for PrivateLink, ``page_size`` for paging);
-  ``GET`` shows them. A setting takes a number >= 0 unless its extension registered its own
-  check in :data:`SETTING_CHECKS`.
+  (``accept_seconds`` and ``visible_after_seconds`` for PrivateLink, ``page_size`` for paging,
+  ``route53_rate`` and ``route53_change_seconds`` for Route 53); ``GET`` shows them. A setting
+  takes a number >= 0 unless its extension registered its own check in :data:`SETTING_CHECKS`.
+* Further endpoints extensions registered in :data:`CONTROLS` (``POST /_autopilot/share-vpc``,
+  ``POST /_autopilot/unshare-vpc``: vpc_sharing.py).
 
 A rule::
 
@@ -103,6 +107,9 @@ class Request:
         self.protocol = protocol  # ec2 | query | json1.0 | json1.1 | rest-xml | rest-json
         self.haystack = haystack
         self.faulted = False
+        self.throttled = False
+        self.access_key: str | None = None
+        self.account_header: str | None = None
 
     @property
     def key(self) -> str:
@@ -160,13 +167,32 @@ def identify(environ: dict, body: bytes) -> Request:
     query_string = environ.get("QUERY_STRING", "")
     query = parse_qs(query_string, keep_blank_values=True)
     found = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    access_key = None
     if found:
-        service = found.group(4)
+        service, access_key = found.group(4), found.group(1)
     elif query.get("X-Amz-Credential"):
         parts = query["X-Amz-Credential"][0].split("/")
         service = parts[3] if len(parts) > 3 else "unknown"
+        access_key = parts[0]
     else:
         service = "unknown"
+    request = _identify(environ, body, query, query_string, service)
+    request.access_key = access_key
+    request.account_header = environ.get("HTTP_X_MOTO_ACCOUNT_ID")
+    return request
+
+
+def account_of(request: Request) -> str:
+    """The account a request acts as, as moto decides it (``x-moto-account-id``, else the access
+    key's account, else moto's default account)."""
+    if request.account_header:
+        return request.account_header
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(request.access_key or "AKIAEXAMPLE")
+
+
+def _identify(environ: dict, body: bytes, query: dict, query_string: str, service: str) -> Request:
     text = body.decode("utf-8", errors="replace")
     method = environ.get("REQUEST_METHOD", "GET")
     path = environ.get("PATH_INFO", "/")
@@ -289,6 +315,15 @@ class Rule:
 # wrong with the value, or None when it is good. Extensions register here before the server starts.
 SETTING_CHECKS: dict = {}
 
+# Rate limits in front of moto: each is check(request) -> (code, message, status) or None, tried
+# in order for every AWS request before the fault rules; a request one of them answers is counted
+# as ``throttled`` and never reaches the rules or moto. Extensions register before the server starts.
+THROTTLES: list = []
+
+# Further control endpoints: (method, path under /_autopilot/) -> handler(payload) -> JSON-able
+# result; a handler raises RuleError (or ValueError) for a bad request (answered 400).
+CONTROLS: dict = {}
+
 _lock = threading.Lock()
 _rules: list[Rule] = []
 _calls: dict[str, dict] = {}
@@ -324,10 +359,11 @@ def take(kind: str) -> Rule | None:
 
 def _record(request: Request, seconds: float) -> None:
     with _lock:
-        entry = _calls.setdefault(request.key, {"count": 0, "seconds": 0.0, "faulted": 0})
+        entry = _calls.setdefault(request.key, {"count": 0, "seconds": 0.0, "faulted": 0, "throttled": 0})
         entry["count"] += 1
         entry["seconds"] += seconds
         entry["faulted"] += int(request.faulted)
+        entry["throttled"] += int(request.throttled)
 
 
 # --- the middleware ----------------------------------------------------------------------------
@@ -371,6 +407,13 @@ class Middleware:
         request = identify(environ, _read_body(environ))
         _local.request = request
         try:
+            for throttle in THROTTLES:
+                answer = throttle(request)
+                if answer is not None:
+                    request.throttled = True
+                    status, headers, data = error_response(request, *answer)
+                    start_response(status, headers)
+                    return [data]
             rule = _take(request, None)
             if rule is not None:
                 status, headers, data = error_response(request, rule.code, rule.message, rule.status)
@@ -420,6 +463,9 @@ class Middleware:
                         raise RuleError(f"setting {name!r} takes a number >= 0, not {value!r}")
                 self.settings.update(changes)
                 return _json(start_response, "200 OK", self.settings)
+            handler = CONTROLS.get((method, what))
+            if handler is not None:
+                return _json(start_response, "200 OK", handler(json.loads(_read_body(environ) or b"null")))
         except (RuleError, ValueError, TypeError) as e:
             return _json(start_response, "400 Bad Request", {"error": str(e)})
         return _json(start_response, "404 Not Found", {"error": f"no control endpoint {method} {CONTROL}{what}"})

@@ -12,8 +12,25 @@ This module adds, following the EC2 API reference:
     https://docs.aws.amazon.com/vpc/latest/privatelink/configure-endpoint-service.html#add-remove-permissions
   - with ``AcceptanceRequired`` the endpoint starts as ``pendingAcceptance``, else ``available``:
     https://docs.aws.amazon.com/vpc/latest/privatelink/configure-endpoint-service.html#accept-reject-connection-requests
+  - cross-region: with ``ServiceRegion`` ("The Region where the service is hosted. The default is
+    the current Region") an interface endpoint in this region connects to a service in that one,
+    if the provider enabled this region in the service's ``SupportedRegions``; otherwise
+    ``InvalidServiceName`` as above (wording unverified). The consumer's DescribeVpcEndpoints
+    shows ``ServiceRegion``; the provider's DescribeVpcEndpointConnections, in the service's
+    region, shows the connection with ``VpcEndpointRegion`` = the endpoint's region. Only
+    interface endpoints go across regions (``InvalidParameter`` for others; wording unverified).
+    An endpoint service's name (``com.amazonaws.vpce.<region>.vpce-svc-…``) that names no service
+    in the region looked in — a service of another region without ``ServiceRegion`` — is
+    ``InvalidServiceName`` (moto created the endpoint regardless):
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVpcEndpoint.html
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_VpcEndpoint.html
+    https://docs.aws.amazon.com/vpc/latest/privatelink/privatelink-share-your-services.html#endpoint-service-cross-region
+    https://docs.aws.amazon.com/vpc/latest/privatelink/create-endpoint-service.html
 * DescribeVpcEndpointConnections, filters ``service-id``, ``vpc-endpoint-state``,
-  ``vpc-endpoint-id``, ``vpc-endpoint-owner``; ``MaxResults`` (5–1000) / ``NextToken`` paging:
+  ``vpc-endpoint-id``, ``vpc-endpoint-owner``; ``MaxResults`` / ``NextToken`` paging: "This
+  value can be between 5 and 1,000; if MaxResults is given a value larger than 1,000, only 1,000
+  results are returned" (below 5 refused); pages also capped by the ``page_size`` setting of
+  paging.py:
   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVpcEndpointConnections.html
 * AcceptVpcEndpointConnections (``pendingAcceptance`` → ``available``) and
   RejectVpcEndpointConnections (``pendingAcceptance`` or ``available`` → ``rejected``); ids that
@@ -69,8 +86,9 @@ configuration, notifications on the provider's backend.
 
 from __future__ import annotations
 
-import base64
 import json
+import re
+import threading
 import time
 import uuid
 
@@ -81,14 +99,17 @@ from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.ec2.exceptions import EC2ClientError, InvalidID
 from moto.ec2.models import EC2Backend, ec2_backends
-from moto.ec2.models.vpcs import VPCBackend
+from moto.ec2.models.vpcs import VPCBackend, VPCEndPoint
 from moto.ec2.responses import EC2Response
 from moto.ec2.utils import random_id
 from moto.sns.models import sns_backends
 
 import faults
+import paging
 
 CONNECTION_EVENTS = ("Connect", "Accept", "Reject", "Delete")
+# The name EC2 gives an endpoint service: com.amazonaws.vpce.<region>.vpce-svc-<id>.
+ENDPOINT_SERVICE_NAME = re.compile(r"^com\.amazonaws\.vpce\.[a-z0-9-]+\.vpce-svc-[0-9a-f]+$")
 CONNECTION_PREFIX = "vpce-con"
 # Registered with the server's /_autopilot/settings.
 SETTINGS = {"accept_seconds": 0.5, "visible_after_seconds": 0.0}
@@ -176,17 +197,44 @@ def _notify(provider, service, endpoint, owner: str, event: str) -> None:
 
 _original_create = VPCBackend.create_vpc_endpoint
 _original_delete = VPCBackend.delete_vpc_endpoints
+_original_create_response = EC2Response.create_vpc_endpoint
+# CreateVpcEndpoint's ServiceRegion, which moto's response does not pass to its backend: set for
+# the request being served (one thread each).
+_request = threading.local()
+
+
+def create_vpc_endpoint_response(self):
+    _request.service_region = self._get_param("ServiceRegion")
+    try:
+        return _original_create_response(self)
+    finally:
+        _request.service_region = None
+
+
+def _no_service(service_name: str) -> EC2ClientError:
+    return EC2ClientError("InvalidServiceName", f"The Vpc Endpoint Service '{service_name}' does not exist")
 
 
 def create_vpc_endpoint(self, vpc_id, service_name, endpoint_type, *args, **kwargs):
     found = None
+    service_region = getattr(_request, "service_region", None)
+    remote = bool(service_region) and service_region != self.region_name
+    if remote and (endpoint_type or "").lower() != "interface":
+        raise EC2ClientError("InvalidParameter", "ServiceRegion is supported for interface endpoints only")
     if (endpoint_type or "").lower() in ("interface", "gatewayloadbalancer"):
-        found = _find_service(self.region_name, service_name)
+        found = _find_service(service_region or self.region_name, service_name)
         if found and found[0].account_id != self.account_id and not _principal_allows(found[1], self.account_id):
-            raise EC2ClientError(
-                "InvalidServiceName", f"The Vpc Endpoint Service '{service_name}' does not exist"
-            )
+            raise _no_service(service_name)
+        # An endpoint service's name that is not one in the region searched (ServiceRegion, else
+        # this one) names nothing: a service of another region needs ServiceRegion.
+        if found is None and ENDPOINT_SERVICE_NAME.match(service_name or ""):
+            raise _no_service(service_name)
+        # Cross-region: only to a service that names this region among its SupportedRegions.
+        if remote and self.region_name not in found[1]._supported_region_names:
+            raise _no_service(service_name)
     endpoint = _original_create(self, vpc_id, service_name, endpoint_type, *args, **kwargs)
+    if service_region:
+        endpoint.service_region = service_region
     if found:
         provider, service = found
         endpoint.state = "pendingAcceptance" if _as_bool(service.acceptance_required) else "available"
@@ -206,7 +254,8 @@ def delete_vpc_endpoints(self, vpce_ids=None):
     _original_delete(self, vpce_ids)
     for vpce_id in vpce_ids or []:
         endpoint = self.vpc_end_points.get(vpce_id)
-        found = endpoint and _find_service(self.region_name, endpoint.service_name)
+        region = endpoint and (getattr(endpoint, "service_region", None) or self.region_name)
+        found = endpoint and _find_service(region, endpoint.service_name)
         gone = found and _connections(found[1]).pop(vpce_id, None)
         if gone:
             found[0].tags.pop(gone["connection_id"], None)
@@ -292,24 +341,12 @@ def describe_vpc_endpoint_connections(self) -> ActionResult:
     return ActionResult(result)
 
 
-def _page(self, rows: list, default: int = 1000) -> tuple[list, str | None]:
-    """One page of ``rows`` after ``NextToken``: ``MaxResults`` (5–1000) of them, ``default``
-    when not given. AWS may answer fewer than asked; callers must follow ``NextToken``."""
-    max_results = self._get_int_param("MaxResults")
-    if max_results is not None and not 5 <= max_results <= 1000:
-        raise EC2ClientError(
-            "InvalidParameterValue", f"Value ( {max_results} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000."
-        )
-    start = 0
-    token = self._get_param("NextToken")
-    if token:
-        try:
-            start = int(base64.b64decode(token).decode())
-        except ValueError:
-            raise EC2ClientError("InvalidPaginationToken", f"Invalid pagination token: {token}")
-    end = start + min(max_results or default, default)
-    token = base64.b64encode(str(end).encode()).decode() if end < len(rows) else None
-    return rows[start:end], token
+def _page(self, rows: list, default: int = 1000, over: str = "cap") -> tuple[list, str | None]:
+    """One page of ``rows`` after ``NextToken``: ``MaxResults`` (5–1000; above 1000 answered
+    with 1000 or refused, as ``over`` says) of them, never more than ``default``, and never more
+    than the ``page_size`` setting (paging.py). AWS may answer fewer than asked; callers must
+    follow ``NextToken``."""
+    return paging.ec2_page(self, rows, 5, 1000, over, default=default, ceiling=default)
 
 
 def _decide(self, event: str, allowed_from: tuple[str, ...], new_state: str) -> ActionResult:
@@ -417,7 +454,7 @@ def describe_vpc_endpoint_connection_notifications(self) -> ActionResult:
         for i, n in _notifications(self.ec2_backend).items()
         if wanted in (None, i) and all(NOTIFICATION_FILTERS[k](n) in v for k, v in filters.items())
     ]
-    page, next_token = _page(self, rows, default=NOTIFICATION_PAGE)
+    page, next_token = _page(self, rows, default=NOTIFICATION_PAGE, over="refuse")
     result = {"ConnectionNotificationSet": [{k: v for k, v in n.items() if k != "_token"} for n in page]}
     if next_token:
         result["NextToken"] = next_token
@@ -433,11 +470,25 @@ def delete_vpc_endpoint_connection_notifications(self) -> ActionResult:
     return ActionResult({"Unsuccessful": unsuccessful})
 
 
+def endpoint_filter_value(self, filter_name: str, method_name: str | None = None):
+    """DescribeVpcEndpoints' documented filters that moto lacks (it knows only the type and the
+    state): ``vpc-endpoint-id``, ``vpc-id``, ``service-name``.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVpcEndpoints.html"""
+    values = {"vpc-endpoint-id": self.id, "vpc-id": self.vpc_id, "service-name": self.service_name}
+    if filter_name in values:
+        return values[filter_name]
+    return _original_endpoint_filter_value(self, filter_name, method_name)
+
+
 def install() -> None:
     """Patch moto's EC2 backend and response class. Call before the server starts."""
+    global _original_endpoint_filter_value
+    _original_endpoint_filter_value = VPCEndPoint.get_filter_value
+    VPCEndPoint.get_filter_value = endpoint_filter_value
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint
     VPCBackend.delete_vpc_endpoints = delete_vpc_endpoints
     VPCBackend.describe_vpc_endpoints = describe_vpc_endpoints
+    EC2Response.create_vpc_endpoint = create_vpc_endpoint_response
     # vpce-con- ids are taggable resources of type vpc-endpoint-connection.
     moto.ec2.utils.EC2_RESOURCE_TO_PREFIX["vpc-endpoint-connection"] = CONNECTION_PREFIX
     moto.ec2.utils.EC2_PREFIX_TO_RESOURCE[CONNECTION_PREFIX] = "vpc-endpoint-connection"

@@ -19,23 +19,72 @@ Following the Route 53 API reference and developer guide:
 * ListHostedZonesByVPC, called by the VPC owner, lists the zones of any account the VPC is
   associated with, each with its owning account:
   https://docs.aws.amazon.com/Route53/latest/APIReference/API_ListHostedZonesByVPC.html
+* DisassociateVPCFromHostedZone: "You can't disassociate the last Amazon VPC from a private hosted
+  zone" (``LastVPCAssociation``); "You can submit a DisassociateVPCFromHostedZone request using
+  either the account that created the hosted zone or the account that created the Amazon VPC"
+  (moto looked the zone up in the caller's account only, so the VPC owner got
+  ``NoSuchHostedZone``); a VPC not associated with the zone is ``VPCAssociationNotFound``
+  (HTTP 404 in the service model); a caller owning neither the zone nor the VPC is refused with
+  ``InvalidVPCId`` ("the current account is not authorized to access this VPC"):
+  https://docs.aws.amazon.com/Route53/latest/APIReference/API_DisassociateVPCFromHostedZone.html
+* ListVPCAssociationAuthorizations pages: "If you don't specify a value for MaxResults, Route 53
+  returns up to 50 VPCs per page"; ``NextToken`` in the response while more remain, "Length
+  Constraints: Maximum length of 1024". ``MaxResults`` is "An integer" (a string on the wire):
+  one that is not a whole number >= 1 is ``InvalidInput``; above 50 a page still holds at most
+  50 (the reference states no maximum, so a caller must follow ``NextToken`` whatever it asks).
+  A token this emulator did not write is ``InvalidPaginationToken`` (wording unverified). The
+  ``page_size`` setting (paging.py) caps every page, as it does for the EC2 and ELBv2 calls.
+* Changes in flight. CreateVPCAssociationAuthorization and DeleteVPCAssociationAuthorization may
+  answer ``ConcurrentModification``: "Another user submitted a request to create, update, or
+  delete the object at the same time that you did. Retry the request." AssociateVPCWithHostedZone
+  may answer ``PriorRequestNotComplete``: "If Amazon Route 53 can't process a request before the
+  next request arrives, it will reject subsequent requests for the same hosted zone and return an
+  HTTP 400 error (Bad request)", Message "The request was rejected because Route 53 was still
+  processing a prior request." (API reference error lists and the developer guide's quotas page:
+  https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateVPCAssociationAuthorization.html
+  https://docs.aws.amazon.com/Route53/latest/APIReference/API_DeleteVPCAssociationAuthorization.html
+  https://docs.aws.amazon.com/Route53/latest/APIReference/API_AssociateVPCWithHostedZone.html
+  https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html). The setting
+  ``route53_change_seconds`` (default 0 = never) is how long a zone stays "being changed" after
+  a successful Create/DeleteVPCAssociationAuthorization, AssociateVPCWithHostedZone or
+  DisassociateVPCFromHostedZone on it; within that window another authorization change on the
+  zone gets ``ConcurrentModification`` and an association gets ``PriorRequestNotComplete``, both
+  HTTP 400, whichever account asks. DisassociateVPCFromHostedZone documents neither error, so it
+  is not refused (it does open a window). While the window lasts, the association's
+  ``ChangeInfo`` says ``PENDING`` and GetChange on its id says ``PENDING``, then ``INSYNC``
+  ("PENDING indicates that this request has not yet been applied to all Amazon Route 53 DNS
+  servers": https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html).
 
 Deleting an authorization removes the permission, not the association. Unverified, so kept
 simple: whether re-associating the very same pair is ``ConflictingDomainExists`` (as here).
-Authorizations live on the zone owner's Route 53 backend.
+Authorizations live on the zone owner's Route 53 backend; the "being changed" window on the zone.
 """
 
 from __future__ import annotations
 
+import random
+import string
+import threading
+import time
+
 from moto.core.responses import ActionResult, EmptyResult
+from moto.core.utils import utcnow
 from moto.ec2.models import ec2_backends
 from moto.route53 import urls
-from moto.route53.exceptions import NoSuchHostedZone, Route53ClientError
+from moto.route53.exceptions import LastVPCAssociation, NoSuchHostedZone, Route53ClientError
 from moto.route53.models import Route53Backend, route53_backends
 from moto.route53.responses import Route53
 
+import paging
+
 VPCS_PER_ZONE = 300
 AUTHORIZATIONS_PER_ZONE = 1000
+AUTHORIZATIONS_PAGE = 50
+TOKEN_LENGTH = 1024
+SETTINGS: dict = {"route53_change_seconds": 0}
+CONCURRENT = ("ConcurrentModification",
+              "Another user submitted a request to create, update, or delete the object at the same time that you did. Retry the request.")
+PRIOR = ("PriorRequestNotComplete", "The request was rejected because Route 53 was still processing a prior request.")
 
 
 def _error(code: str, message: str) -> Route53ClientError:
@@ -73,10 +122,53 @@ def _own_private_zone(backend, zone_id: str):
     return zone
 
 
+# --- changes in flight -------------------------------------------------------------------------
+
+_changes: dict[str, float] = {}  # change id -> when it is INSYNC (time.monotonic)
+_changes_lock = threading.Lock()
+
+
+def _busy(zone) -> bool:
+    return time.monotonic() < getattr(zone, "autopilot_changing_until", 0.0)
+
+
+def _refuse_if_busy(zone, answer: tuple[str, str]) -> None:
+    if _busy(zone):
+        raise _error(*answer)
+
+
+def _changed(zone, comment: str | None = None) -> dict:
+    """Open the zone's "being changed" window; the ChangeInfo of the change."""
+    seconds = float(SETTINGS.get("route53_change_seconds") or 0)
+    change_id = "C" + "".join(random.choices(string.ascii_uppercase + string.digits, k=13))
+    info = {"Id": f"/change/{change_id}", "Status": "INSYNC", "SubmittedAt": utcnow()}
+    if comment is not None:
+        info["Comment"] = comment
+    if seconds > 0:
+        until = time.monotonic() + seconds
+        zone.autopilot_changing_until = until
+        with _changes_lock:
+            _changes[change_id] = until
+        info["Status"] = "PENDING"
+    return info
+
+
+def get_change(self) -> ActionResult:
+    change_id = self._get_param("Id").split("/")[-1]
+    with _changes_lock:
+        until = _changes.get(change_id)
+    status = "PENDING" if until is not None and time.monotonic() < until else "INSYNC"
+    return ActionResult({"ChangeInfo": {"Id": f"/change/{change_id}", "Status": status, "SubmittedAt": utcnow()}})
+
+
+# --- association -------------------------------------------------------------------------------
+
+
 def associate_vpc_with_hosted_zone(self, zone_id: str, vpcid: str, vpcregion: str):
     owner, zone = _find_zone(zone_id)
     if not zone.private_zone:
         raise _error("PublicZoneVPCAssociation", "You can't associate a VPC with a public hosted zone.")
+    _refuse_if_busy(zone, PRIOR)
     if owner.account_id != self.account_id and (vpcid, vpcregion) not in _authorizations(owner).get(zone.id, []):
         raise _error(
             "NotAuthorizedException",
@@ -94,6 +186,26 @@ def associate_vpc_with_hosted_zone(self, zone_id: str, vpcid: str, vpcregion: st
     if len(zone.vpcs) >= VPCS_PER_ZONE:
         raise _error("LimitsExceeded", f"The hosted zone {zone.id} already has {VPCS_PER_ZONE} VPCs")
     zone.add_vpc(vpcid, vpcregion)
+    return zone
+
+
+def disassociate_vpc_from_hosted_zone(self, zone_id: str, vpcid: str, vpcregion: str | None = None):
+    owner, zone = _find_zone(zone_id)
+    if owner.account_id != self.account_id:
+        # Not the zone owner: only the VPC's owner may ask.
+        region_backend = ec2_backends[self.account_id].get(vpcregion) if vpcregion else None
+        if region_backend is None or vpcid not in region_backend.vpcs:
+            raise _error("InvalidVPCId", f"The VPC ID '{vpcid}' is not valid for account {self.account_id}")
+
+    def same(v: dict) -> bool:
+        return v.get("vpc_id") == vpcid and (vpcregion is None or v.get("vpc_region") in (None, vpcregion))
+
+    if not zone.private_zone or not any(same(v) for v in zone.vpcs):
+        raise _error("VPCAssociationNotFound",
+                     f"The specified VPC {vpcid} in {vpcregion} region is not associated with the hosted zone {_zone_id(zone.id)}")
+    if len(zone.vpcs) <= 1:
+        raise LastVPCAssociation()
+    zone.vpcs = [v for v in zone.vpcs if not same(v)]
     return zone
 
 
@@ -115,25 +227,58 @@ def list_hosted_zones_by_vpc(self, vpc_id: str):
 # --- responses ---------------------------------------------------------------------------------
 
 
+def associate_vpc_with_hosted_zone_response(self) -> ActionResult:
+    zone = self.backend.associate_vpc_with_hosted_zone(
+        self._get_param("HostedZoneId"), self._get_param("VPC.VPCId"), self._get_param("VPC.VPCRegion"))
+    return ActionResult({"ChangeInfo": _changed(zone, self._get_param("Comment"))})
+
+
+def disassociate_vpc_from_hosted_zone_response(self) -> ActionResult:
+    zone = self.backend.disassociate_vpc_from_hosted_zone(
+        self._get_param("HostedZoneId"), self._get_param("VPC.VPCId"), self._get_param("VPC.VPCRegion"))
+    return ActionResult({"ChangeInfo": _changed(zone, self._get_param("Comment"))})
+
+
 def create_vpc_association_authorization(self) -> ActionResult:
     zone = _own_private_zone(self.backend, self._get_param("HostedZoneId"))
+    _refuse_if_busy(zone, CONCURRENT)
     vpc = (self._get_param("VPC.VPCId"), self._get_param("VPC.VPCRegion"))
     existing = _authorizations(self.backend).setdefault(zone.id, [])
     if vpc not in existing:
         if len(existing) >= AUTHORIZATIONS_PER_ZONE:
             raise _error("TooManyVPCAssociationAuthorizations", "Too many VPC association authorizations")
         existing.append(vpc)
+    _changed(zone)
     return ActionResult({"HostedZoneId": zone.id, "VPC": {"VPCId": vpc[0], "VPCRegion": vpc[1]}})
 
 
 def list_vpc_association_authorizations(self) -> ActionResult:
     zone = _own_private_zone(self.backend, self._get_param("HostedZoneId"))
+    asked = self._get_param("MaxResults")
+    limit = AUTHORIZATIONS_PAGE
+    if asked is not None:
+        text = str(asked).strip()
+        if not text.isdigit() or int(text) < 1:
+            raise _error("InvalidInput", f"Invalid value for parameter maxresults: '{asked}'; it must be a whole number of 1 or more")
+        limit = min(int(text), AUTHORIZATIONS_PAGE)
+    token = self._get_param("NextToken")
+    if token is not None and len(token) > TOKEN_LENGTH:
+        raise _error("InvalidInput", f"1 validation error detected: Value at 'nextToken' failed to satisfy constraint: "
+                                     f"Member must have length less than or equal to {TOKEN_LENGTH}")
+    start = paging._offset(token)
+    if start is None:
+        raise _error("InvalidPaginationToken", "The value that you specified for NextToken is not valid")
     vpcs = [{"VPCId": v, "VPCRegion": r} for v, r in _authorizations(self.backend).get(zone.id, [])]
-    return ActionResult({"HostedZoneId": zone.id, "VPCs": vpcs})
+    page, next_token = paging._slice(vpcs, start, limit)
+    result = {"HostedZoneId": zone.id, "VPCs": page}
+    if next_token:
+        result["NextToken"] = next_token
+    return ActionResult(result)
 
 
 def delete_vpc_association_authorization(self) -> ActionResult:
     zone = _own_private_zone(self.backend, self._get_param("HostedZoneId"))
+    _refuse_if_busy(zone, CONCURRENT)
     vpc = (self._get_param("VPC.VPCId"), self._get_param("VPC.VPCRegion"))
     existing = _authorizations(self.backend).get(zone.id, [])
     if vpc not in existing:
@@ -142,17 +287,27 @@ def delete_vpc_association_authorization(self) -> ActionResult:
             f"The VPC {vpc[0]} in {vpc[1]} is not authorized to be associated with {zone.id}",
         )
     existing.remove(vpc)
+    _changed(zone)
     return EmptyResult()
 
 
-def install() -> None:
-    """Patch moto's Route 53 backend, responses and URLs. Call before the server starts."""
+def install(settings: dict | None = None) -> None:
+    """Register ``route53_change_seconds`` in the server's ``settings`` and patch moto's Route 53
+    backend, responses and URLs. Call before the server starts."""
+    global SETTINGS
+    if settings is not None:
+        settings.setdefault("route53_change_seconds", 0)
+        SETTINGS = settings
     Route53Backend.associate_vpc_with_hosted_zone = associate_vpc_with_hosted_zone
+    Route53Backend.disassociate_vpc_from_hosted_zone = disassociate_vpc_from_hosted_zone
     Route53Backend.list_hosted_zones_by_vpc = list_hosted_zones_by_vpc
+    Route53.associate_vpc_with_hosted_zone = associate_vpc_with_hosted_zone_response
+    Route53.disassociate_vpc_from_hosted_zone = disassociate_vpc_from_hosted_zone_response
     for handler in (
         create_vpc_association_authorization,
         list_vpc_association_authorizations,
         delete_vpc_association_authorization,
+        get_change,
     ):
         setattr(Route53, handler.__name__, handler)
     base = r"{0}/(?P<api_version>[\d_-]+)/hostedzone/(?P<zone_id>[^/]+)"

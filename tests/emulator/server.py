@@ -15,16 +15,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import availability_zones  # noqa: E402
 import faults  # noqa: E402
 import limits  # noqa: E402
+import paging  # noqa: E402
 import privatelink  # noqa: E402
 import route53_sharing  # noqa: E402
+import route53_throttling  # noqa: E402
+import vpc_sharing  # noqa: E402
 
 if os.environ.get("MOTO_ACCOUNT_ID"):
     sys.exit("MOTO_ACCOUNT_ID must not be set: it turns off moto's multiple accounts")
 
 availability_zones.install()
 privatelink.install()
-route53_sharing.install()
+route53_sharing.install(privatelink.SETTINGS)
+route53_throttling.install(privatelink.SETTINGS)
 limits.install()
+paging.install(privatelink.SETTINGS)
+vpc_sharing.install()
 server = faults.AutopilotServer(ip_address="127.0.0.1", port=0, verbose=False, settings=privatelink.SETTINGS)
 server.start()
 host, port = server.get_host_and_port()

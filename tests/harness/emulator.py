@@ -78,16 +78,19 @@ class Emulator:
             self._credentials[account] = (c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
         return self._credentials[account]
 
-    def client(self, service: str, account: str = PROVIDER):
+    def client(self, service: str, account: str = PROVIDER, region: str = REGION, validate: bool = True):
+        """A boto3 client of ``account`` in ``region``. ``validate=False`` turns off boto3's own
+        check of parameters (ranges, required members) so that a request reaches the emulator as
+        an SDK that does not check them (the AWS SDK for Rust) would send it."""
         key, secret, token = self._credentials.get(account) or self.credentials(account)
         return boto3.client(
             service,
             endpoint_url=self.url,
-            region_name=REGION,
+            region_name=region,
             aws_access_key_id=key,
             aws_secret_access_key=secret,
             aws_session_token=token,
-            config=Config(retries={"max_attempts": 2}),
+            config=Config(retries={"max_attempts": 2}, parameter_validation=validate),
         )
 
     def function_env(self) -> dict[str, str]:
@@ -125,15 +128,36 @@ class Emulator:
         return self._control("GET", "faults")
 
     def calls(self) -> dict:
-        """``{"<service>:<Operation>": {"count": n, "seconds": s, "faulted": f}}`` since the last
-        reset; the service is the SigV4 signing name (``elasticloadbalancing`` for ELBv2)."""
+        """``{"<service>:<Operation>": {"count": n, "seconds": s, "faulted": f, "throttled": t}}``
+        since the last reset; the service is the SigV4 signing name (``elasticloadbalancing`` for
+        ELBv2); ``throttled`` counts requests refused by ``route53_rate``."""
         return self._control("GET", "calls")
 
     def reset_calls(self) -> None:
         self._control("POST", "calls/reset", {})
 
-    def settings(self, **changes: float) -> dict:
+    def settings(self, **changes: float | None) -> dict:
         """Change emulator settings (``accept_seconds``: how long an accepted connection stays
         ``pending``; ``visible_after_seconds``: how long a new connection is not yet shown by
-        DescribeVpcEndpointConnections) and return them all."""
+        DescribeVpcEndpointConnections; ``page_size``: the most items any page of the paged
+        describe calls holds, ``None`` for AWS's own pages — see tests/emulator/paging.py;
+        ``route53_rate``: ``None`` (off), ``True`` (Route 53's documented token buckets per
+        account) or a number N (one bucket per account, N per second, burst N) — see
+        tests/emulator/route53_throttling.py; ``route53_change_seconds``: how long a hosted zone
+        stays "being changed" after an authorization or association change, answering
+        ``ConcurrentModification`` / ``PriorRequestNotComplete`` meanwhile — see
+        tests/emulator/route53_sharing.py) and return them all."""
         return self._control("POST", "settings", changes) if changes else self._control("GET", "settings")
+
+    def share_vpc(self, vpc: str, owner: str, with_account: str, region: str | None = None) -> list[str]:
+        """Share ``owner``'s VPC into ``with_account`` as VPC sharing through RAM does: the
+        participant's DescribeVpcs lists it with the owner's ``OwnerId`` (without the owner's
+        tags); the participant cannot tag it or associate it with a hosted zone. Returns the
+        VPC's participants. See tests/emulator/vpc_sharing.py."""
+        payload = {"vpc": vpc, "owner": owner, "with": with_account, **({"region": region} if region else {})}
+        return self._control("POST", "share-vpc", payload)["participants"]
+
+    def unshare_vpc(self, vpc: str, owner: str, with_account: str, region: str | None = None) -> list[str]:
+        """End a share made by :meth:`share_vpc`; returns the VPC's remaining participants."""
+        payload = {"vpc": vpc, "owner": owner, "with": with_account, **({"region": region} if region else {})}
+        return self._control("POST", "unshare-vpc", payload)["participants"]

@@ -64,15 +64,31 @@ class Hub:
         kwargs = {"TagSpecifications": [{"ResourceType": "vpc", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]} if tags else {}
         return ec2.create_vpc(CidrBlock="10.30.0.0/16", **kwargs)["Vpc"]["VpcId"]
 
+    def create_shared_vpc(self, owner: str, participant: str, tags: dict[str, str] | None = None) -> str:
+        """A VPC of ``owner`` shared into ``participant`` (VPC sharing through RAM): the
+        participant's DescribeVpcs lists it with ``OwnerId`` = ``owner``."""
+        vpc_id = self.create_vpc(owner, tags)
+        self.emu.share_vpc(vpc_id, owner, participant)
+        return vpc_id
+
     def zones_of(self, account: str, vpc_id: str) -> set[str]:
         """Zone ids the VPC is associated with, as its owner sees them."""
         out = self.emu.client("route53", account).list_hosted_zones_by_vpc(VPCId=vpc_id, VPCRegion=REGION)
         return {z["HostedZoneId"].split("/")[-1] for z in out["HostedZoneSummaries"]}
 
-    def authorizations(self) -> list:
+    def authorizations(self, zones: tuple[str, ...] | None = None) -> list:
+        """Every standing association authorization of the hub's zones (all pages)."""
         r53 = self.emu.client("route53")
-        return [v for z in (self.shared_zone, self.payments_zone)
-                for v in r53.list_vpc_association_authorizations(HostedZoneId=z)["VPCs"]]
+        found = []
+        for zone in zones or (self.shared_zone, self.payments_zone):
+            kwargs = {"HostedZoneId": zone}
+            while True:
+                page = r53.list_vpc_association_authorizations(**kwargs)
+                found.extend(page["VPCs"])
+                if not page.get("NextToken"):
+                    break
+                kwargs["NextToken"] = page["NextToken"]
+        return found
 
     def alerts(self) -> list[dict]:
         return alerts(self.emu, self.alert_queue)
