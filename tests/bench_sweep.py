@@ -24,18 +24,17 @@ AWS; `make bench` runs it and writes `target/bench-sweep.json`.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_functions import peak_rss_mb  # noqa: E402
+from bench_runs import finish, scheduled_run  # noqa: E402
 from harness import scenario  # noqa: E402
 from harness.emulator import Emulator  # noqa: E402
-from harness.lambda_host import ROOT, LambdaHost  # noqa: E402
+from harness.lambda_host import LambdaHost  # noqa: E402
 
 SERVICES = 10
 ACCOUNTS = [f"{n:012d}" for n in range(100000000001, 100000000011)]
@@ -74,24 +73,14 @@ def floor(services: int, per_service: int, accepted_per_service: int, messages: 
     }
 
 
-def sweep(fn: LambdaHost, emu: Emulator) -> tuple[dict, float, dict]:
-    emu.reset_calls()
-    started = time.perf_counter()
-    result = fn.invoke(scenario.scheduled_event(), log_grace=0)
-    wall = time.perf_counter() - started
-    if not result.ok:
-        raise RuntimeError(f"the sweep failed: {result.body}\n" + "\n".join(result.logs[-20:]))
-    return result.body, wall, emu.calls()
-
-
 def main() -> int:
     with Emulator() as emu:
         world, services = estate(emu)
         with LambdaHost(scenario.FUNCTION, world.function_env(), profile="release", timeout=300) as fn:
-            report, wall, calls = sweep(fn, emu)
+            report, wall, calls = scheduled_run(fn, emu)
             rss = peak_rss_mb(fn.process.pid)
             messages = len(world.alerts())
-            again, wall_again, calls_again = sweep(fn, emu)
+            again, wall_again, calls_again = scheduled_run(fn, emu)
     per_service = len(ACCOUNTS) * PER_ACCOUNT_AND_SERVICE
     minimum = floor(len(services), per_service, len(ALLOWED) * PER_ACCOUNT_AND_SERVICE, messages)
     decided = {s: sum(o["status"] == "applied" and o["action"] == s for o in report["outcomes"])
@@ -140,14 +129,8 @@ def main() -> int:
         "wall_s": round(wall, 3), "floor_calls_s": round(floor_seconds, 3), "round_trip_ms": round(round_trip * 1000, 2),
         "overhead_share": round(overhead, 3),
         "peak_rss_mb": round(rss, 1), "calls": calls, "floor": minimum,
-        "second_sweep": {"wall_s": round(wall_again, 3), "calls": calls_again}, "misses": problems,
-    }
-    out = ROOT / "target" / "bench-sweep.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(figures, indent=2) + "\n")
-    for p in problems:
-        print(f"MISS: {p}")
-    return 1 if problems else 0
+        "second_sweep": {"wall_s": round(wall_again, 3), "calls": calls_again},     }
+    return finish("sweep", figures, problems)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,19 @@
 //! The availability-zone audit's adapters over the real SDK clients: the findings table
 //! (DynamoDB) and the estate (EC2 and ELBv2 in the provider, EC2 in the consumers).
 //!
-//! The provider's clients are served by the SDK's own mocks. Consumers are reached through
-//! `AccountConfigs`, which builds their clients from an `SdkConfig`: that carries an HTTP client but
-//! no interceptor, so consumer accounts (and STS, for the cross-account role) answer here over HTTP
-//! with the XML EC2 and STS send.
+//! The provider's clients are served by the SDK's own mocks, answering from a description of the
+//! provider's account page by page and refusing what AWS refuses (more than 20 ARNs in
+//! `DescribeLoadBalancers`, more than 200 values in an EC2 filter); they log every request, so the
+//! tests can say which calls the reader made. Consumers are reached through `AccountConfigs`, which
+//! builds their clients from an `SdkConfig`: that carries an HTTP client but no interceptor, so
+//! consumer accounts (and STS, for the cross-account role) answer here over HTTP with the XML EC2
+//! and STS send.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use autopilot::accounts::AccountConfigs;
 use autopilot::availability_zones::analysis::{
-    AzFinding, Check, CrossZone, Endpoint, LoadBalancer, Service, Snapshot, Target, TargetGroup,
+    AzFinding, Check, CrossZone, Endpoint, LoadBalancer, Service, Snapshot, Target, TargetAzs,
+    TargetGroup,
 };
 use autopilot::availability_zones::estate::AwsEstate;
 use autopilot::availability_zones::findings::DynamoFindings;
@@ -36,9 +40,9 @@ use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeT
 use aws_sdk_elasticloadbalancingv2::types::{
     AvailabilityZone as ElbZone, LoadBalancer as ElbLoadBalancer, LoadBalancerAttribute,
     TargetDescription, TargetGroup as ElbTargetGroup, TargetGroupAttribute, TargetHealth,
-    TargetHealthDescription, TargetHealthStateEnum,
+    TargetHealthDescription, TargetHealthStateEnum, TargetTypeEnum,
 };
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::client::http::{
     HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector, http_client_fn,
 };
@@ -293,15 +297,31 @@ async fn a_missing_table_or_a_refusal_is_final() {
 const HOME: &str = "111111111111";
 const CONSUMER: &str = "222222222222";
 const LOCKED: &str = "333333333333";
+/// An account whose endpoints are in another region.
+const FAR: &str = "444444444444";
 const ROLE: &str = "AuditReadRole";
 const REGION: &str = "us-east-1";
 const SVC: &str = "vpce-svc-0aaa";
 const OTHER_SVC: &str = "vpce-svc-0bbb";
+const GWLB_SVC: &str = "vpce-svc-0ccc";
 const NLB: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/net/a/1";
 const OTHER_NLB: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/net/b/2";
+const GWLB: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/gwy/g/3";
+const ALB_WEB: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/app/web/4";
+const ALB_API: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/app/api/5";
 const TG_APP: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/app/1";
-const TG_ON: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/on/2";
+const TG_IP: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/ip/2";
 const TG_OFF: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/off/3";
+const TG_WEB: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/web/4";
+const TG_API: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/api/5";
+const TG_PEER: &str = "arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/peer/6";
+/// What AWS accepts per call: ARNs in `DescribeLoadBalancers`, values in one EC2 filter.
+const AWS_MAX_LB_ARNS: usize = 20;
+const AWS_MAX_FILTER_VALUES: usize = 200;
+/// Page sizes of the stand-ins (small, so that every describe has to follow its pages).
+const LB_PAGE: usize = 15;
+const TG_PAGE: usize = 2;
+const ENDPOINT_PAGE: usize = 2;
 
 /// One consumer account as EC2 describes it (names as that account sees them).
 #[derive(Clone, Debug, Default)]
@@ -329,7 +349,10 @@ struct Call {
 #[derive(Clone, Default, Debug)]
 struct ConsumerWorld {
     accounts: Arc<BTreeMap<String, ConsumerAccount>>,
+    /// Accounts whose role cannot be assumed.
     denied: Arc<BTreeSet<String>>,
+    /// (account, action) that the role may not call.
+    refused: Arc<BTreeSet<(String, String)>>,
     calls: Arc<Mutex<Vec<Call>>>,
 }
 
@@ -363,7 +386,66 @@ fn xml_response(status: u16, body: String) -> Response {
     Response::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body))
 }
 
+/// An error as EC2's query protocol sends it.
+fn ec2_error(status: u16, code: &str, message: &str) -> Response {
+    xml_response(
+        status,
+        format!(
+            "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>r</RequestID></Response>"
+        ),
+    )
+}
+
+/// An error as ELBv2's query protocol sends it.
+fn elb_error(code: &str, message: &str) -> Response {
+    xml_response(
+        400,
+        format!(
+            "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>r</RequestId></ErrorResponse>"
+        ),
+    )
+}
+
 const EC2_NS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
+
+/// The filters of an EC2 query request (`Filter.N.Name`, `Filter.N.Value.M`).
+fn query_filters(params: &BTreeMap<String, String>) -> Vec<(String, Vec<String>)> {
+    (1..)
+        .map_while(|i| {
+            let name = params.get(&format!("Filter.{i}.Name"))?;
+            let values = (1..)
+                .map_while(|j| params.get(&format!("Filter.{i}.Value.{j}")).cloned())
+                .collect();
+            Some((name.clone(), values))
+        })
+        .collect()
+}
+
+/// The values of the filter `name`, if the request has it (without it EC2 describes everything).
+fn values_of(filters: &[(String, Vec<String>)], name: &str) -> Option<Vec<String>> {
+    filters
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.clone())
+}
+
+/// One page of `items`, starting where the token of the previous page (`{prefix}{offset}`)
+/// says, and the token of the next one.
+fn page<T: Clone>(
+    items: &[T],
+    token: Option<&str>,
+    size: usize,
+    prefix: &str,
+) -> (Vec<T>, Option<String>) {
+    let from = token.map_or(0, |t| {
+        t.strip_prefix(prefix).unwrap().parse::<usize>().unwrap()
+    });
+    let to = (from + size).min(items.len());
+    (
+        items[from..to].to_vec(),
+        (to < items.len()).then(|| format!("{prefix}{to}")),
+    )
+}
 
 impl ConsumerWorld {
     fn answer(&self, request: &HttpRequest) -> Response {
@@ -397,12 +479,22 @@ impl ConsumerWorld {
         if action == "AssumeRole" {
             return self.assume_role(&params);
         }
+        if self.refused.contains(&(account.clone(), action.clone())) {
+            return ec2_error(
+                403,
+                "UnauthorizedOperation",
+                "You are not authorized to perform this operation.",
+            );
+        }
         let world = &self.accounts[&account];
-        let list = |name: &str| -> Vec<String> {
-            (1..)
-                .map_while(|i| params.get(&format!("{name}.{i}")).cloned())
-                .collect()
-        };
+        let filters = query_filters(&params);
+        if filters.iter().any(|(_, v)| v.len() > AWS_MAX_FILTER_VALUES) {
+            return ec2_error(
+                400,
+                "FilterLimitExceeded",
+                "The maximum number of filter values specified on a single call is 200",
+            );
+        }
         let body = match action.as_str() {
             "DescribeAvailabilityZones" => {
                 let items: String = world
@@ -417,11 +509,36 @@ impl ConsumerWorld {
                 )
             }
             "DescribeVpcEndpoints" => {
-                let ids = list("VpcEndpointId");
-                let items: String = world
+                // By id, EC2 refuses the whole call if one endpoint is gone; by filter, a gone
+                // endpoint is simply not listed.
+                let by_id: Vec<String> = (1..)
+                    .map_while(|i| params.get(&format!("VpcEndpointId.{i}")).cloned())
+                    .collect();
+                if let Some(gone) = by_id
+                    .iter()
+                    .find(|id| !world.endpoints.iter().any(|(e, ..)| e == id))
+                {
+                    return ec2_error(
+                        400,
+                        "InvalidVpcEndpointId.NotFound",
+                        &format!("The Vpc Endpoint Id '{gone}' does not exist"),
+                    );
+                }
+                let wanted = values_of(&filters, "vpc-endpoint-id");
+                let matching: Vec<_> = world
                     .endpoints
                     .iter()
-                    .filter(|(id, _, _)| ids.iter().any(|i| i == id))
+                    .filter(|(id, ..)| by_id.is_empty() || by_id.iter().any(|i| i == id))
+                    .filter(|(id, ..)| wanted.as_ref().is_none_or(|w| w.iter().any(|i| i == id)))
+                    .collect();
+                let (matching, next) = page(
+                    &matching,
+                    params.get("NextToken").map(String::as_str),
+                    ENDPOINT_PAGE,
+                    "ep-",
+                );
+                let items: String = matching
+                    .iter()
                     .map(|(id, vpc, subnets)| {
                         let subnets: String = subnets
                             .iter()
@@ -432,20 +549,19 @@ impl ConsumerWorld {
                         )
                     })
                     .collect();
+                let next = next
+                    .map(|t| format!("<nextToken>{t}</nextToken>"))
+                    .unwrap_or_default();
                 format!(
-                    "<DescribeVpcEndpointsResponse xmlns=\"{EC2_NS}\"><requestId>r</requestId><vpcEndpointSet>{items}</vpcEndpointSet></DescribeVpcEndpointsResponse>"
+                    "<DescribeVpcEndpointsResponse xmlns=\"{EC2_NS}\"><requestId>r</requestId><vpcEndpointSet>{items}</vpcEndpointSet>{next}</DescribeVpcEndpointsResponse>"
                 )
             }
             "DescribeSubnets" => {
-                assert_eq!(
-                    params.get("Filter.1.Name").map(String::as_str),
-                    Some("vpc-id")
-                );
-                let vpc = params.get("Filter.1.Value.1").cloned().unwrap_or_default();
+                let vpcs = values_of(&filters, "vpc-id");
                 let items: String = world
                     .subnets
                     .iter()
-                    .filter(|(_, v, _)| *v == vpc)
+                    .filter(|(_, v, _)| vpcs.as_ref().is_none_or(|w| w.iter().any(|i| i == v)))
                     .map(|(id, v, az)| {
                         format!(
                             "<item><subnetId>{id}</subnetId><vpcId>{v}</vpcId><availabilityZone>{az}</availabilityZone></item>"
@@ -509,6 +625,24 @@ impl ConsumerWorld {
     fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
     }
+
+    /// The parameters of every `action` made in `account`, in order.
+    fn asked(&self, account: &str, action: &str) -> Vec<BTreeMap<String, String>> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.account == account && c.action == action)
+            .map(|c| c.params)
+            .collect()
+    }
+
+    /// The accounts whose roles were asked for.
+    fn roles_assumed(&self) -> Vec<String> {
+        self.calls()
+            .iter()
+            .filter(|c| c.action == "AssumeRole")
+            .filter_map(|c| c.params.get("RoleArn").cloned())
+            .collect()
+    }
 }
 
 impl HttpConnector for ConsumerWorld {
@@ -528,6 +662,10 @@ fn filter_values(filters: &[aws_sdk_ec2::types::Filter]) -> Vec<(String, Vec<Str
         .collect()
 }
 
+fn strings(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
+}
+
 fn health(id: &str, az: Option<&str>, state: TargetHealthStateEnum) -> TargetHealthDescription {
     TargetHealthDescription::builder()
         .target(
@@ -541,227 +679,509 @@ fn health(id: &str, az: Option<&str>, state: TargetHealthStateEnum) -> TargetHea
         .build()
 }
 
-fn tg_cross_zone(value: &str) -> DescribeTargetGroupAttributesOutput {
-    DescribeTargetGroupAttributesOutput::builder()
-        .attributes(
-            TargetGroupAttribute::builder()
-                .key("deregistration_delay.timeout_seconds")
-                .value("300")
-                .build(),
+/// A load balancer as ELBv2 describes it.
+struct Lb {
+    arn: String,
+    /// Enabled AZs (names).
+    zones: Vec<String>,
+    /// `load_balancing.cross_zone.enabled`.
+    cross_zone: bool,
+}
+
+fn lb(arn: &str, zones: &[&str], cross_zone: bool) -> Lb {
+    Lb {
+        arn: arn.into(),
+        zones: strings(zones),
+        cross_zone,
+    }
+}
+
+/// A target group of one load balancer, with its targets as `DescribeTargetHealth` reports them.
+struct Tg {
+    arn: String,
+    lb: String,
+    kind: TargetTypeEnum,
+    vpc: String,
+    /// `load_balancing.cross_zone.enabled`.
+    cross_zone: String,
+    targets: Vec<TargetHealthDescription>,
+}
+
+fn tg(
+    arn: &str,
+    kind: TargetTypeEnum,
+    vpc: &str,
+    cross_zone: &str,
+    targets: Vec<TargetHealthDescription>,
+) -> Tg {
+    Tg {
+        arn: arn.into(),
+        lb: NLB.into(),
+        kind,
+        vpc: vpc.into(),
+        cross_zone: cross_zone.into(),
+        targets,
+    }
+}
+
+/// The provider's account as EC2 and ELBv2 describe it.
+#[derive(Default)]
+struct Provider {
+    /// The pages of `DescribeVpcEndpointServiceConfigurations`.
+    services: Vec<Vec<ServiceConfiguration>>,
+    lbs: Vec<Lb>,
+    tgs: Vec<Tg>,
+    /// Instance id, AZ name (a terminated instance is not described).
+    instances: Vec<(String, String)>,
+    /// Subnet id, VPC id, CIDR, AZ name.
+    subnets: Vec<(String, String, String, String)>,
+    /// Service id → the pages of its live connections.
+    connections: BTreeMap<String, Vec<Vec<VpcEndpointConnection>>>,
+}
+
+/// One request the provider's account received.
+#[derive(Clone, Debug, Default)]
+struct Req {
+    op: &'static str,
+    /// ARNs or ids the request names (`LoadBalancerArns`, `LoadBalancerArn`, `TargetGroupArn`,
+    /// `InstanceIds`, `SubnetIds`).
+    ids: Vec<String>,
+    filters: Vec<(String, Vec<String>)>,
+    /// `Marker` or `NextToken`.
+    page: Option<String>,
+}
+
+/// Every request the provider's account received, in order.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<Req>>>);
+
+impl Log {
+    fn push(
+        &self,
+        op: &'static str,
+        ids: &[String],
+        filters: Vec<(String, Vec<String>)>,
+        page: Option<&str>,
+    ) {
+        self.0.lock().unwrap().push(Req {
+            op,
+            ids: ids.to_vec(),
+            filters,
+            page: page.map(str::to_owned),
+        });
+    }
+
+    fn of(&self, op: &str) -> Vec<Req> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.op == op)
+            .cloned()
+            .collect()
+    }
+
+    fn pages(&self, op: &str) -> Vec<Option<String>> {
+        self.of(op).into_iter().map(|r| r.page).collect()
+    }
+
+    fn ids(&self, op: &str) -> Vec<Vec<String>> {
+        self.of(op).into_iter().map(|r| r.ids).collect()
+    }
+}
+
+impl Provider {
+    /// The provider's EC2 and ELBv2 as SDK mocks that answer from this description, page by page,
+    /// refusing what AWS refuses (more than 20 ARNs, more than 200 filter values), and the log of
+    /// what they were asked.
+    fn rules(self) -> (Vec<Rule>, Vec<Rule>, Log) {
+        let log = Log::default();
+        let p = Arc::new(self);
+        let zones = mock!(aws_sdk_ec2::Client::describe_availability_zones).then_output(|| {
+            DescribeAvailabilityZonesOutput::builder()
+                .availability_zones(ec2_zone("us-east-1a", "use1-az1"))
+                .availability_zones(ec2_zone("us-east-1b", "use1-az2"))
+                .availability_zones(ec2_zone("us-east-1c", "use1-az3"))
+                .build()
+        });
+        let services = {
+            let (p, log) = (p.clone(), log.clone());
+            mock!(aws_sdk_ec2::Client::describe_vpc_endpoint_service_configurations)
+                .then_compute_output(move |r| {
+                    let op = "DescribeVpcEndpointServiceConfigurations";
+                    log.push(
+                        op,
+                        r.service_ids(),
+                        filter_values(r.filters()),
+                        r.next_token(),
+                    );
+                    let index = r
+                        .next_token()
+                        .map_or(0, |t| t["svc-".len()..].parse::<usize>().unwrap());
+                    DescribeVpcEndpointServiceConfigurationsOutput::builder()
+                        .set_service_configurations(Some(p.services[index].clone()))
+                        .set_next_token(
+                            (index + 1 < p.services.len()).then(|| format!("svc-{}", index + 1)),
+                        )
+                        .build()
+                })
+        };
+        let instances = {
+            let (p, log) = (p.clone(), log.clone());
+            mock!(aws_sdk_ec2::Client::describe_instances).then_compute_response(move |r| {
+                let filters = filter_values(r.filters());
+                log.push(
+                    "DescribeInstances",
+                    r.instance_ids(),
+                    filters.clone(),
+                    r.next_token(),
+                );
+                if filters.iter().any(|(_, v)| v.len() > AWS_MAX_FILTER_VALUES) {
+                    return MockResponse::Http(ec2_error(
+                        400,
+                        "FilterLimitExceeded",
+                        "The maximum number of filter values specified on a single call is 200",
+                    ));
+                }
+                let wanted = values_of(&filters, "instance-id");
+                let mut out = DescribeInstancesOutput::builder();
+                for (id, az) in p
+                    .instances
+                    .iter()
+                    .filter(|(id, _)| wanted.as_ref().is_none_or(|w| w.contains(id)))
+                {
+                    out = out.reservations(
+                        Reservation::builder()
+                            .instances(
+                                Instance::builder()
+                                    .instance_id(id)
+                                    .placement(Placement::builder().availability_zone(az).build())
+                                    .build(),
+                            )
+                            .build(),
+                    );
+                }
+                MockResponse::Output(out.build())
+            })
+        };
+        let subnets = {
+            let (p, log) = (p.clone(), log.clone());
+            mock!(aws_sdk_ec2::Client::describe_subnets).then_compute_response(move |r| {
+                let filters = filter_values(r.filters());
+                log.push(
+                    "DescribeSubnets",
+                    r.subnet_ids(),
+                    filters.clone(),
+                    r.next_token(),
+                );
+                if filters.iter().any(|(_, v)| v.len() > AWS_MAX_FILTER_VALUES) {
+                    return MockResponse::Http(ec2_error(
+                        400,
+                        "FilterLimitExceeded",
+                        "The maximum number of filter values specified on a single call is 200",
+                    ));
+                }
+                let vpcs = values_of(&filters, "vpc-id");
+                let mut out = DescribeSubnetsOutput::builder();
+                for (id, vpc, cidr, az) in p
+                    .subnets
+                    .iter()
+                    .filter(|(_, vpc, ..)| vpcs.as_ref().is_none_or(|w| w.contains(vpc)))
+                {
+                    out = out.subnets(
+                        Subnet::builder()
+                            .subnet_id(id)
+                            .vpc_id(vpc)
+                            .cidr_block(cidr)
+                            .availability_zone(az)
+                            .build(),
+                    );
+                }
+                MockResponse::Output(out.build())
+            })
+        };
+        // Page n+1 of a service's connections is asked for with the token page n returned.
+        let connections = {
+            let (p, log) = (p.clone(), log.clone());
+            mock!(aws_sdk_ec2::Client::describe_vpc_endpoint_connections).then_compute_output(
+                move |r| {
+                    let filters = filter_values(r.filters());
+                    let op = "DescribeVpcEndpointConnections";
+                    log.push(op, &[], filters.clone(), r.next_token());
+                    let service = values_of(&filters, "service-id").unwrap_or_default();
+                    let pages = match service.as_slice() {
+                        [one] => p.connections.get(one).cloned().unwrap_or_default(),
+                        _ => vec![],
+                    };
+                    let index = r
+                        .next_token()
+                        .map_or(0, |t| t["conn-".len()..].parse::<usize>().unwrap());
+                    DescribeVpcEndpointConnectionsOutput::builder()
+                        .set_vpc_endpoint_connections(pages.get(index).cloned())
+                        .set_next_token(
+                            (index + 1 < pages.len()).then(|| format!("conn-{}", index + 1)),
+                        )
+                        .build()
+                },
+            )
+        };
+
+        let lbs = {
+            let (p, log) = (p.clone(), log.clone());
+            mock!(aws_sdk_elasticloadbalancingv2::Client::describe_load_balancers)
+                .then_compute_response(move |r| {
+                    let arns = r.load_balancer_arns();
+                    log.push("DescribeLoadBalancers", arns, vec![], r.marker());
+                    if arns.len() > AWS_MAX_LB_ARNS {
+                        return MockResponse::Http(elb_error(
+                            "ValidationError",
+                            "Cannot specify more than 20 load balancer ARNs",
+                        ));
+                    }
+                    let found: Vec<&Lb> = arns
+                        .iter()
+                        .filter_map(|arn| p.lbs.iter().find(|lb| &lb.arn == arn))
+                        .collect();
+                    let (found, next) = page(&found, r.marker(), LB_PAGE, "lb-");
+                    let mut out = DescribeLoadBalancersOutput::builder();
+                    for lb in found {
+                        let mut one = ElbLoadBalancer::builder().load_balancer_arn(&lb.arn);
+                        for zone in &lb.zones {
+                            one = one.availability_zones(
+                                ElbZone::builder()
+                                    .zone_name(zone)
+                                    .subnet_id(format!("subnet-{zone}"))
+                                    .build(),
+                            );
+                        }
+                        out = out.load_balancers(one.build());
+                    }
+                    MockResponse::Output(out.set_next_marker(next).build())
+                })
+        };
+        let lb_attrs = {
+            let (p, log) = (p.clone(), log.clone());
+            mock!(aws_sdk_elasticloadbalancingv2::Client::describe_load_balancer_attributes)
+                .then_compute_output(move |r| {
+                    let arn = r.load_balancer_arn().unwrap_or_default().to_owned();
+                    log.push(
+                        "DescribeLoadBalancerAttributes",
+                        std::slice::from_ref(&arn),
+                        vec![],
+                        None,
+                    );
+                    let lb = p.lbs.iter().find(|lb| lb.arn == arn).unwrap();
+                    DescribeLoadBalancerAttributesOutput::builder()
+                        .attributes(
+                            LoadBalancerAttribute::builder()
+                                .key("deletion_protection.enabled")
+                                .value("true")
+                                .build(),
+                        )
+                        .attributes(
+                            LoadBalancerAttribute::builder()
+                                .key("load_balancing.cross_zone.enabled")
+                                .value(lb.cross_zone.to_string())
+                                .build(),
+                        )
+                        .build()
+                })
+        };
+        let groups = {
+            let (p, log) = (p.clone(), log.clone());
+            mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
+                .then_compute_output(move |r| {
+                    let lb = r.load_balancer_arn().unwrap_or_default().to_owned();
+                    let mut ids = vec![lb.clone()];
+                    ids.extend(r.target_group_arns().iter().cloned());
+                    log.push("DescribeTargetGroups", &ids, vec![], r.marker());
+                    let of_lb: Vec<&Tg> = p.tgs.iter().filter(|tg| tg.lb == lb).collect();
+                    let (of_lb, next) = page(&of_lb, r.marker(), TG_PAGE, "tg-");
+                    let mut out = DescribeTargetGroupsOutput::builder();
+                    for tg in of_lb {
+                        out = out.target_groups(
+                            ElbTargetGroup::builder()
+                                .target_group_arn(&tg.arn)
+                                .load_balancer_arns(&tg.lb)
+                                .target_type(tg.kind.clone())
+                                .vpc_id(&tg.vpc)
+                                .build(),
+                        );
+                    }
+                    out.set_next_marker(next).build()
+                })
+        };
+        let tg_attrs = {
+            let (p, log) = (p.clone(), log.clone());
+            mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_group_attributes)
+                .then_compute_output(move |r| {
+                    let arn = r.target_group_arn().unwrap_or_default().to_owned();
+                    log.push(
+                        "DescribeTargetGroupAttributes",
+                        std::slice::from_ref(&arn),
+                        vec![],
+                        None,
+                    );
+                    let tg = p.tgs.iter().find(|tg| tg.arn == arn).unwrap();
+                    DescribeTargetGroupAttributesOutput::builder()
+                        .attributes(
+                            TargetGroupAttribute::builder()
+                                .key("deregistration_delay.timeout_seconds")
+                                .value("300")
+                                .build(),
+                        )
+                        .attributes(
+                            TargetGroupAttribute::builder()
+                                .key("load_balancing.cross_zone.enabled")
+                                .value(&tg.cross_zone)
+                                .build(),
+                        )
+                        .build()
+                })
+        };
+        let health = {
+            let (p, log) = (p.clone(), log.clone());
+            mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+                .then_compute_output(move |r| {
+                    let arn = r.target_group_arn().unwrap_or_default().to_owned();
+                    log.push(
+                        "DescribeTargetHealth",
+                        std::slice::from_ref(&arn),
+                        vec![],
+                        None,
+                    );
+                    let tg = p.tgs.iter().find(|tg| tg.arn == arn).unwrap();
+                    DescribeTargetHealthOutput::builder()
+                        .set_target_health_descriptions(Some(tg.targets.clone()))
+                        .build()
+                })
+        };
+        (
+            vec![zones, services, instances, subnets, connections],
+            vec![lbs, lb_attrs, groups, tg_attrs, health],
+            log,
         )
-        .attributes(
-            TargetGroupAttribute::builder()
-                .key("load_balancing.cross_zone.enabled")
-                .value(value)
-                .build(),
-        )
+    }
+}
+
+fn nlb_service(id: &str, nlb: &str) -> ServiceConfiguration {
+    ServiceConfiguration::builder()
+        .service_id(id)
+        .network_load_balancer_arns(nlb)
         .build()
 }
 
-/// The provider's EC2: two services (only `SVC` in scope), its AZs, the instance and subnets
-/// `locate` asks about, and `SVC`'s live connections over two pages.
-fn provider_ec2(
-    connection_pages: Vec<Vec<(&'static str, &'static str)>>,
-) -> (Vec<Rule>, Rule, Rule) {
-    let zones = mock!(aws_sdk_ec2::Client::describe_availability_zones).then_output(|| {
-        DescribeAvailabilityZonesOutput::builder()
-            .availability_zones(ec2_zone("us-east-1a", "use1-az1"))
-            .availability_zones(ec2_zone("us-east-1b", "use1-az2"))
-            .availability_zones(ec2_zone("us-east-1c", "use1-az3"))
-            .build()
-    });
-    let services = mock!(aws_sdk_ec2::Client::describe_vpc_endpoint_service_configurations)
-        .then_output(|| {
-            DescribeVpcEndpointServiceConfigurationsOutput::builder()
-                .service_configurations(
-                    ServiceConfiguration::builder()
-                        .service_id(SVC)
-                        .network_load_balancer_arns(NLB)
-                        .build(),
-                )
-                .service_configurations(
-                    ServiceConfiguration::builder()
-                        .service_id(OTHER_SVC)
-                        .network_load_balancer_arns(OTHER_NLB)
-                        .build(),
-                )
-                .build()
-        });
-    // Only the instance whose AZ the health description left out is looked up.
-    let instances = mock!(aws_sdk_ec2::Client::describe_instances)
-        .match_requests(|r| r.instance_ids() == ["i-0aaa"])
-        .then_output(|| {
-            DescribeInstancesOutput::builder()
-                .reservations(
-                    Reservation::builder()
-                        .instances(
-                            Instance::builder()
-                                .instance_id("i-0aaa")
-                                .placement(
-                                    Placement::builder().availability_zone("us-east-1a").build(),
-                                )
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
-        });
-    let subnets = mock!(aws_sdk_ec2::Client::describe_subnets).then_output(|| {
-        DescribeSubnetsOutput::builder()
-            .subnets(
-                Subnet::builder()
-                    .subnet_id("subnet-pa")
-                    .cidr_block("10.0.1.0/24")
-                    .availability_zone("us-east-1a")
-                    .build(),
-            )
-            .subnets(
-                Subnet::builder()
-                    .subnet_id("subnet-pb")
-                    .cidr_block("10.0.2.0/24")
-                    .availability_zone("us-east-1b")
-                    .build(),
-            )
-            .build()
-    });
-    // Page n+1 is asked for with the token page n returned ("page-2", "page-3", ...).
-    let n = connection_pages.len();
-    let pages = mock!(aws_sdk_ec2::Client::describe_vpc_endpoint_connections)
-        .match_requests(|r| {
-            filter_values(r.filters())
-                == [
-                    ("service-id".to_owned(), vec![SVC.to_owned()]),
-                    (
-                        "vpc-endpoint-state".to_owned(),
-                        vec!["available".to_owned()],
-                    ),
-                ]
-        })
-        .then_compute_output(move |r| {
-            let index = r
-                .next_token()
-                .map_or(0, |t| t["page-".len()..].parse::<usize>().unwrap() - 1);
-            let mut out = DescribeVpcEndpointConnectionsOutput::builder();
-            for (id, owner) in &connection_pages[index] {
-                out = out.vpc_endpoint_connections(
-                    VpcEndpointConnection::builder()
-                        .service_id(SVC)
-                        .vpc_endpoint_id(*id)
-                        .vpc_endpoint_owner(*owner)
-                        .build(),
-                );
-            }
-            out.set_next_token((index + 1 < n).then(|| format!("page-{}", index + 2)))
-                .build()
-        });
-    (
-        vec![zones, services, instances.clone(), subnets],
-        instances,
-        pages,
-    )
+/// A live connection to `SVC`, from an endpoint of `owner` in `region` (none: as connections made
+/// before cross-region PrivateLink are described).
+fn connection(id: &str, owner: &str, region: Option<&str>) -> VpcEndpointConnection {
+    VpcEndpointConnection::builder()
+        .service_id(SVC)
+        .vpc_endpoint_id(id)
+        .vpc_endpoint_owner(owner)
+        .set_vpc_endpoint_region(region.map(str::to_owned))
+        .build()
 }
 
-/// The provider's ELBv2: `NLB` in two AZs with cross-zone off, three target groups (inherit, on,
-/// off) and their targets.
-fn provider_elb() -> Vec<Rule> {
-    let lbs = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_load_balancers)
-        .match_requests(|r| r.load_balancer_arns() == [NLB])
-        .then_output(|| {
-            DescribeLoadBalancersOutput::builder()
-                .load_balancers(
-                    ElbLoadBalancer::builder()
-                        .load_balancer_arn(NLB)
-                        .availability_zones(
-                            ElbZone::builder()
-                                .zone_name("us-east-1a")
-                                .subnet_id("subnet-pa")
-                                .build(),
-                        )
-                        .availability_zones(
-                            ElbZone::builder()
-                                .zone_name("us-east-1b")
-                                .subnet_id("subnet-pb")
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
-        });
-    let lb_attrs = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_load_balancer_attributes)
-        .match_requests(|r| r.load_balancer_arn() == Some(NLB))
-        .then_output(|| {
-            DescribeLoadBalancerAttributesOutput::builder()
-                .attributes(
-                    LoadBalancerAttribute::builder()
-                        .key("deletion_protection.enabled")
-                        .value("true")
-                        .build(),
-                )
-                .attributes(
-                    LoadBalancerAttribute::builder()
-                        .key("load_balancing.cross_zone.enabled")
-                        .value("false")
-                        .build(),
-                )
-                .build()
-        });
-    let groups = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
-        .match_requests(|r| r.load_balancer_arn() == Some(NLB))
-        .then_output(|| {
-            let tg = |arn: &str| {
-                ElbTargetGroup::builder()
-                    .target_group_arn(arn)
-                    .load_balancer_arns(NLB)
-                    .build()
-            };
-            DescribeTargetGroupsOutput::builder()
-                .target_groups(tg(TG_APP))
-                .target_groups(tg(TG_ON))
-                .target_groups(tg(TG_OFF))
-                .build()
-        });
-    let tg_attrs = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_group_attributes)
-        .then_compute_output(|r| match r.target_group_arn() {
-            Some(TG_APP) => tg_cross_zone("use_load_balancer_configuration"),
-            Some(TG_ON) => tg_cross_zone("true"),
-            Some(TG_OFF) => tg_cross_zone("false"),
-            other => panic!("attributes of {other:?}"),
-        });
-    let health = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
-        .then_compute_output(|r| match r.target_group_arn() {
-            Some(TG_APP) => DescribeTargetHealthOutput::builder()
-                // An instance: its AZ from its placement.
-                .target_health_descriptions(health("i-0aaa", None, TargetHealthStateEnum::Healthy))
-                // An instance whose AZ is reported, still starting.
-                .target_health_descriptions(health(
-                    "i-0bbb",
-                    Some("us-east-1b"),
-                    TargetHealthStateEnum::Initial,
-                ))
-                // An IP target: its AZ from the subnet that holds it.
-                .target_health_descriptions(health(
-                    "10.0.2.15",
-                    None,
-                    TargetHealthStateEnum::Unhealthy,
-                ))
-                // Outside the VPC ("all"): in no AZ.
-                .target_health_descriptions(health(
-                    "192.168.7.7",
-                    Some("all"),
-                    TargetHealthStateEnum::Healthy,
-                ))
-                .build(),
-            Some(TG_ON) => DescribeTargetHealthOutput::builder()
-                .target_health_descriptions(health(
-                    "10.0.1.9",
-                    Some("us-east-1a"),
-                    TargetHealthStateEnum::Healthy,
-                ))
-                .build(),
-            Some(TG_OFF) => DescribeTargetHealthOutput::builder().build(),
-            other => panic!("health of {other:?}"),
-        });
-    vec![lbs, lb_attrs, groups, tg_attrs, health]
+/// The provider's account: three services over two pages — `SVC` (in scope) in front of `NLB`,
+/// `OTHER_SVC` (out of scope) and `GWLB_SVC` (in scope, a Gateway Load Balancer) — and `NLB`'s
+/// five target groups over three pages, with targets of every type:
+/// - `TG_APP` (instances, inherits): two placed instances and one terminated;
+/// - `TG_IP` (IPs in `vpc-prov`, on): one located by its subnet (another VPC has the same CIDR
+///   in another AZ), one registered with `all`, one with its AZ;
+/// - `TG_OFF` (instances, off): one more instance, placed with the others in one call;
+/// - `TG_WEB`, `TG_API` (ALBs): their ALBs' enabled AZs, both ALBs read in one call.
+///
+/// `SVC`'s live connections are `connection_pages`.
+fn provider(connection_pages: Vec<Vec<VpcEndpointConnection>>) -> Provider {
+    use TargetHealthStateEnum::{Draining, Healthy, Initial, Unhealthy};
+    Provider {
+        services: vec![
+            vec![nlb_service(SVC, NLB), nlb_service(OTHER_SVC, OTHER_NLB)],
+            vec![
+                ServiceConfiguration::builder()
+                    .service_id(GWLB_SVC)
+                    .gateway_load_balancer_arns(GWLB)
+                    .build(),
+            ],
+        ],
+        lbs: vec![
+            lb(NLB, &["us-east-1a", "us-east-1b"], false),
+            lb(OTHER_NLB, &["us-east-1c"], true),
+            lb(ALB_WEB, &["us-east-1a", "us-east-1b", "us-east-1c"], false),
+            lb(ALB_API, &["us-east-1a"], false),
+        ],
+        tgs: vec![
+            tg(
+                TG_APP,
+                TargetTypeEnum::Instance,
+                "vpc-prov",
+                "use_load_balancer_configuration",
+                vec![
+                    health("i-0aaa", None, Healthy),
+                    health("i-0bbb", None, Initial),
+                    health("i-0gone", None, Draining),
+                ],
+            ),
+            tg(
+                TG_IP,
+                TargetTypeEnum::Ip,
+                "vpc-prov",
+                "true",
+                vec![
+                    health("10.0.2.15", None, Unhealthy),
+                    health("192.168.7.7", Some("all"), Healthy),
+                    health("10.0.1.9", Some("us-east-1a"), Healthy),
+                ],
+            ),
+            tg(
+                TG_OFF,
+                TargetTypeEnum::Instance,
+                "vpc-prov",
+                "false",
+                vec![health("i-0ccc", None, Healthy)],
+            ),
+            tg(
+                TG_WEB,
+                TargetTypeEnum::Alb,
+                "vpc-prov",
+                "use_load_balancer_configuration",
+                vec![health(ALB_WEB, None, Healthy)],
+            ),
+            tg(
+                TG_API,
+                TargetTypeEnum::Alb,
+                "vpc-prov",
+                "use_load_balancer_configuration",
+                vec![health(ALB_API, None, Unhealthy)],
+            ),
+        ],
+        instances: [
+            ("i-0aaa", "us-east-1a"),
+            ("i-0bbb", "us-east-1b"),
+            ("i-0ccc", "us-east-1c"),
+            ("i-0elsewhere", "us-east-1b"),
+        ]
+        .iter()
+        .map(|(id, az)| ((*id).to_owned(), (*az).to_owned()))
+        .collect(),
+        subnets: [
+            // Another VPC with the same CIDR, listed first.
+            ("subnet-peer", "vpc-peer", "10.0.2.0/24", "us-east-1c"),
+            ("subnet-pa", "vpc-prov", "10.0.1.0/24", "us-east-1a"),
+            ("subnet-pb", "vpc-prov", "10.0.2.0/24", "us-east-1b"),
+        ]
+        .iter()
+        .map(|(id, vpc, cidr, az)| {
+            (
+                (*id).to_owned(),
+                (*vpc).to_owned(),
+                (*cidr).to_owned(),
+                (*az).to_owned(),
+            )
+        })
+        .collect(),
+        connections: BTreeMap::from([(SVC.to_owned(), connection_pages)]),
+    }
 }
 
 fn consumer_world(denied: &[&str]) -> ConsumerWorld {
@@ -785,19 +1205,28 @@ fn consumer_world(denied: &[&str]) -> ConsumerWorld {
             ("vpce-c1", "vpc-c", vec!["subnet-c1", "subnet-c2"]),
             ("vpce-c2", "vpc-c", vec!["subnet-c2"]),
             ("vpce-not-asked", "vpc-c", vec!["subnet-c1"]),
+            ("vpce-c3", "vpc-d", vec!["subnet-d1"]),
         ],
         subnets: vec![
             ("subnet-c1", "vpc-c", "us-east-1a"),
             ("subnet-c2", "vpc-c", "us-east-1b"),
+            ("subnet-d1", "vpc-d", "us-east-1b"),
+            ("subnet-e1", "vpc-e", "us-east-1a"),
         ],
+    };
+    let zones_only = ConsumerAccount {
+        zones: vec![("us-east-1a", "use1-az1")],
+        ..ConsumerAccount::default()
     };
     ConsumerWorld {
         accounts: Arc::new(BTreeMap::from([
             (HOME.to_owned(), home),
             (CONSUMER.to_owned(), consumer),
-            (LOCKED.to_owned(), ConsumerAccount::default()),
+            (LOCKED.to_owned(), zones_only.clone()),
+            (FAR.to_owned(), zones_only),
         ])),
         denied: Arc::new(denied.iter().map(|d| (*d).to_owned()).collect()),
+        refused: Arc::default(),
         calls: Arc::default(),
     }
 }
@@ -812,9 +1241,9 @@ fn estate(ec2: &[Rule], elb: &[Rule], world: &ConsumerWorld) -> AwsEstate {
     }
 }
 
-/// `SVC` only (`OTHER_SVC` is the provider's too, and out of scope).
+/// `SVC` and `GWLB_SVC` (`OTHER_SVC` is the provider's too, and out of scope).
 fn in_scope() -> AuditScope {
-    AuditScope::Services(BTreeSet::from([SVC.to_owned()]))
+    AuditScope::Services(BTreeSet::from([SVC.to_owned(), GWLB_SVC.to_owned()]))
 }
 
 fn zone_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -824,33 +1253,70 @@ fn zone_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn target(id: &str, az: Option<&str>, healthy: bool) -> Target {
+fn target(id: &str, azs: TargetAzs, healthy: bool) -> Target {
     Target {
         id: id.into(),
-        az_name: az.map(str::to_owned),
+        azs,
         healthy,
     }
 }
 
-/// A small estate read end to end: the service in scope (and not the other), its NLB with its AZs
-/// and cross-zone setting, each target group's cross-zone setting and targets located in their AZ,
-/// the live connections over both pages, and each consumer's endpoints with their AZs and their
-/// VPC's, read in the consumer's own account (the home one with the function's credentials, the
-/// other through its role) with that account's AZ map.
+fn located(names: &[&str]) -> TargetAzs {
+    TargetAzs::In(strings(names))
+}
+
+fn sorted(values: &[String]) -> BTreeSet<String> {
+    values.iter().cloned().collect()
+}
+
+fn ids_of(endpoints: &[Endpoint]) -> Vec<&str> {
+    endpoints.iter().map(|e| e.id.as_str()).collect()
+}
+
+/// A small estate read end to end into the snapshot, with the calls the reader makes:
+/// - the service configurations over both pages: `SVC` in scope, `OTHER_SVC` not read, the
+///   Gateway Load Balancer service `GWLB_SVC` reported as not audited (its load balancer and
+///   its connections never read);
+/// - `NLB` with its AZs and cross-zone setting; its target groups over three pages (by load
+///   balancer, following `NextMarker`), each with its cross-zone setting (on, off, inherit) and
+///   its health read once;
+/// - instance targets of both instance groups placed by ONE `DescribeInstances` filtered by
+///   `instance-id`, a terminated one left `Unknown`; an IP target located by the subnets of its
+///   target group's VPC (one `DescribeSubnets` filtered by `vpc-id`), one registered with `all`
+///   serving every AZ, one with its registered AZ; each ALB target in its ALB's enabled AZs, both
+///   ALBs read in one `DescribeLoadBalancers`;
+/// - the live connections over both pages, and each consumer's endpoints, read in the consumer's
+///   own account (the home one with the function's credentials, the other through its role)
+///   with that account's AZ map: by `vpc-endpoint-id` filter over two pages, the subnets of both
+///   its VPCs in one call.
 #[tokio::test]
 async fn a_small_estate_is_read_into_the_snapshot() {
-    let (ec2, instances, connections) = provider_ec2(vec![
-        vec![("vpce-home", HOME), ("vpce-c1", CONSUMER)],
-        vec![("vpce-c2", CONSUMER)],
-    ]);
-    let mut ec2 = ec2;
-    ec2.push(connections.clone());
+    let (ec2, elb, log) = provider(vec![
+        vec![
+            connection("vpce-home", HOME, Some(REGION)),
+            connection("vpce-c1", CONSUMER, Some(REGION)),
+        ],
+        vec![
+            connection("vpce-c2", CONSUMER, None),
+            connection("vpce-c3", CONSUMER, Some(REGION)),
+        ],
+    ])
+    .rules();
     let world = consumer_world(&[]);
-    let estate = estate(&ec2, &provider_elb(), &world);
-    let snapshot = estate.snapshot(&in_scope()).await.unwrap();
+    let snapshot = estate(&ec2, &elb, &world)
+        .snapshot(&in_scope())
+        .await
+        .unwrap();
 
-    assert_eq!(connections.num_calls(), 2, "both pages of connections");
-    assert_eq!(instances.num_calls(), 1);
+    let [gwlb] = snapshot.not_audited.as_slice() else {
+        panic!("{:?}", snapshot.not_audited)
+    };
+    assert_eq!(gwlb.resource, GWLB_SVC);
+    assert!(
+        gwlb.reason.contains("Gateway Load Balancer"),
+        "{}",
+        gwlb.reason
+    );
     let expected = Snapshot {
         az_maps: BTreeMap::from([
             (
@@ -883,23 +1349,43 @@ async fn a_small_estate_is_read_into_the_snapshot() {
                 lb_arns: vec![NLB.into()],
                 cross_zone: CrossZone::Inherit,
                 targets: vec![
-                    target("i-0aaa", Some("us-east-1a"), true),
-                    target("i-0bbb", Some("us-east-1b"), false),
-                    target("10.0.2.15", Some("us-east-1b"), false),
-                    target("192.168.7.7", None, true),
+                    target("i-0aaa", located(&["us-east-1a"]), true),
+                    target("i-0bbb", located(&["us-east-1b"]), false),
+                    target("i-0gone", TargetAzs::Unknown, false),
                 ],
             },
             TargetGroup {
-                arn: TG_ON.into(),
+                arn: TG_IP.into(),
                 lb_arns: vec![NLB.into()],
                 cross_zone: CrossZone::On,
-                targets: vec![target("10.0.1.9", Some("us-east-1a"), true)],
+                targets: vec![
+                    // In vpc-prov's 10.0.2.0/24, not vpc-peer's.
+                    target("10.0.2.15", located(&["us-east-1b"]), false),
+                    target("192.168.7.7", TargetAzs::All, true),
+                    target("10.0.1.9", located(&["us-east-1a"]), true),
+                ],
             },
             TargetGroup {
                 arn: TG_OFF.into(),
                 lb_arns: vec![NLB.into()],
                 cross_zone: CrossZone::Off,
-                targets: vec![],
+                targets: vec![target("i-0ccc", located(&["us-east-1c"]), true)],
+            },
+            TargetGroup {
+                arn: TG_WEB.into(),
+                lb_arns: vec![NLB.into()],
+                cross_zone: CrossZone::Inherit,
+                targets: vec![target(
+                    ALB_WEB,
+                    located(&["us-east-1a", "us-east-1b", "us-east-1c"]),
+                    true,
+                )],
+            },
+            TargetGroup {
+                arn: TG_API.into(),
+                lb_arns: vec![NLB.into()],
+                cross_zone: CrossZone::Inherit,
+                targets: vec![target(ALB_API, located(&["us-east-1a"]), false)],
             },
         ],
         endpoints: vec![
@@ -927,69 +1413,500 @@ async fn a_small_estate_is_read_into_the_snapshot() {
                 az_names: vec!["us-east-1b".into()],
                 vpc_az_names: vec!["us-east-1a".into(), "us-east-1b".into()],
             },
+            Endpoint {
+                id: "vpce-c3".into(),
+                account: CONSUMER.into(),
+                vpc_id: "vpc-d".into(),
+                service_id: SVC.into(),
+                az_names: vec!["us-east-1b".into()],
+                vpc_az_names: vec!["us-east-1b".into()],
+            },
         ],
         unreachable: vec![],
+        unread: BTreeSet::new(),
+        not_audited: snapshot.not_audited.clone(),
     };
     assert_eq!(snapshot, expected);
 
-    // Each consumer was asked, in its own account, for exactly its endpoints.
-    let calls = world.calls();
-    let asked = |account: &str, action: &str| -> Vec<BTreeMap<String, String>> {
-        calls
+    // The provider: every page, each resource once, the out-of-scope and GWLB ones never.
+    assert_eq!(
+        log.pages("DescribeVpcEndpointServiceConfigurations"),
+        [None, Some("svc-1".to_owned())]
+    );
+    assert_eq!(
+        log.ids("DescribeLoadBalancers"),
+        [strings(&[NLB]), strings(&[ALB_API, ALB_WEB])],
+        "the NLB, then both ALB targets in one call"
+    );
+    assert_eq!(log.ids("DescribeLoadBalancerAttributes"), [strings(&[NLB])]);
+    let groups = log.of("DescribeTargetGroups");
+    assert_eq!(
+        groups.iter().map(|r| r.ids.clone()).collect::<Vec<_>>(),
+        [strings(&[NLB]), strings(&[NLB]), strings(&[NLB])],
+        "by load balancer"
+    );
+    assert_eq!(
+        groups.iter().map(|r| r.page.clone()).collect::<Vec<_>>(),
+        [None, Some("tg-2".to_owned()), Some("tg-4".to_owned())]
+    );
+    let each_group = strings(&[TG_APP, TG_IP, TG_OFF, TG_WEB, TG_API]);
+    for op in ["DescribeTargetGroupAttributes", "DescribeTargetHealth"] {
+        assert_eq!(
+            log.ids(op).concat(),
+            each_group,
+            "{op}: once per target group"
+        );
+    }
+    let [instances] = log.of("DescribeInstances").try_into().unwrap();
+    assert!(
+        instances.ids.is_empty(),
+        "by filter, not by id: {instances:?}"
+    );
+    let [(name, ids)] = instances.filters.as_slice() else {
+        panic!("{instances:?}")
+    };
+    assert_eq!(name, "instance-id");
+    assert_eq!(
+        sorted(ids),
+        sorted(&strings(&["i-0aaa", "i-0bbb", "i-0ccc", "i-0gone"])),
+        "the instances of both instance groups in one call"
+    );
+    let [subnets] = log.of("DescribeSubnets").try_into().unwrap();
+    assert_eq!(
+        subnets.filters,
+        [("vpc-id".to_owned(), strings(&["vpc-prov"]))],
+        "the subnets of the IP target group's VPC only"
+    );
+    let connections = log.of("DescribeVpcEndpointConnections");
+    assert_eq!(
+        connections
             .iter()
-            .filter(|c| c.account == account && c.action == action)
-            .map(|c| c.params.clone())
-            .collect()
-    };
-    let endpoint_ids = |p: &BTreeMap<String, String>| -> Vec<String> {
-        (1..)
-            .map_while(|i| p.get(&format!("VpcEndpointId.{i}")).cloned())
-            .collect()
-    };
-    let home = asked(HOME, "DescribeVpcEndpoints");
+            .map(|r| r.page.clone())
+            .collect::<Vec<_>>(),
+        [None, Some("conn-1".to_owned())],
+        "both pages, and no connection of the GWLB service"
+    );
+    for r in &connections {
+        assert_eq!(
+            r.filters,
+            [
+                ("service-id".to_owned(), strings(&[SVC])),
+                ("vpc-endpoint-state".to_owned(), strings(&["available"])),
+            ]
+        );
+    }
+
+    // Each consumer was asked, in its own account, for exactly its endpoints, by filter.
+    let home = world.asked(HOME, "DescribeVpcEndpoints");
     assert_eq!(home.len(), 1);
-    assert_eq!(endpoint_ids(&home[0]), ["vpce-home"]);
-    let consumer = asked(CONSUMER, "DescribeVpcEndpoints");
-    assert_eq!(consumer.len(), 1);
-    assert_eq!(endpoint_ids(&consumer[0]), ["vpce-c1", "vpce-c2"]);
+    assert_eq!(
+        query_filters(&home[0]),
+        [("vpc-endpoint-id".to_owned(), strings(&["vpce-home"]))]
+    );
+    let consumer = world.asked(CONSUMER, "DescribeVpcEndpoints");
+    assert_eq!(
+        consumer
+            .iter()
+            .map(|p| (query_filters(p), p.get("NextToken").cloned()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                vec![(
+                    "vpc-endpoint-id".to_owned(),
+                    strings(&["vpce-c1", "vpce-c2", "vpce-c3"])
+                )],
+                None
+            ),
+            (
+                vec![(
+                    "vpc-endpoint-id".to_owned(),
+                    strings(&["vpce-c1", "vpce-c2", "vpce-c3"])
+                )],
+                Some("ep-2".to_owned())
+            ),
+        ],
+        "both pages"
+    );
+    let consumer_subnets = world.asked(CONSUMER, "DescribeSubnets");
+    assert_eq!(consumer_subnets.len(), 1, "one call for both VPCs");
+    assert_eq!(
+        query_filters(&consumer_subnets[0]),
+        [("vpc-id".to_owned(), strings(&["vpc-c", "vpc-d"]))]
+    );
+    let home_subnets = world.asked(HOME, "DescribeSubnets");
+    assert_eq!(home_subnets.len(), 1);
+    assert_eq!(
+        query_filters(&home_subnets[0]),
+        [("vpc-id".to_owned(), strings(&["vpc-home"]))]
+    );
     // The consumer was reached through its role; the home account was not.
-    let roles: Vec<_> = calls
+    let roles: Vec<_> = world
+        .calls()
         .iter()
         .filter(|c| c.action == "AssumeRole")
         .map(|c| {
             (
-                c.account.as_str(),
-                c.params.get("RoleArn").map(String::as_str),
-                c.params.get("RoleSessionName").map(String::as_str),
+                c.account.clone(),
+                c.params.get("RoleArn").cloned(),
+                c.params.get("RoleSessionName").cloned(),
             )
         })
         .collect();
     assert_eq!(
         roles,
         [(
-            HOME,
-            Some("arn:aws:iam::222222222222:role/AuditReadRole"),
-            Some("privatelink-autopilot")
+            HOME.to_owned(),
+            Some("arn:aws:iam::222222222222:role/AuditReadRole".to_owned()),
+            Some("privatelink-autopilot".to_owned())
         )]
     );
-    assert_eq!(asked(CONSUMER, "DescribeAvailabilityZones").len(), 1);
+    assert_eq!(world.asked(CONSUMER, "DescribeAvailabilityZones").len(), 1);
 }
 
-/// A scope that names no service of the provider reads no NLB, no connection and no consumer.
+/// 45 services, each in front of its own NLB with one instance target group of five
+/// instances: the NLBs are described in 3 batches of at most 20 ARNs (each batch followed over
+/// its pages), every NLB is read once with its target groups, and the 225 instances of the 45
+/// target groups are placed in 2 calls (200 filter values, then 25), not one per target group.
+#[tokio::test]
+async fn forty_five_nlbs_are_read_in_three_batches_of_at_most_twenty() {
+    let zones = ["us-east-1a", "us-east-1b", "us-east-1c"];
+    let nlb = |i: usize| {
+        format!("arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/net/n{i:02}/{i}")
+    };
+    let group = |i: usize| {
+        format!("arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/t{i:02}/{i}")
+    };
+    let instance = |i: usize, k: usize| format!("i-{i:02}{k}");
+    let services: Vec<ServiceConfiguration> = (0..45)
+        .map(|i| nlb_service(&format!("vpce-svc-{i:02}"), &nlb(i)))
+        .collect();
+    let provider = Provider {
+        services: services.chunks(10).map(<[_]>::to_vec).collect(),
+        lbs: (0..45).map(|i| lb(&nlb(i), &zones, false)).collect(),
+        tgs: (0..45)
+            .map(|i| Tg {
+                lb: nlb(i),
+                ..tg(
+                    &group(i),
+                    TargetTypeEnum::Instance,
+                    "vpc-prov",
+                    "use_load_balancer_configuration",
+                    (0..5)
+                        .map(|k| health(&instance(i, k), None, TargetHealthStateEnum::Healthy))
+                        .collect(),
+                )
+            })
+            .collect(),
+        instances: (0..45)
+            .flat_map(|i| (0..5).map(move |k| (i, k)))
+            .map(|(i, k)| (instance(i, k), zones[k % 3].to_owned()))
+            .collect(),
+        ..Provider::default()
+    };
+    let (ec2, elb, log) = provider.rules();
+    let world = consumer_world(&[]);
+    let snapshot = estate(&ec2, &elb, &world)
+        .snapshot(&AuditScope::All)
+        .await
+        .unwrap();
+
+    let all_nlbs: BTreeSet<String> = (0..45).map(nlb).collect();
+    let calls = log.of("DescribeLoadBalancers");
+    assert!(
+        calls.iter().all(|c| c.ids.len() <= AWS_MAX_LB_ARNS),
+        "{calls:?}"
+    );
+    let batches: Vec<&Req> = calls.iter().filter(|c| c.page.is_none()).collect();
+    assert_eq!(batches.len(), 3, "{calls:?}");
+    let mut sizes: Vec<usize> = batches.iter().map(|b| b.ids.len()).collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [5, 20, 20]);
+    let batched: Vec<String> = batches.iter().flat_map(|b| b.ids.clone()).collect();
+    assert_eq!(batched.len(), 45, "no NLB in two batches");
+    assert_eq!(sorted(&batched), all_nlbs);
+    // A batch's later pages ask for that batch again: the two full batches took two pages each.
+    assert!(
+        calls.iter().all(|c| batches.iter().any(|b| b.ids == c.ids)),
+        "{calls:?}"
+    );
+    assert_eq!(calls.len(), 5, "{calls:?}");
+
+    // Every NLB is read, once, with its target groups.
+    let read: Vec<String> = snapshot
+        .load_balancers
+        .iter()
+        .map(|lb| lb.arn.clone())
+        .collect();
+    assert_eq!(read.len(), 45);
+    assert_eq!(sorted(&read), all_nlbs);
+    assert!(
+        snapshot
+            .load_balancers
+            .iter()
+            .all(|lb| lb.az_names == zones && lb.account == HOME)
+    );
+    assert_eq!(log.of("DescribeLoadBalancerAttributes").len(), 45);
+    assert_eq!(
+        sorted(&log.ids("DescribeTargetGroups").concat()),
+        all_nlbs,
+        "the target groups of every NLB"
+    );
+    assert_eq!(log.of("DescribeTargetGroups").len(), 45);
+    assert_eq!(snapshot.target_groups.len(), 45);
+    for (i, tg) in (0..45).map(|i| (i, group(i))) {
+        let read = snapshot
+            .target_groups
+            .iter()
+            .find(|g| g.arn == tg)
+            .unwrap_or_else(|| panic!("{tg} not read"));
+        assert_eq!(read.lb_arns, [nlb(i)]);
+        assert_eq!(
+            read.targets,
+            (0..5)
+                .map(|k| target(&instance(i, k), located(&[zones[k % 3]]), true))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    // The instances of all target groups, in as few calls as the filter allows.
+    let placed = log.of("DescribeInstances");
+    let mut sizes: Vec<usize> = placed
+        .iter()
+        .map(|r| match r.filters.as_slice() {
+            [(name, values)] if name == "instance-id" && r.ids.is_empty() => values.len(),
+            _ => panic!("{r:?}"),
+        })
+        .collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [25, 200]);
+    let asked: Vec<String> = placed.iter().flat_map(|r| r.filters[0].1.clone()).collect();
+    assert_eq!(sorted(&asked).len(), 225, "each instance asked for once");
+}
+
+/// IP targets without an AZ are located in the subnets of their own target group's VPC: two
+/// NLBs in two VPCs whose CIDRs overlap, both VPCs' subnets read in one `DescribeSubnets`
+/// filtered by `vpc-id`. The same address is in a different AZ in each VPC, and an address that
+/// only the other VPC's subnets hold is not located.
+#[tokio::test]
+async fn an_ip_target_is_located_only_in_its_target_groups_vpc() {
+    let ip = |id| health(id, None, TargetHealthStateEnum::Healthy);
+    let subnet = |id: &str, vpc: &str, cidr: &str, az: &str| {
+        (
+            id.to_owned(),
+            vpc.to_owned(),
+            cidr.to_owned(),
+            az.to_owned(),
+        )
+    };
+    let provider = Provider {
+        services: vec![vec![
+            nlb_service(SVC, NLB),
+            nlb_service(OTHER_SVC, OTHER_NLB),
+        ]],
+        lbs: vec![
+            lb(NLB, &["us-east-1a", "us-east-1b"], false),
+            lb(OTHER_NLB, &["us-east-1a", "us-east-1c"], false),
+        ],
+        tgs: vec![
+            tg(
+                TG_IP,
+                TargetTypeEnum::Ip,
+                "vpc-prov",
+                "false",
+                vec![ip("10.0.2.15"), ip("10.0.3.7")],
+            ),
+            Tg {
+                lb: OTHER_NLB.into(),
+                ..tg(
+                    TG_PEER,
+                    TargetTypeEnum::Ip,
+                    "vpc-peer",
+                    "false",
+                    vec![ip("10.0.2.15"), ip("10.0.3.7")],
+                )
+            },
+        ],
+        subnets: vec![
+            // The other VPCs are listed first: a lookup blind to VPCs would pick them.
+            subnet("subnet-peer-1", "vpc-peer", "10.0.2.0/24", "us-east-1c"),
+            subnet("subnet-peer-2", "vpc-peer", "10.0.3.0/24", "us-east-1a"),
+            subnet("subnet-wide", "vpc-third", "10.0.0.0/8", "us-east-1b"),
+            subnet("subnet-pa", "vpc-prov", "10.0.1.0/24", "us-east-1a"),
+            subnet("subnet-pb", "vpc-prov", "10.0.2.0/24", "us-east-1b"),
+        ],
+        ..Provider::default()
+    };
+    let (ec2, elb, log) = provider.rules();
+    let world = consumer_world(&[]);
+    let snapshot = estate(&ec2, &elb, &world)
+        .snapshot(&AuditScope::All)
+        .await
+        .unwrap();
+    let targets = |arn: &str| {
+        snapshot
+            .target_groups
+            .iter()
+            .find(|g| g.arn == arn)
+            .unwrap()
+            .targets
+            .clone()
+    };
+    assert_eq!(
+        targets(TG_IP),
+        [
+            target("10.0.2.15", located(&["us-east-1b"]), true),
+            target("10.0.3.7", TargetAzs::Unknown, true),
+        ]
+    );
+    assert_eq!(
+        targets(TG_PEER),
+        [
+            target("10.0.2.15", located(&["us-east-1c"]), true),
+            target("10.0.3.7", located(&["us-east-1a"]), true),
+        ]
+    );
+    let [subnets] = log.of("DescribeSubnets").try_into().unwrap();
+    let [(name, vpcs)] = subnets.filters.as_slice() else {
+        panic!("{subnets:?}")
+    };
+    assert_eq!(name, "vpc-id");
+    assert_eq!(sorted(vpcs), sorted(&strings(&["vpc-peer", "vpc-prov"])));
+    assert!(log.of("DescribeInstances").is_empty(), "no instance target");
+}
+
+/// An endpoint deleted since its connection was listed is simply absent: the rest of its
+/// account is read, and an account none of whose endpoints is left is read without error (and
+/// without a subnet call). EC2 asked by id would have refused the whole call.
+#[tokio::test]
+async fn a_vanished_endpoint_is_absent_and_does_not_fail_its_account() {
+    let (ec2, elb, _) = provider(vec![vec![
+        connection("vpce-home-gone", HOME, Some(REGION)),
+        connection("vpce-c1", CONSUMER, Some(REGION)),
+        connection("vpce-c-gone", CONSUMER, Some(REGION)),
+    ]])
+    .rules();
+    let world = consumer_world(&[]);
+    let snapshot = estate(&ec2, &elb, &world)
+        .snapshot(&in_scope())
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&snapshot.endpoints), ["vpce-c1"]);
+    assert_eq!(
+        snapshot.endpoints[0].az_names,
+        ["us-east-1a", "us-east-1b"],
+        "the endpoint left is read in full"
+    );
+    assert!(
+        snapshot.unreachable.is_empty(),
+        "{:?}",
+        snapshot.unreachable
+    );
+    assert!(snapshot.unread.is_empty(), "{:?}", snapshot.unread);
+    assert_eq!(
+        snapshot.az_maps.keys().collect::<Vec<_>>(),
+        [HOME, CONSUMER],
+        "both accounts were read"
+    );
+    let consumer = world.asked(CONSUMER, "DescribeVpcEndpoints");
+    assert_eq!(consumer.len(), 1);
+    assert_eq!(
+        query_filters(&consumer[0]),
+        [(
+            "vpc-endpoint-id".to_owned(),
+            strings(&["vpce-c1", "vpce-c-gone"])
+        )]
+    );
+    assert_eq!(world.asked(HOME, "DescribeVpcEndpoints").len(), 1);
+    assert!(
+        world.asked(HOME, "DescribeSubnets").is_empty(),
+        "no endpoint left, no VPC to read"
+    );
+}
+
+/// A connection whose endpoint is in another region (cross-region PrivateLink) is reported as
+/// not audited, with its region, and is not read: an account with only such endpoints is not
+/// reached at all, and an account with both is asked for its local endpoints only.
+#[tokio::test]
+async fn an_endpoint_in_another_region_is_not_audited_and_not_read() {
+    let (ec2, elb, _) = provider(vec![vec![
+        connection("vpce-c1", CONSUMER, Some(REGION)),
+        connection("vpce-c-far", CONSUMER, Some("eu-west-1")),
+        connection("vpce-far", FAR, Some("us-west-2")),
+    ]])
+    .rules();
+    let world = consumer_world(&[]);
+    let snapshot = estate(&ec2, &elb, &world)
+        .snapshot(&AuditScope::Services(BTreeSet::from([SVC.to_owned()])))
+        .await
+        .unwrap();
+    let not_audited: Vec<(&str, &str)> = snapshot
+        .not_audited
+        .iter()
+        .map(|n| (n.resource.as_str(), n.reason.as_str()))
+        .collect();
+    let [(far_consumer, in_eu), (far, in_us_west)] = not_audited.as_slice() else {
+        panic!("{not_audited:?}")
+    };
+    assert_eq!((*far_consumer, *far), ("vpce-c-far", "vpce-far"));
+    assert!(in_eu.contains("eu-west-1"), "{in_eu}");
+    assert!(in_us_west.contains("us-west-2"), "{in_us_west}");
+    assert_eq!(ids_of(&snapshot.endpoints), ["vpce-c1"]);
+    assert!(snapshot.unread.is_empty(), "{:?}", snapshot.unread);
+    assert!(
+        snapshot.unreachable.is_empty(),
+        "{:?}",
+        snapshot.unreachable
+    );
+    let consumer = world.asked(CONSUMER, "DescribeVpcEndpoints");
+    assert_eq!(consumer.len(), 1);
+    assert_eq!(
+        query_filters(&consumer[0]),
+        [("vpc-endpoint-id".to_owned(), strings(&["vpce-c1"]))]
+    );
+    assert!(
+        world.calls().iter().all(|c| c.account != FAR),
+        "nothing asked in the far account"
+    );
+    assert_eq!(
+        world.roles_assumed(),
+        ["arn:aws:iam::222222222222:role/AuditReadRole"],
+        "the far account's role is not assumed"
+    );
+    assert!(!snapshot.az_maps.contains_key(FAR));
+}
+
+/// A scope that names no service of the provider reads no NLB, no target, no connection and no
+/// consumer.
 #[tokio::test]
 async fn a_scope_that_names_no_known_service_reads_no_load_balancer() {
-    let (mut ec2, instances, connections) = provider_ec2(vec![vec![]]);
-    ec2.push(connections.clone());
+    let (ec2, _, log) = provider(vec![vec![connection("vpce-c1", CONSUMER, Some(REGION))]]).rules();
     let world = consumer_world(&[]);
-    // No ELB rule at all: any ELBv2 call would panic in the mock.
+    // No ELB rule at all: any ELBv2 call would fail the snapshot.
     let estate = estate(&ec2, &[], &world);
     let scope = AuditScope::Services(BTreeSet::from(["vpce-svc-unknown".to_owned()]));
     let snapshot = estate.snapshot(&scope).await.unwrap();
     assert!(snapshot.services.is_empty());
     assert!(snapshot.load_balancers.is_empty());
+    assert!(snapshot.target_groups.is_empty());
     assert!(snapshot.endpoints.is_empty());
-    assert_eq!(connections.num_calls(), 0);
-    assert_eq!(instances.num_calls(), 0);
+    assert!(
+        snapshot.not_audited.is_empty(),
+        "{:?}",
+        snapshot.not_audited
+    );
+    assert!(snapshot.unread.is_empty());
+    assert_eq!(
+        log.pages("DescribeVpcEndpointServiceConfigurations").len(),
+        2,
+        "every page of services was looked through"
+    );
+    for op in [
+        "DescribeVpcEndpointConnections",
+        "DescribeInstances",
+        "DescribeSubnets",
+    ] {
+        assert!(log.of(op).is_empty(), "{op}");
+    }
     assert!(world.calls().is_empty(), "no consumer was asked");
     assert_eq!(
         snapshot.az_maps.keys().collect::<Vec<_>>(),
@@ -998,23 +1915,23 @@ async fn a_scope_that_names_no_known_service_reads_no_load_balancer() {
     );
 }
 
-/// A consumer whose role cannot be assumed is reported as unreachable, and the others are read.
+/// A consumer whose role cannot be assumed is reported as unreachable, its endpoints are
+/// marked unread (their findings can be neither confirmed nor resolved), and the others are
+/// read.
 #[tokio::test]
 async fn an_unreachable_consumer_is_reported_and_the_others_are_read() {
-    let (mut ec2, _, connections) =
-        provider_ec2(vec![vec![("vpce-home", HOME), ("vpce-locked", LOCKED)]]);
-    ec2.push(connections.clone());
+    let (ec2, elb, _) = provider(vec![vec![
+        connection("vpce-home", HOME, Some(REGION)),
+        connection("vpce-locked-1", LOCKED, Some(REGION)),
+        connection("vpce-locked-2", LOCKED, Some(REGION)),
+    ]])
+    .rules();
     let world = consumer_world(&[LOCKED]);
-    let estate = estate(&ec2, &provider_elb(), &world);
-    let snapshot = estate.snapshot(&in_scope()).await.unwrap();
-    assert_eq!(
-        snapshot
-            .endpoints
-            .iter()
-            .map(|e| e.id.as_str())
-            .collect::<Vec<_>>(),
-        ["vpce-home"]
-    );
+    let snapshot = estate(&ec2, &elb, &world)
+        .snapshot(&in_scope())
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&snapshot.endpoints), ["vpce-home"]);
     let [(account, problem)] = snapshot.unreachable.as_slice() else {
         panic!("{:?}", snapshot.unreachable)
     };
@@ -1024,16 +1941,56 @@ async fn an_unreachable_consumer_is_reported_and_the_others_are_read() {
         "{problem}"
     );
     assert!(problem.contains("AccessDenied"), "{problem}");
+    assert_eq!(
+        snapshot.unread,
+        BTreeSet::from(["vpce-locked-1".to_owned(), "vpce-locked-2".to_owned()])
+    );
     assert!(
         !snapshot.az_maps.contains_key(LOCKED),
         "no AZ map for an account never read"
     );
-    let attempts = world
-        .calls()
-        .iter()
-        .filter(|c| c.action == "AssumeRole")
-        .count();
-    assert_eq!(attempts, 1, "a refused role is asked for once");
+    assert_eq!(
+        world.roles_assumed(),
+        ["arn:aws:iam::333333333333:role/AuditReadRole"],
+        "a refused role is asked for once"
+    );
+    assert!(world.calls().iter().all(|c| c.account != LOCKED));
+}
+
+/// A consumer whose role is assumed but refuses a later read (here its subnets, after its
+/// endpoints were read) is unreachable too, named by the call refused: none of its endpoints is
+/// half-read into the snapshot, all are unread, and the other accounts are read.
+#[tokio::test]
+async fn a_consumer_refusing_a_read_midway_is_unreachable_with_nothing_half_read() {
+    let (ec2, elb, _) = provider(vec![vec![
+        connection("vpce-home", HOME, Some(REGION)),
+        connection("vpce-c1", CONSUMER, Some(REGION)),
+        connection("vpce-c2", CONSUMER, Some(REGION)),
+    ]])
+    .rules();
+    let world = ConsumerWorld {
+        refused: Arc::new(BTreeSet::from([(
+            CONSUMER.to_owned(),
+            "DescribeSubnets".to_owned(),
+        )])),
+        ..consumer_world(&[])
+    };
+    let snapshot = estate(&ec2, &elb, &world)
+        .snapshot(&in_scope())
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&snapshot.endpoints), ["vpce-home"]);
+    let [(account, problem)] = snapshot.unreachable.as_slice() else {
+        panic!("{:?}", snapshot.unreachable)
+    };
+    assert_eq!(account, CONSUMER);
+    assert!(problem.starts_with("ec2:DescribeSubnets: "), "{problem}");
+    assert!(problem.contains("UnauthorizedOperation"), "{problem}");
+    assert_eq!(
+        snapshot.unread,
+        BTreeSet::from(["vpce-c1".to_owned(), "vpce-c2".to_owned()])
+    );
+    assert_eq!(world.asked(CONSUMER, "DescribeVpcEndpoints").len(), 1);
 }
 
 /// A provider call that fails fails the snapshot, with the call's name, AWS's code and whether a
@@ -1045,9 +2002,10 @@ async fn a_provider_call_that_fails_fails_the_snapshot_with_its_code() {
         .then_output(|| DescribeAvailabilityZonesOutput::builder().build());
     let denied = mock!(aws_sdk_ec2::Client::describe_vpc_endpoint_service_configurations)
         .then_http_response(|| {
-            xml_response(
+            ec2_error(
                 403,
-                "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>r-1</RequestID></Response>".into(),
+                "UnauthorizedOperation",
+                "You are not authorized to perform this operation.",
             )
         });
     let world = consumer_world(&[]);
@@ -1074,18 +2032,11 @@ async fn a_provider_call_that_fails_fails_the_snapshot_with_its_code() {
     );
 
     // ELBv2 throttles the target health past the retries: retryable.
-    let (mut ec2, _, connections) = provider_ec2(vec![vec![]]);
-    ec2.push(connections);
-    let mut elb = provider_elb();
+    let (ec2, mut elb, _) = provider(vec![vec![]]).rules();
     let throttled = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
-        .then_http_response(|| {
-            xml_response(
-                400,
-                "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r-2</RequestId></ErrorResponse>".into(),
-            )
-        });
-    elb.pop(); // the healthy answers
-    elb.push(throttled.clone());
+        .then_http_response(|| elb_error("Throttling", "Rate exceeded"));
+    // Matched before the healthy answers.
+    elb.insert(0, throttled.clone());
     let estate = AwsEstate {
         ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &ec2),
         elb: mock_client!(

@@ -116,3 +116,107 @@ def test_an_event_audits_only_the_service_it_names(emu, audit):
                        "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "ModifyVpcEndpointServiceConfiguration",
                                   "awsRegion": "us-east-1", "requestParameters": {"serviceId": p.service_id}}})
     assert checks(named) == ["blackhole"]
+
+
+# --- production-shaped estates ---------------------------------------------------------------
+
+
+def test_an_nlb_in_front_of_an_alb_in_both_azs_is_no_blackhole(emu, audit):
+    """An ALB target serves every AZ the ALB is enabled in (DescribeTargetHealth gives no AZ for
+    it): no false critical page."""
+    p = azs.build(emu)
+    web = azs.alb_behind_nlb(emu)
+    result = audit(p).invoke(scheduled_event())
+    assert result.ok, result.body
+    assert not [f for f in result.body["opened"] if f["resource"] == web.target_group], result.body["opened"]
+
+
+def test_an_alb_enabled_in_one_az_only_leaves_the_other_blackholed(emu, audit):
+    p = azs.build(emu)
+    web = azs.alb_behind_nlb(emu, alb_azs=("us-east-1a",), nlb_azs=("us-east-1a", "us-east-1b"))
+    result = audit(p).invoke(scheduled_event())
+    found = [f for f in result.body["opened"] if f["resource"] == web.target_group]
+    assert [f["check"] for f in found] == ["blackhole"]
+    assert found[0]["evidence"]["az_id"] == p.zone_ids("123456789012")["us-east-1b"]
+
+
+def test_ip_targets_outside_the_vpc_serve_every_az(emu, audit):
+    p = azs.build(emu)
+    ips = azs.ip_target_group(emu)
+    emu.client("elbv2").deregister_targets(TargetGroupArn=ips.target_group, Targets=[
+        {"Id": ip, "AvailabilityZone": az} for az, ip in ips.inside.items()])
+    result = audit(p).invoke(scheduled_event())
+    assert result.ok, result.body
+    assert not [f for f in result.body["opened"] if f["resource"] == ips.target_group], result.body["opened"]
+
+
+@pytest.mark.parametrize("zone_given", [True, False])
+def test_an_ip_target_in_one_azs_subnet_only_is_a_blackhole(emu, audit, zone_given):
+    p = azs.build(emu)
+    ips = azs.ip_target_group(emu, outside=(), zone_given=zone_given)
+    gone = ips.inside["us-east-1b"]
+    emu.client("elbv2").deregister_targets(TargetGroupArn=ips.target_group, Targets=[
+        {"Id": gone, **({"AvailabilityZone": "us-east-1b"} if zone_given else {})}])
+    result = audit(p).invoke(scheduled_event())
+    found = [f for f in result.body["opened"] if f["resource"] == ips.target_group]
+    # Without a registered AZ the IP is placed by the subnet of the target group's own VPC.
+    assert [f["check"] for f in found] == ["blackhole"], result.body
+    assert found[0]["evidence"]["az_id"] == p.zone_ids("123456789012")["us-east-1b"]
+
+
+def test_more_than_twenty_services_are_all_audited_at_a_small_page_size(emu, audit):
+    """DescribeLoadBalancers takes 20 ARNs; every describe is paged. Each single-AZ NLB is a
+    finding, so a service missed would show."""
+    p = azs.build(emu)
+    many = azs.services_with_nlbs(emu, 25, azs=("us-east-1a",))
+    emu.settings(page_size=3)
+    result = audit(p).invoke(scheduled_event())
+    assert result.ok, result.body
+    flagged = {f["service_id"] for f in result.body["opened"] if f["check"] == "no_az_redundancy"}
+    assert flagged == {service for _, service in many}
+
+
+def test_a_gateway_load_balancer_service_is_not_audited_and_says_why(emu, audit):
+    p = azs.build(emu)
+    gwlb = azs.gwlb_service(emu)
+    result = audit(p).invoke(scheduled_event())
+    assert result.ok, result.body
+    assert not [f for f in result.body["opened"] if f["service_id"] == gwlb.service_id]
+    [skipped] = [n for n in result.body["not_audited"] if n["resource"] == gwlb.service_id]
+    assert "Gateway Load Balancer" in skipped["reason"]
+
+
+def test_a_cross_region_endpoint_is_reported_not_audited_and_raises_no_warning(emu, audit):
+    p = azs.build(emu)
+    endpoint = p.cross_region_endpoint(CONSUMER, "us-west-2")
+    result = audit(p).invoke(scheduled_event())
+    assert result.ok, result.body
+    assert result.body["opened"] == [], "no coverage warning, no unreachable account"
+    [skipped] = [n for n in result.body["not_audited"] if n["resource"] == endpoint]
+    assert "us-west-2" in skipped["reason"]
+
+
+def test_an_unreadable_consumer_keeps_its_findings_open_and_is_a_finding_itself(emu, audit):
+    p = azs.build(emu)
+    ids = p.zone_ids(CONSUMER)
+    served = [name for name, zone in ids.items() if zone in p.zone_ids("123456789012").values()]
+    endpoint = p.consumer_endpoint(CONSUMER, served[:2], served[:1])
+    fn = audit(p)
+    [coverage] = fn.invoke(scheduled_event()).body["opened"]
+    assert (coverage["check"], coverage["resource"]) == ("consumer_coverage", endpoint)
+    p.alerts()
+    # The consumer's read role loses a permission (only consumer accounts are asked for endpoints).
+    emu.faults([{"service": "ec2", "operation": "DescribeVpcEndpoints", "code": "UnauthorizedOperation",
+                 "status": 403, "times": -1}])
+    blind = fn.invoke(scheduled_event())
+    assert blind.ok, blind.body
+    assert blind.body["resolved"] == [], "unknown is not resolved"
+    assert blind.body["undecided"] == 1
+    assert checks(blind) == ["unreachable"]
+    [alert] = p.alerts()
+    assert alert["metadata"]["additionalContext"]["check"] == "unreachable"
+    # Readable again: the coverage finding is still open and quiet; the unreachable one resolves.
+    emu.faults([])
+    back = fn.invoke(scheduled_event())
+    assert [r["fingerprint"] for r in back.body["resolved"]] == [f"unreachable:{CONSUMER}"]
+    assert back.body["opened"] == [] and back.body["still_open"] == 1

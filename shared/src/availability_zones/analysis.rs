@@ -20,6 +20,18 @@ pub struct Snapshot {
     pub endpoints: Vec<Endpoint>,
     /// Consumer accounts that could not be read (account, problem).
     pub unreachable: Vec<(String, String)>,
+    /// Resources whose evidence could not be read this run (the endpoints of an unreachable
+    /// account): their open findings stay open, unannounced.
+    pub unread: BTreeSet<String>,
+    /// What is deliberately not audited, and why (a Gateway Load Balancer service, an endpoint
+    /// in another region).
+    pub not_audited: Vec<NotAudited>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotAudited {
+    pub resource: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,9 +71,23 @@ pub struct TargetGroup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub id: String,
-    /// The target's AZ name in the NLB owner's account (`None` when unknown).
-    pub az_name: Option<String>,
+    /// Where the target takes traffic from, as the elbv2 API defines it.
+    pub azs: TargetAzs,
+    /// As the NLB's health check sees it.
     pub healthy: bool,
+}
+
+/// The AZs a target serves (names, in the NLB owner's account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetAzs {
+    /// An instance (its placement), an IP in a subnet of the target group's VPC, or an ALB
+    /// (every AZ it is enabled in).
+    In(Vec<String>),
+    /// An IP target registered with `AvailabilityZone=all` (outside the VPC): traffic from
+    /// every enabled AZ.
+    All,
+    /// Could not be located: the AZ checks of its target group are left undecided.
+    Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +167,25 @@ fn effective_cross_zone(tg: &TargetGroup, lb: &LoadBalancer) -> bool {
     }
 }
 
+/// A healthy target nobody could place may serve any AZ: no verdict either way on its group.
+fn undecided_group(tg: &TargetGroup) -> bool {
+    tg.targets
+        .iter()
+        .any(|t| t.healthy && t.azs == TargetAzs::Unknown)
+}
+
+/// Pure: the resources this snapshot cannot judge — what could not be read, and target groups
+/// with a healthy target of unknown place. Their open findings are neither confirmed nor
+/// resolved.
+pub fn undecided(s: &Snapshot) -> BTreeSet<String> {
+    s.target_groups
+        .iter()
+        .filter(|tg| undecided_group(tg))
+        .map(|tg| tg.arn.clone())
+        .chain(s.unread.iter().cloned())
+        .collect()
+}
+
 pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
     let mut out = Vec::new();
     let fronted: BTreeSet<&str> = s
@@ -176,6 +221,9 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
             .iter()
             .filter(|tg| tg.lb_arns.contains(&lb.arn))
         {
+            if undecided_group(tg) {
+                continue;
+            }
             let healthy: BTreeMap<String, usize> = lb_azs
                 .iter()
                 .map(|az| {
@@ -184,9 +232,11 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                         .iter()
                         .filter(|t| {
                             t.healthy
-                                && t.az_name.as_ref().is_some_and(|name| {
-                                    ids(s, &lb.account, std::slice::from_ref(name)).contains(az)
-                                })
+                                && match &t.azs {
+                                    TargetAzs::All => true,
+                                    TargetAzs::In(names) => ids(s, &lb.account, names).contains(az),
+                                    TargetAzs::Unknown => false,
+                                }
                         })
                         .count();
                     (az.clone(), n)
@@ -369,13 +419,15 @@ mod tests {
                     .enumerate()
                     .map(|(i, (az, healthy))| Target {
                         id: format!("i-{i}"),
-                        az_name: Some(az.to_string()),
+                        azs: TargetAzs::In(vec![az.to_string()]),
                         healthy: *healthy,
                     })
                     .collect(),
             }],
             endpoints: vec![],
             unreachable: vec![],
+            unread: BTreeSet::new(),
+            not_audited: vec![],
         }
     }
 
@@ -400,6 +452,49 @@ mod tests {
             findings[0].fingerprint,
             format!("blackhole:{LB}:{TG}:use1-az2")
         );
+    }
+
+    fn placed(azs: TargetAzs, healthy: bool) -> Target {
+        Target {
+            id: "t".into(),
+            azs,
+            healthy,
+        }
+    }
+
+    /// An NLB in front of an ALB enabled in both AZs, and an IP target outside the VPC: both
+    /// serve every AZ, so no blackhole (the false critical page this guards against).
+    #[test]
+    fn alb_targets_and_all_zone_ip_targets_serve_every_az_they_cover() {
+        let mut s = snapshot(CrossZone::Off, &[]);
+        s.target_groups[0].targets = vec![placed(
+            TargetAzs::In(vec!["us-east-1a".into(), "us-east-1b".into()]),
+            true,
+        )];
+        assert!(
+            checks(&s).iter().all(|(c, _)| *c != Check::Blackhole),
+            "{:?}",
+            checks(&s)
+        );
+        s.target_groups[0].targets = vec![placed(TargetAzs::All, true)];
+        assert!(checks(&s).iter().all(|(c, _)| *c != Check::Blackhole));
+        // An ALB enabled in one AZ only serves that one.
+        s.target_groups[0].targets = vec![placed(TargetAzs::In(vec!["us-east-1a".into()]), true)];
+        assert_eq!(checks(&s), [(Check::Blackhole, Severity::Critical)]);
+    }
+
+    #[test]
+    fn a_healthy_target_of_unknown_place_leaves_its_group_undecided() {
+        let mut s = snapshot(CrossZone::Off, &[("us-east-1a", true)]);
+        s.target_groups[0]
+            .targets
+            .push(placed(TargetAzs::Unknown, true));
+        assert!(checks(&s).iter().all(|(c, _)| *c != Check::Blackhole));
+        assert_eq!(undecided(&s), BTreeSet::from([TG.to_owned()]));
+        // An unhealthy one of unknown place changes nothing: it serves no AZ either way.
+        s.target_groups[0].targets[1].healthy = false;
+        assert_eq!(checks(&s), [(Check::Blackhole, Severity::Critical)]);
+        assert!(undecided(&s).is_empty());
     }
 
     #[test]

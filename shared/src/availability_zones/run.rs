@@ -2,7 +2,7 @@
 //! with the findings remembered as open, so a notification goes out when a finding opens or
 //! resolves and a run that finds the same open finding stays quiet.
 
-use crate::availability_zones::analysis::{AzFinding, analyse};
+use crate::availability_zones::analysis::{AzFinding, NotAudited, analyse, undecided};
 use crate::availability_zones::notifications;
 use crate::availability_zones::ports::{AuditScope, Estate, FindingsStore, OpenFinding};
 use crate::error::Result;
@@ -16,6 +16,10 @@ pub struct AuditReport {
     pub resolved: Vec<OpenFinding>,
     /// Open before and still open: not announced again.
     pub still_open: usize,
+    /// Open before, and its evidence could not be read or judged this run: kept open, quiet.
+    pub undecided: usize,
+    /// Deliberately not audited, with the reason.
+    pub not_audited: Vec<NotAudited>,
 }
 
 pub struct Auditor<E, F, P> {
@@ -32,7 +36,8 @@ impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, 
             .filter(|f| f.service_id == "*" || scope.covers(&f.service_id))
             .collect();
         let known = self.findings.open().await?;
-        let report = reconcile(&scope, current, &known);
+        let mut report = reconcile(&scope, current, &known, &undecided(&snapshot));
+        report.not_audited = snapshot.not_audited;
         for f in &report.opened {
             tracing::warn!(fingerprint = %f.fingerprint, severity = f.severity.as_str(), title = %f.title, "finding opened");
         }
@@ -57,11 +62,13 @@ impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, 
 /// Pure: what this run's findings mean against those remembered as open. A finding not open
 /// before opens; one open before and found again stays open, quietly; one open before and not
 /// found resolves, but only if this run looked at it (its service was in scope; account-wide
-/// findings only on a full run).
+/// findings only on a full run) and could judge it (its resource is not `undecided`: unknown is
+/// not resolved).
 pub fn reconcile(
     scope: &AuditScope,
     current: Vec<AzFinding>,
     known: &[OpenFinding],
+    undecided: &BTreeSet<String>,
 ) -> AuditReport {
     let known_prints: BTreeSet<&str> = known.iter().map(|k| k.fingerprint.as_str()).collect();
     let current_prints: BTreeSet<&str> = current.iter().map(|f| f.fingerprint.as_str()).collect();
@@ -69,9 +76,16 @@ pub fn reconcile(
         AuditScope::All => true,
         AuditScope::Services(_) => k.service_id != "*" && scope.covers(&k.service_id),
     };
+    let gone = |k: &&OpenFinding| looked_at(k) && !current_prints.contains(k.fingerprint.as_str());
+    let undecided_count = known
+        .iter()
+        .filter(gone)
+        .filter(|k| undecided.contains(&k.resource))
+        .count();
     let resolved: Vec<OpenFinding> = known
         .iter()
-        .filter(|k| looked_at(k) && !current_prints.contains(k.fingerprint.as_str()))
+        .filter(gone)
+        .filter(|k| !undecided.contains(&k.resource))
         .cloned()
         .collect();
     let total = current.len();
@@ -83,6 +97,8 @@ pub fn reconcile(
         still_open: total - opened.len(),
         opened,
         resolved,
+        undecided: undecided_count,
+        not_audited: Vec::new(),
     }
 }
 
@@ -127,6 +143,7 @@ mod tests {
             &AuditScope::All,
             vec![finding("svc-a", "a1"), finding("svc-b", "b1")],
             &known,
+            &BTreeSet::new(),
         );
         assert_eq!(prints(&r.opened, |f| &f.fingerprint), ["b1"]);
         assert_eq!(prints(&r.resolved, |k| &k.fingerprint), ["a2"]);
@@ -141,17 +158,30 @@ mod tests {
             open("*", "account"),
         ];
         let scope = AuditScope::Services(["svc-a".to_owned()].into());
-        let r = reconcile(&scope, vec![], &known);
+        let r = reconcile(&scope, vec![], &known, &BTreeSet::new());
         assert_eq!(prints(&r.resolved, |k| &k.fingerprint), ["a1"]);
-        let all = reconcile(&AuditScope::All, vec![], &known);
+        let all = reconcile(&AuditScope::All, vec![], &known, &BTreeSet::new());
         assert_eq!(all.resolved.len(), 3);
+    }
+
+    /// A finding whose evidence could not be read (its consumer account unreachable, its target
+    /// group undecided) is not resolved: it stays open and quiet.
+    #[test]
+    fn unknown_is_not_resolved() {
+        let mut unread = open("svc-a", "a1");
+        unread.resource = "vpce-unread".into();
+        let known = [unread, open("svc-a", "a2")];
+        let undecided = BTreeSet::from(["vpce-unread".to_owned()]);
+        let r = reconcile(&AuditScope::All, vec![], &known, &undecided);
+        assert_eq!(prints(&r.resolved, |k| &k.fingerprint), ["a2"]);
+        assert_eq!((r.undecided, r.still_open), (1, 0));
     }
 
     /// The audit end to end, on in-memory ports.
     mod engine {
         use super::*;
         use crate::availability_zones::analysis::{
-            CrossZone, LoadBalancer, Service, Snapshot, Target, TargetGroup,
+            CrossZone, LoadBalancer, Service, Snapshot, Target, TargetAzs, TargetGroup,
         };
         use crate::fakes::{FakeEstate, MemoryFindings, MemoryPublisher};
 
@@ -161,7 +191,7 @@ mod tests {
         fn estate(healthy_in_b: bool) -> Snapshot {
             let target = |id: &str, az: &str, healthy| Target {
                 id: id.into(),
-                az_name: Some(az.into()),
+                azs: TargetAzs::In(vec![az.into()]),
                 healthy,
             };
             let names = |pairs: &[(&str, &str)]| {
@@ -195,8 +225,7 @@ mod tests {
                         target("i-b", "us-east-1b", healthy_in_b),
                     ],
                 }],
-                endpoints: vec![],
-                unreachable: vec![],
+                ..Snapshot::default()
             }
         }
 
