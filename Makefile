@@ -25,12 +25,15 @@ test-e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e -n 2 -q
 
 ## bench: every function's size, init, latency and memory (release binaries, arm64 from make build),
-## the Slack notifier's time per message, and the acceptor's sweep of 1,000 connections
+## the Slack notifier's time per message, the acceptor's sweep of 1,000 connections, the audit of 100 services,
+## and a burst of 200 VPCs for the associator under Route 53's rates
 bench: build $(STAMP)
 	cargo build --release $(addprefix -p ,$(FUNCTIONS))
 	$(PY) tests/bench_functions.py
 	$(PY) tests/bench_notify_slack.py
 	$(PY) tests/bench_sweep.py
+	$(PY) tests/bench_audit.py
+	$(PY) tests/bench_zones.py
 
 ## lint: formatting, clippy, the template linter
 lint: $(STAMP)

@@ -96,6 +96,24 @@ mod ledger {
             self.keys.lock().unwrap().extend(keys.iter().cloned());
             Ok(())
         }
+
+        async fn claim(&self, keys: &[String]) -> Result<Vec<String>> {
+            self.fault.check("dynamodb:PutItem")?;
+            let mut known = self.keys.lock().unwrap();
+            Ok(keys
+                .iter()
+                .filter(|k| known.insert((*k).clone()))
+                .cloned()
+                .collect())
+        }
+
+        async fn release(&self, keys: &[String]) -> Result<()> {
+            let mut known = self.keys.lock().unwrap();
+            keys.iter().for_each(|k| {
+                known.remove(k);
+            });
+            Ok(())
+        }
     }
 }
 
@@ -533,6 +551,29 @@ mod zones {
                 v.remove(&(vpc_id.to_owned(), region.to_owned()));
             });
             Ok(())
+        }
+
+        async fn authorizations(&self, zone_id: &str) -> Result<Vec<(String, String)>> {
+            let state = self.state();
+            Ok(state
+                .authorizations
+                .iter()
+                .filter(|(z, _)| z == zone_id)
+                .filter_map(|(_, vpc)| {
+                    let region = state.vpcs.iter().find(|v| &v.vpc_id == vpc)?.region.clone();
+                    Some((vpc.clone(), region))
+                })
+                .collect())
+        }
+
+        async fn associated(&self, zone_id: &str) -> Result<BTreeSet<(String, String)>> {
+            Ok(self
+                .state()
+                .zones
+                .iter()
+                .find(|z| z.id == zone_id)
+                .map(|z| z.vpcs.clone())
+                .unwrap_or_default())
         }
     }
 

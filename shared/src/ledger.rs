@@ -15,6 +15,11 @@ pub trait Ledger {
     fn unseen(&self, keys: &[String]) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// Remember the keys for the memory period.
     fn remember(&self, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
+    /// Remember each key not remembered yet, with a conditional write, and return those this
+    /// call remembered: of runs racing on the same key, exactly one gets it.
+    fn claim(&self, keys: &[String]) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// Forget keys claimed for an announcement that did not go out.
+    fn release(&self, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
 }
 
 pub struct DynamoLedger {
@@ -78,5 +83,37 @@ impl Ledger for DynamoLedger {
             })
             .collect();
         dynamo::put(&self.client, &self.table, items).await
+    }
+
+    async fn claim(&self, keys: &[String]) -> Result<Vec<String>> {
+        let now = now_secs();
+        let expires = AttributeValue::N((now + self.memory.as_secs()).to_string());
+        let unique: BTreeSet<&String> = keys.iter().collect();
+        let mut claimed = Vec::new();
+        for key in unique {
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", AttributeValue::S(key.clone()))
+                .item("expires_at", expires.clone())
+                // TTL deletion lags: an expired memory counts as gone.
+                .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .send()
+                .await;
+            match put {
+                Ok(_) => claimed.push(key.clone()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(crate::error::Error::aws("dynamodb:PutItem", e)),
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn release(&self, keys: &[String]) -> Result<()> {
+        dynamo::delete(&self.client, &self.table, keys).await
     }
 }

@@ -155,7 +155,7 @@ impl Spokes for FixedSpokes {
         vpc: &str,
         region: &str,
     ) -> autopilot::Result<()> {
-        associate_with(&self.client, zone, vpc, region).await
+        associate_with(&self.client, &[], zone, vpc, region).await
     }
 }
 
@@ -187,9 +187,25 @@ fn associator(
     let put = mock!(aws_sdk_dynamodb::Client::batch_write_item)
         .match_requests(|_| true)
         .then_output(|| BatchWriteItemOutput::builder().build());
+    let claim = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(|_| true)
+        .then_output(|| aws_sdk_dynamodb::operation::put_item::PutItemOutput::builder().build());
     let publish = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|_| true)
         .then_output(|| PublishOutput::builder().message_id("m").build());
+    // No authorization is left over in these tests.
+    let mut owner = owner;
+    owner.push(
+        mock!(aws_sdk_route53::Client::list_vpc_association_authorizations)
+            .match_requests(|_| true)
+            .then_output(|| {
+                aws_sdk_route53::operation::list_vpc_association_authorizations::ListVpcAssociationAuthorizationsOutput::builder()
+                    .hosted_zone_id(ZONE)
+                    .set_vpcs(Some(vec![]))
+                    .build()
+                    .unwrap()
+            }),
+    );
     Associator {
         owner: Route53Owner::new(mock_client!(
             aws_sdk_route53,
@@ -199,7 +215,7 @@ fn associator(
         )),
         spokes,
         ledger: DynamoLedger::new(
-            mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get, &put]),
+            mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get, &put, &claim]),
             "t",
             Duration::from_secs(60),
         ),

@@ -130,3 +130,119 @@ def test_broken_rules_change_nothing_and_alert(hub, associator):
     assert hub.zones_of(SPOKE, vpc) == set()
     [alert] = hub.alerts()
     assert alert["metadata"]["eventType"] == "PolicyInvalid" and "zone rules" in alert["content"]["title"]
+
+
+# --- bursts and failures -----------------------------------------------------------------------
+
+
+def authorize(hub, vpc: str, zone: str | None = None) -> None:
+    """What a run that died after authorizing leaves behind."""
+    hub.emu.client("route53").create_vpc_association_authorization(
+        HostedZoneId=zone or hub.shared_zone, VPC={"VPCRegion": "us-east-1", "VPCId": vpc})
+
+
+def test_authorizations_a_dead_run_left_are_finished_or_removed_by_the_reconcile(hub, associator):
+    fn = associator()
+    done = hub.create_vpc(SPOKE)
+    assert fn.invoke(create_vpc_event(SPOKE, done)).ok
+    authorize(hub, done)  # associated, its authorization left behind
+    half = hub.create_vpc(SPOKE)
+    authorize(hub, half)  # authorized, never associated
+    hub.alerts()
+    result = fn.invoke(scheduled_event())
+    assert result.ok, result.body
+    assert hub.authorizations() == [], "nothing left behind"
+    assert hub.zones_of(SPOKE, half) == {hub.shared_zone}
+    changes = {(o["vpc_id"], o["change"]) for o in result.body["outcomes"]}
+    assert {(done, "deauthorize"), (half, "associate")} <= changes, changes
+    [alert] = hub.alerts()
+    assert "authorization removed" in alert["content"]["title"]
+
+
+def test_a_delete_that_fails_once_after_the_associate_is_tried_again_in_the_same_run(hub, associator):
+    vpc = hub.create_vpc(SPOKE)
+    hub.emu.faults([{"service": "route53", "operation": "DeleteVPCAssociationAuthorization",
+                     "code": "InvalidInput", "status": 400, "times": 1}])
+    result = associator().invoke(create_vpc_event(SPOKE, vpc))
+    assert result.ok, result.body
+    assert hub.zones_of(SPOKE, vpc) == {hub.shared_zone}
+    assert hub.authorizations() == []
+    [alert] = hub.alerts()
+    assert alert["content"]["title"] == "Private hosted zones: 1 associated"
+
+
+def test_a_delete_that_keeps_failing_is_announced_with_the_association_and_the_retry_removes_it(hub, associator):
+    vpc = hub.create_vpc(SPOKE)
+    hub.emu.faults([{"service": "route53", "operation": "DeleteVPCAssociationAuthorization",
+                     "code": "InvalidInput", "status": 400, "times": -1}])
+    fn = associator()
+    event = create_vpc_event(SPOKE, vpc)
+    first = fn.invoke(event)
+    assert not first.ok and "InvalidInput" in first.error_message, "the run fails so Lambda retries"
+    assert hub.zones_of(SPOKE, vpc) == {hub.shared_zone}
+    assert len(hub.authorizations()) == 1
+    [alert] = hub.alerts()
+    assert alert["content"]["title"] == "Private hosted zones: 1 associated", "announced though the run failed"
+    hub.emu.faults([])
+    retry = fn.invoke(event)
+    assert retry.ok, retry.body
+    assert hub.authorizations() == []
+    assert [(o["vpc_id"], o["change"]) for o in retry.body["outcomes"]] == [(vpc, "deauthorize")]
+    [removed] = hub.alerts()
+    assert removed["content"]["title"] == "Private hosted zones: 1 authorization removed"
+
+
+def test_a_delete_refused_for_good_becomes_a_finding(hub, associator):
+    vpc = hub.create_vpc(SPOKE)
+    hub.emu.faults([{"service": "route53", "operation": "DeleteVPCAssociationAuthorization",
+                     "code": "AccessDenied", "status": 403, "times": -1}])
+    result = associator().invoke(create_vpc_event(SPOKE, vpc))
+    assert result.ok, result.body
+    statuses = sorted((o["change"], o["status"]) for o in result.body["outcomes"])
+    assert statuses == [("associate", "done"), ("deauthorize", "finding")]
+    [alert] = hub.alerts()
+    assert alert["content"]["title"] == "Private hosted zones: 1 associated, 1 authorization not removed"
+    assert alert["metadata"]["additionalContext"]["severity"] == "warning"
+
+
+def test_concurrent_runs_on_one_zone_make_no_false_finding_and_announce_once(hub, associator):
+    import threading
+    hub.emu.settings(route53_change_seconds=0.3)
+    vpcs = [hub.create_vpc(SPOKE) for _ in range(2)]
+    fns = [associator(), associator()]
+    results = [None, None]
+
+    def run(i):
+        results[i] = fns[i].invoke(create_vpc_event(SPOKE, vpcs[i]))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r.ok for r in results), [r.body for r in results]
+    assert all(hub.zones_of(SPOKE, v) == {hub.shared_zone} for v in vpcs)
+    assert hub.authorizations() == []
+    assert not [o for r in results for o in r.body["outcomes"] if o["status"] == "finding"]
+    announced = "\n".join(a["content"]["description"] for a in hub.alerts())
+    for v in vpcs:
+        assert announced.count(f"`{v}`") == 1, announced
+
+
+def test_a_vpc_shared_into_a_trusted_account_is_not_acted_on_from_there(hub, associator):
+    shared = hub.create_shared_vpc(STRANGER, SPOKE)
+    result = associator().invoke(scheduled_event())
+    assert result.ok, result.body
+    assert hub.zones_of(STRANGER, shared) == set()
+    assert hub.authorizations() == []
+    assert shared not in {o["vpc_id"] for o in result.body["outcomes"]}
+
+
+def test_one_unknown_vpc_among_several_in_an_event_affects_only_itself(hub, associator):
+    vpc = hub.create_vpc(SPOKE)
+    event = tags_event(SPOKE, vpc)
+    event["detail"]["requestParameters"]["resourcesSet"] = {"items": [
+        {"resourceId": "vpc-0deadbeef0000000"}, {"resourceId": vpc}]}
+    result = associator().invoke(event)
+    assert result.ok, result.body
+    assert hub.zones_of(SPOKE, vpc) == {hub.shared_zone}

@@ -6,12 +6,15 @@
 //! - `route53`: the ports (zone owner, spokes) and their Route 53 / EC2 adapters
 //! - `run`: read VPCs → plan → authorize, associate, clean up → announce
 //! - `notifications`: what the run announces
+//! - `pace`: Route 53's documented request rates, kept on our side
 
 pub mod config;
 pub mod rules;
 
 #[cfg(feature = "private-zones")]
 pub mod notifications;
+#[cfg(feature = "private-zones")]
+pub mod pace;
 #[cfg(feature = "private-zones")]
 pub mod route53;
 #[cfg(feature = "private-zones")]

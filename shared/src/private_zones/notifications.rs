@@ -8,11 +8,15 @@ use crate::private_zones::run::{Outcome, Status, Unreachable};
 
 fn verb(o: &Outcome) -> &'static str {
     match (&o.status, o.step.change) {
-        (Status::Finding, _) => "not associated",
+        (Status::Finding, Change::Deauthorize) => "authorization not removed",
+        (Status::Finding, Change::Disassociate) => "not disassociated",
+        (Status::Finding, Change::Associate) => "not associated",
         (Status::DryRun, Change::Associate) => "would associate",
         (Status::DryRun, Change::Disassociate) => "would disassociate",
+        (Status::DryRun, Change::Deauthorize) => "would remove authorization",
         (Status::Done, Change::Associate) => "associated",
         (Status::Done, Change::Disassociate) => "disassociated",
+        (Status::Done, Change::Deauthorize) => "authorization removed",
     }
 }
 

@@ -4,9 +4,10 @@
 
 use crate::accounts::AccountConfigs;
 use crate::error::{Error, Result};
+use crate::private_zones::pace::{self, Pace};
 use crate::private_zones::rules::{Vpc, Zone};
 use aws_sdk_route53::types::{Tag, TagResourceType, Vpc as R53Vpc, VpcRegion};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 /// Route 53 in the hub, as the zones' owner: `route53:ListHostedZones`, `ListTagsForResources`,
@@ -39,6 +40,16 @@ pub trait ZoneOwner {
         vpc_id: &str,
         region: &str,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// The (VPC id, region) pairs authorized to associate with the zone, every page.
+    fn authorizations(
+        &self,
+        zone_id: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+    /// The (VPC id, region) pairs associated with the zone now.
+    fn associated(
+        &self,
+        zone_id: &str,
+    ) -> impl Future<Output = Result<BTreeSet<(String, String)>>> + Send;
 }
 
 /// What the associator may do in a spoke account (through its role): `ec2:DescribeVpcs` and
@@ -68,17 +79,57 @@ fn r53_vpc(vpc_id: &str, region: &str) -> R53Vpc {
         .build()
 }
 
+/// Codes Route 53 answers while another change to the same zone is in progress: tried again
+/// after a pause, not reported. Create/DeleteVPCAssociationAuthorization document
+/// `ConcurrentModification`; Associate/DisassociateVPC, `PriorRequestNotComplete`.
+/// <https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateVPCAssociationAuthorization.html>,
+/// <https://docs.aws.amazon.com/Route53/latest/APIReference/API_AssociateVPCWithHostedZone.html>
+pub const BUSY_CODES: &[&str] = &["ConcurrentModification", "PriorRequestNotComplete"];
+const BUSY_ATTEMPTS: u32 = 6;
+const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Run `call` again while the zone is busy with another change (exponential backoff from 200 ms,
+/// six attempts, about 6 s at most).
+pub async fn patiently<T, F, Fut>(call: F) -> Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(e)
+                if attempt + 1 < BUSY_ATTEMPTS
+                    && e.code().is_some_and(|c| BUSY_CODES.contains(&c)) =>
+            {
+                tracing::info!(error = %e, attempt, "zone busy with another change; trying again");
+                tokio::time::sleep(BUSY_PAUSE * 2u32.pow(attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 fn bare_id(id: &str) -> &str {
     id.trim_start_matches("/hostedzone/")
 }
 
 pub struct Route53Owner {
     client: aws_sdk_route53::Client,
+    /// The hub account's request rate.
+    pace: Pace,
+    /// Its `AssociateVPCWithHostedZone` rate (its own VPCs).
+    associations: Pace,
 }
 
 impl Route53Owner {
     pub fn new(client: aws_sdk_route53::Client) -> Self {
-        Route53Owner { client }
+        Route53Owner {
+            client,
+            pace: Pace::new(pace::ACCOUNT),
+            associations: Pace::new(pace::ASSOCIATE),
+        }
     }
 }
 
@@ -101,6 +152,7 @@ impl ZoneOwner for Route53Owner {
         }
         // Tags, ten zones per call (the API's limit).
         for chunk in zones.chunks_mut(10) {
+            self.pace.wait().await;
             let ids: Vec<String> = chunk.iter().map(|z| z.id.clone()).collect();
             let out = self
                 .client
@@ -124,6 +176,7 @@ impl ZoneOwner for Route53Owner {
             }
         }
         for zone in &mut zones {
+            self.pace.wait().await;
             let out = self
                 .client
                 .get_hosted_zone()
@@ -141,59 +194,129 @@ impl ZoneOwner for Route53Owner {
     }
 
     async fn associate(&self, zone_id: &str, vpc_id: &str, region: &str) -> Result<()> {
-        associate_with(&self.client, zone_id, vpc_id, region).await
+        associate_with(
+            &self.client,
+            &[&self.pace, &self.associations],
+            zone_id,
+            vpc_id,
+            region,
+        )
+        .await
     }
 
     async fn authorize(&self, zone_id: &str, vpc_id: &str, region: &str) -> Result<()> {
-        self.client
-            .create_vpc_association_authorization()
-            .hosted_zone_id(zone_id)
-            .vpc(r53_vpc(vpc_id, region))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| Error::aws("route53:CreateVPCAssociationAuthorization", e))
+        patiently(|| async {
+            self.pace.wait().await;
+            self.client
+                .create_vpc_association_authorization()
+                .hosted_zone_id(zone_id)
+                .vpc(r53_vpc(vpc_id, region))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::aws("route53:CreateVPCAssociationAuthorization", e))
+        })
+        .await
     }
 
     async fn deauthorize(&self, zone_id: &str, vpc_id: &str, region: &str) -> Result<()> {
-        self.client
-            .delete_vpc_association_authorization()
-            .hosted_zone_id(zone_id)
-            .vpc(r53_vpc(vpc_id, region))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| Error::aws("route53:DeleteVPCAssociationAuthorization", e))
+        let deleted = patiently(|| async {
+            self.pace.wait().await;
+            self.client
+                .delete_vpc_association_authorization()
+                .hosted_zone_id(zone_id)
+                .vpc(r53_vpc(vpc_id, region))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::aws("route53:DeleteVPCAssociationAuthorization", e))
+        })
+        .await;
+        match deleted {
+            // Already gone (another run removed it): what was wanted.
+            Err(e) if e.code() == Some("VPCAssociationAuthorizationNotFound") => Ok(()),
+            other => other,
+        }
     }
 
     async fn disassociate(&self, zone_id: &str, vpc_id: &str, region: &str) -> Result<()> {
-        self.client
-            .disassociate_vpc_from_hosted_zone()
-            .hosted_zone_id(zone_id)
-            .vpc(r53_vpc(vpc_id, region))
+        patiently(|| async {
+            self.pace.wait().await;
+            self.client
+                .disassociate_vpc_from_hosted_zone()
+                .hosted_zone_id(zone_id)
+                .vpc(r53_vpc(vpc_id, region))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::aws("route53:DisassociateVPCFromHostedZone", e))
+        })
+        .await
+    }
+
+    async fn authorizations(&self, zone_id: &str) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            self.pace.wait().await;
+            let page = self
+                .client
+                .list_vpc_association_authorizations()
+                .hosted_zone_id(zone_id)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| Error::aws("route53:ListVPCAssociationAuthorizations", e))?;
+            out.extend(page.vpcs().iter().filter_map(|v| {
+                Some((v.vpc_id()?.to_owned(), v.vpc_region()?.as_str().to_owned()))
+            }));
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn associated(&self, zone_id: &str) -> Result<BTreeSet<(String, String)>> {
+        self.pace.wait().await;
+        let out = self
+            .client
+            .get_hosted_zone()
+            .id(zone_id)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| Error::aws("route53:DisassociateVPCFromHostedZone", e))
+            .map_err(|e| Error::aws("route53:GetHostedZone", e))?;
+        Ok(out
+            .vpcs()
+            .iter()
+            .filter_map(|v| Some((v.vpc_id()?.to_owned(), v.vpc_region()?.as_str().to_owned())))
+            .collect())
     }
 }
 
 /// `AssociateVPCWithHostedZone` with `client`: the hub's for its own VPCs, a spoke's as the VPC owner.
 pub async fn associate_with(
     client: &aws_sdk_route53::Client,
+    paces: &[&Pace],
     zone_id: &str,
     vpc_id: &str,
     region: &str,
 ) -> Result<()> {
-    client
-        .associate_vpc_with_hosted_zone()
-        .hosted_zone_id(zone_id)
-        .vpc(r53_vpc(vpc_id, region))
-        .comment("privatelink-autopilot")
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| Error::aws("route53:AssociateVPCWithHostedZone", e))
+    patiently(|| async {
+        for pace in paces {
+            pace.wait().await;
+        }
+        client
+            .associate_vpc_with_hosted_zone()
+            .hosted_zone_id(zone_id)
+            .vpc(r53_vpc(vpc_id, region))
+            .comment("privatelink-autopilot")
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::aws("route53:AssociateVPCWithHostedZone", e))
+    })
+    .await
 }
 
 /// Reaches each spoke account through its role (the hub's own VPCs with the function's own
@@ -201,29 +324,59 @@ pub async fn associate_with(
 pub struct AssumedRoleSpokes {
     accounts: AccountConfigs,
     retry: aws_smithy_types::retry::RetryConfig,
+    /// Each spoke account's rates: its requests, and its `AssociateVPCWithHostedZone`.
+    paces: std::sync::Mutex<BTreeMap<String, std::sync::Arc<(Pace, Pace)>>>,
 }
 
 impl AssumedRoleSpokes {
     pub fn new(accounts: AccountConfigs, retry: aws_smithy_types::retry::RetryConfig) -> Self {
-        AssumedRoleSpokes { accounts, retry }
+        AssumedRoleSpokes {
+            accounts,
+            retry,
+            paces: Default::default(),
+        }
+    }
+
+    fn paces(&self, account: &str) -> std::sync::Arc<(Pace, Pace)> {
+        let mut paces = self.paces.lock().unwrap_or_else(|e| e.into_inner());
+        paces
+            .entry(account.to_owned())
+            .or_insert_with(|| {
+                std::sync::Arc::new((Pace::new(pace::ACCOUNT), Pace::new(pace::ASSOCIATE)))
+            })
+            .clone()
     }
 }
 
 impl Spokes for AssumedRoleSpokes {
     async fn vpcs(&self, account: &str, region: &str, vpc_ids: &[String]) -> Result<Vec<Vpc>> {
         let ec2 = self.accounts.ec2(account, region).await;
-        let mut pages = ec2
+        // Only the account's own VPCs: a VPC shared into it belongs to its owner, who alone may
+        // associate it and whose tags count. By filter, so an id that no longer exists is absent
+        // rather than failing the others.
+        let filter = |name: &str, values: Vec<String>| {
+            aws_sdk_ec2::types::Filter::builder()
+                .name(name)
+                .set_values(Some(values))
+                .build()
+        };
+        let mut request = ec2
             .describe_vpcs()
-            .set_vpc_ids((!vpc_ids.is_empty()).then(|| vpc_ids.to_vec()))
-            .into_paginator()
-            .send();
+            .filters(filter("owner-id", vec![account.to_owned()]));
+        if !vpc_ids.is_empty() {
+            request = request.filters(filter("vpc-id", vpc_ids.to_vec()));
+        }
+        let mut pages = request.into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| Error::aws("ec2:DescribeVpcs", e))?;
             for v in page.vpcs() {
                 let Some(vpc_id) = v.vpc_id() else { continue };
+                if v.owner_id().is_some_and(|owner| owner != account) {
+                    continue;
+                }
                 out.push(Vpc {
-                    account: v.owner_id().unwrap_or(account).to_owned(),
+                    account: account.to_owned(),
                     region: region.to_owned(),
                     vpc_id: vpc_id.to_owned(),
                     tags: v
@@ -250,6 +403,7 @@ impl Spokes for AssumedRoleSpokes {
                 .retry_config(self.retry.clone())
                 .build(),
         );
-        associate_with(&client, zone_id, vpc_id, region).await
+        let paces = self.paces(account);
+        associate_with(&client, &[&paces.0, &paces.1], zone_id, vpc_id, region).await
     }
 }

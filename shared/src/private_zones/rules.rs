@@ -170,6 +170,8 @@ pub struct Zone {
 pub enum Change {
     Associate,
     Disassociate,
+    /// Remove an authorization left behind (the pair is associated, or not wanted).
+    Deauthorize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -197,6 +199,67 @@ fn selects<'a>(rule: &'a ZoneRule, zones: &'a [Zone]) -> impl Iterator<Item = &'
         rule.zones.contains(&z.id)
             || (!rule.zone_tags.is_empty() && has_tags(&z.tags, &rule.zone_tags))
     })
+}
+
+/// The zones some rule selects: those whose authorizations the associator looks after.
+pub fn managed<'a>(rules: &'a Rules, zones: &'a [Zone]) -> Vec<&'a Zone> {
+    zones
+        .iter()
+        .filter(|z| {
+            rules
+                .rules
+                .iter()
+                .any(|r| selects(r, std::slice::from_ref(*z)).next().is_some())
+        })
+        .collect()
+}
+
+/// What to do with an authorization found on `zone` for a VPC: finish the association the rules
+/// want, or remove it. `vpc` is the VPC as read from its account (`None`: not found there);
+/// `complete_knowledge` says whether every trusted VPC was read (a reconcile), so that a VPC not
+/// found is truly not one the rules serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Leftover {
+    /// Associate it (the rules want it), then remove the authorization.
+    Complete(Step),
+    /// Remove the authorization, for this reason.
+    Remove(Step),
+    /// Not enough known this run: leave it to the reconcile.
+    Leave,
+}
+
+pub fn leftover(
+    rules: &Rules,
+    zones: &[Zone],
+    zone: &Zone,
+    pair: &(String, String),
+    vpc: Option<&Vpc>,
+    complete_knowledge: bool,
+) -> Leftover {
+    let remove = |reason: String| {
+        Leftover::Remove(Step {
+            zone_id: zone.id.clone(),
+            zone_name: zone.name.clone(),
+            change: Change::Deauthorize,
+            reason,
+        })
+    };
+    if zone.vpcs.contains(pair) {
+        return remove("the VPC is associated; its authorization was left behind".into());
+    }
+    match vpc {
+        Some(v) => match plan(rules, v, zones)
+            .into_iter()
+            .find(|s| s.zone_id == zone.id && s.change == Change::Associate)
+        {
+            Some(step) => Leftover::Complete(step),
+            None => remove("the rules do not give this zone to the VPC".into()),
+        },
+        None if complete_knowledge => {
+            remove("no VPC of a trusted account in a covered region has this id".into())
+        }
+        None => Leftover::Leave,
+    }
 }
 
 /// What to change for one VPC. Pairs already associated are no-ops and produce no step.
@@ -246,6 +309,65 @@ pub fn plan(rules: &Rules, vpc: &Vpc, zones: &[Zone]) -> Vec<Step> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_leftover_authorization_is_finished_where_wanted_and_removed_otherwise() {
+        let rules = Rules::parse(
+            r#"{"version": 1, "accounts": ["111111111111"], "regions": ["us-east-1"], "rules": [{"zones": ["Z1"]}]}"#,
+        )
+        .unwrap();
+        let pair = |v: &str| (v.to_owned(), "us-east-1".to_owned());
+        let zone = Zone {
+            id: "Z1".into(),
+            name: "internal.".into(),
+            tags: BTreeMap::new(),
+            vpcs: [pair("vpc-in")].into(),
+        };
+        let zones = [zone.clone()];
+        let vpc = |id: &str, account: &str| Vpc {
+            account: account.into(),
+            region: "us-east-1".into(),
+            vpc_id: id.into(),
+            tags: BTreeMap::new(),
+        };
+        let is = |l: Leftover, change| match l {
+            Leftover::Complete(s) | Leftover::Remove(s) => s.change == change,
+            Leftover::Leave => false,
+        };
+        let done = leftover(&rules, &zones, &zone, &pair("vpc-in"), None, false);
+        assert!(is(done, Change::Deauthorize), "associated: removed");
+        let wanted = vpc("vpc-new", "111111111111");
+        let half = leftover(
+            &rules,
+            &zones,
+            &zone,
+            &pair("vpc-new"),
+            Some(&wanted),
+            false,
+        );
+        assert!(matches!(half, Leftover::Complete(_)));
+        let stranger = vpc("vpc-x", "999999999999");
+        let unwanted = leftover(
+            &rules,
+            &zones,
+            &zone,
+            &pair("vpc-x"),
+            Some(&stranger),
+            false,
+        );
+        assert!(is(unwanted, Change::Deauthorize));
+        assert_eq!(
+            leftover(&rules, &zones, &zone, &pair("vpc-?"), None, false),
+            Leftover::Leave,
+            "an event run does not know every VPC"
+        );
+        assert!(is(
+            leftover(&rules, &zones, &zone, &pair("vpc-?"), None, true),
+            Change::Deauthorize
+        ));
+        assert_eq!(managed(&rules, &zones).len(), 1);
+    }
+
     use super::*;
 
     fn rules(extra: &str) -> Rules {

@@ -15,9 +15,11 @@ use crate::ledger::Ledger;
 use crate::notify::Publisher;
 use crate::private_zones::notifications;
 use crate::private_zones::route53::{Spokes, ZoneOwner};
-use crate::private_zones::rules::{Change, Rules, Step, Vpc, Zone, plan};
+use crate::private_zones::rules::{
+    Change, Leftover, Rules, Step, Vpc, Zone, leftover, managed, plan,
+};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Route 53 errors that are facts about the estate, not passing faults: reported as findings,
 /// never retried.
@@ -30,6 +32,7 @@ pub const FINDING_CODES: &[&str] = &[
     "PublicZoneVPCAssociation",
     "TooManyVPCAssociationAuthorizations",
     "AccessDenied",
+    "LastVPCAssociation",
 ];
 
 /// Pure: what a failed change means. A fact about the estate (a code in [`FINDING_CODES`]) is a
@@ -102,6 +105,7 @@ impl Outcome {
         let change = match self.step.change {
             Change::Associate => "associate",
             Change::Disassociate => "disassociate",
+            Change::Deauthorize => "deauthorize",
         };
         format!(
             "zone:{}:{}:{}:{change}:{status}",
@@ -197,12 +201,19 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
         };
 
         let mut vpcs: Vec<Vpc> = Vec::new();
+        let mut errors: Vec<Error> = Vec::new();
+        // Authorizations this run could not remove right after using them, by (zone, VPC).
+        let mut unremoved: BTreeMap<(String, String), Error> = BTreeMap::new();
         for (account, region, ids) in &scopes {
             match self.spokes.vpcs(account, region, ids).await {
-                Ok(found) => vpcs.extend(found),
-                Err(e) if e.code() == Some("InvalidVpcID.NotFound") => {
-                    let gone = format!("{} no longer exists in {account}", ids.join(", "));
-                    return Ok(Answer::ignored(gone));
+                Ok(found) => {
+                    for id in ids
+                        .iter()
+                        .filter(|id| !found.iter().any(|v| &v.vpc_id == *id))
+                    {
+                        tracing::info!(%account, vpc_id = %id, "not a VPC of this account (gone, or shared into it): left alone");
+                    }
+                    vpcs.extend(found);
                 }
                 // An event's VPC is worth a retry; one account must not stop a reconcile.
                 Err(e) if e.retryable() && !reconcile => return Err(e),
@@ -217,58 +228,63 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
                 }
             }
         }
+        if !reconcile && vpcs.is_empty() && report.unreachable.is_empty() {
+            let ids: Vec<&str> = scopes
+                .iter()
+                .flat_map(|(_, _, ids)| ids)
+                .map(String::as_str)
+                .collect();
+            return Ok(Answer::ignored(format!(
+                "{} is not a VPC of the sending account (gone, or shared into it)",
+                ids.join(", ")
+            )));
+        }
         report.vpcs_checked = vpcs.len();
 
-        let mut zones = if vpcs.is_empty() {
+        let mut zones = if vpcs.is_empty() && !reconcile {
             vec![]
         } else {
             self.owner.catalogue().await?
         };
-        let mut hard_error = None;
-        'vpcs: for vpc in &vpcs {
+        // Each VPC and each pair on its own: one failure does not stop the others.
+        for vpc in &vpcs {
             for step in plan(&rules, vpc, &zones) {
                 tracing::info!(account = %vpc.account, vpc_id = %vpc.vpc_id, zone_id = %step.zone_id,
                     change = ?step.change, reason = %step.reason, dry_run = self.dry_run, "planned");
-                let result = if self.dry_run {
-                    Ok(())
-                } else {
-                    self.apply(vpc, &step).await
-                };
-                let (status, finding) = match result {
-                    Ok(()) if self.dry_run => (Status::DryRun, None),
-                    Ok(()) => {
-                        record(&mut zones, vpc, &step);
-                        (Status::Done, None)
-                    }
-                    Err(e) => match finding_of(&e) {
-                        Some(finding) => {
-                            tracing::warn!(vpc_id = %vpc.vpc_id, zone_id = %step.zone_id, error = %e, "finding");
-                            (Status::Finding, Some(finding))
-                        }
-                        None => {
-                            hard_error = Some(e);
-                            break 'vpcs;
-                        }
-                    },
-                };
-                report.outcomes.push(Outcome {
-                    account: vpc.account.clone(),
-                    region: vpc.region.clone(),
-                    vpc_id: vpc.vpc_id.clone(),
-                    step,
-                    status,
-                    finding,
-                });
+                if self.dry_run {
+                    report
+                        .outcomes
+                        .push(outcome(vpc, step, Status::DryRun, None));
+                    continue;
+                }
+                let (applied, cleanup) = self.apply(vpc, &step).await;
+                if let Some(e) = cleanup {
+                    unremoved.insert((step.zone_id.clone(), vpc.vpc_id.clone()), e);
+                }
+                self.settle(&mut report, &mut zones, &mut errors, vpc, step, applied);
             }
         }
+        if !self.dry_run {
+            let mut pass = Leftovers {
+                report: &mut report,
+                errors: &mut errors,
+                unremoved: &mut unremoved,
+            };
+            self.leftovers(&rules, &mut zones, &vpcs, reconcile, &mut pass)
+                .await;
+        }
+        // What could not be removed even on a second try: the run fails, and its retry or the
+        // next reconcile removes it.
+        errors.extend(unremoved.into_values());
 
+        // Announced once: of runs racing on the same outcome, one claims and announces it.
         let keys: Vec<String> = report
             .outcomes
             .iter()
             .map(Outcome::key)
             .chain(report.unreachable.iter().map(Unreachable::key))
             .collect();
-        let fresh: BTreeSet<String> = self.ledger.unseen(&keys).await?.into_iter().collect();
+        let fresh: BTreeSet<String> = self.ledger.claim(&keys).await?.into_iter().collect();
         let new: Vec<&Outcome> = report
             .outcomes
             .iter()
@@ -279,42 +295,245 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
             .iter()
             .filter(|u| fresh.contains(&u.key()))
             .collect();
-        if !new.is_empty() || !lost.is_empty() {
-            for message in notifications::changes(&new, &lost, self.dry_run) {
-                self.publisher.publish(&message).await?;
+        for message in notifications::changes(&new, &lost, self.dry_run) {
+            if let Err(e) = self.publisher.publish(&message).await {
+                // Not announced: let the retry claim and announce them.
+                let claimed: Vec<String> = fresh.into_iter().collect();
+                if let Err(release) = self.ledger.release(&claimed).await {
+                    tracing::error!(error = %release, "claims not released: these outcomes may go unannounced");
+                }
+                return Err(e);
             }
-            let announced = new
-                .iter()
-                .map(|o| o.key())
-                .chain(lost.iter().map(|u| u.key()));
-            self.ledger.remember(&announced.collect::<Vec<_>>()).await?;
         }
         report.announced = new.len() + lost.len();
-        match hard_error {
+        match errors.into_iter().next() {
             Some(e) => Err(e),
             None => Ok(Answer::Ran(report)),
         }
     }
 
-    async fn apply(&self, vpc: &Vpc, step: &Step) -> Result<()> {
+    /// Record one planned change's result: an outcome, a finding, or an error for the end.
+    fn settle(
+        &self,
+        report: &mut Report,
+        zones: &mut [Zone],
+        errors: &mut Vec<Error>,
+        vpc: &Vpc,
+        step: Step,
+        applied: Result<Applied>,
+    ) {
+        match applied {
+            Ok(Applied::Done) => {
+                record(zones, vpc, &step);
+                report.outcomes.push(outcome(vpc, step, Status::Done, None));
+            }
+            Ok(Applied::AlreadyDone) => {
+                // Another run made the same change and announces it.
+                tracing::info!(vpc_id = %vpc.vpc_id, zone_id = %step.zone_id, "already done by another run");
+                record(zones, vpc, &step);
+            }
+            Err(e) => match finding_of(&e) {
+                Some(finding) => {
+                    tracing::warn!(vpc_id = %vpc.vpc_id, zone_id = %step.zone_id, error = %e, "finding");
+                    report
+                        .outcomes
+                        .push(outcome(vpc, step, Status::Finding, Some(finding)));
+                }
+                None => {
+                    tracing::error!(vpc_id = %vpc.vpc_id, zone_id = %step.zone_id, error = %e, "not applied");
+                    errors.push(e);
+                }
+            },
+        }
+    }
+
+    /// Authorizations left on the managed zones — by a run that died between authorizing and
+    /// cleaning up, or whose delete failed — finished (associated, where the rules want it)
+    /// and removed.
+    async fn leftovers(
+        &self,
+        rules: &Rules,
+        zones: &mut [Zone],
+        vpcs: &[Vpc],
+        reconcile: bool,
+        pass: &mut Leftovers<'_>,
+    ) {
+        let Leftovers {
+            report,
+            errors,
+            unremoved,
+        } = pass;
+        let managed: Vec<Zone> = managed(rules, zones).into_iter().cloned().collect();
+        for zone in &managed {
+            let pairs = match self.owner.authorizations(&zone.id).await {
+                Ok(pairs) => pairs,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            for pair in pairs {
+                let vpc = vpcs
+                    .iter()
+                    .find(|v| v.vpc_id == pair.0 && v.region == pair.1);
+                let current = zones
+                    .iter()
+                    .find(|z| z.id == zone.id)
+                    .unwrap_or(zone)
+                    .clone();
+                match leftover(rules, zones, &current, &pair, vpc, reconcile) {
+                    Leftover::Leave => {}
+                    Leftover::Complete(step) => {
+                        let Some(vpc) = vpc else { continue };
+                        let associated = self
+                            .spokes
+                            .associate(&vpc.account, &zone.id, &vpc.vpc_id, &vpc.region)
+                            .await;
+                        let applied = self.confirm(associated, &zone.id, vpc).await;
+                        if let Err(e) = self
+                            .owner
+                            .deauthorize(&zone.id, &vpc.vpc_id, &vpc.region)
+                            .await
+                        {
+                            errors.push(e);
+                        }
+                        self.settle(report, zones, errors, vpc, step, applied);
+                    }
+                    Leftover::Remove(step) => {
+                        let own = (zone.id.clone(), pair.0.clone());
+                        if unremoved.contains_key(&own) {
+                            // This run's own authorization, whose first delete failed: tried
+                            // again here, as part of the same change (no outcome of its own).
+                            match self.owner.deauthorize(&zone.id, &pair.0, &pair.1).await {
+                                Ok(()) => {
+                                    unremoved.remove(&own);
+                                }
+                                Err(e) if finding_of(&e).is_some() => {
+                                    unremoved.remove(&own);
+                                    let owner = vpc.cloned().unwrap_or_else(|| Vpc {
+                                        account: "unknown".into(),
+                                        region: pair.1.clone(),
+                                        vpc_id: pair.0.clone(),
+                                        tags: Default::default(),
+                                    });
+                                    self.settle(report, zones, errors, &owner, step, Err(e));
+                                }
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "authorization still not removed")
+                                }
+                            }
+                            continue;
+                        }
+                        let owner = Vpc {
+                            account: vpc
+                                .map_or_else(|| "unknown".to_owned(), |v| v.account.clone()),
+                            region: pair.1.clone(),
+                            vpc_id: pair.0.clone(),
+                            tags: Default::default(),
+                        };
+                        let removed = self
+                            .owner
+                            .deauthorize(&zone.id, &pair.0, &pair.1)
+                            .await
+                            .map(|()| Applied::Done);
+                        self.settle(report, zones, errors, &owner, step, removed);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A `ConflictingDomainExists` for the very pair being associated means another run
+    /// associated it first: done, not a finding.
+    async fn confirm(&self, associated: Result<()>, zone_id: &str, vpc: &Vpc) -> Result<Applied> {
+        match associated {
+            Ok(()) => Ok(Applied::Done),
+            Err(e) if e.code() == Some("ConflictingDomainExists") => {
+                let pair = (vpc.vpc_id.clone(), vpc.region.clone());
+                match self.owner.associated(zone_id).await {
+                    Ok(now) if now.contains(&pair) => Ok(Applied::AlreadyDone),
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Make one change. The second value is a clean-up that failed after the change was made
+    /// (an authorization not removed): the change stands and is announced, the run fails at the
+    /// end, and the next run removes the authorization.
+    async fn apply(&self, vpc: &Vpc, step: &Step) -> (Result<Applied>, Option<Error>) {
         let (zone, id, region) = (
             step.zone_id.as_str(),
             vpc.vpc_id.as_str(),
             vpc.region.as_str(),
         );
         match step.change {
-            Change::Disassociate => self.owner.disassociate(zone, id, region).await,
+            Change::Disassociate => {
+                let result = match self.owner.disassociate(zone, id, region).await {
+                    Ok(()) => Ok(Applied::Done),
+                    Err(e) if e.code() == Some("VPCAssociationNotFound") => {
+                        Ok(Applied::AlreadyDone)
+                    }
+                    Err(e) => Err(e),
+                };
+                (result, None)
+            }
+            Change::Deauthorize => (
+                self.owner
+                    .deauthorize(zone, id, region)
+                    .await
+                    .map(|()| Applied::Done),
+                None,
+            ),
             Change::Associate if vpc.account == self.hub_account => {
-                self.owner.associate(zone, id, region).await
+                let associated = self.owner.associate(zone, id, region).await;
+                (self.confirm(associated, zone, vpc).await, None)
             }
             Change::Associate => {
-                self.owner.authorize(zone, id, region).await?;
+                if let Err(e) = self.owner.authorize(zone, id, region).await {
+                    return (Err(e), None);
+                }
                 let associated = self.spokes.associate(&vpc.account, zone, id, region).await;
+                let applied = self.confirm(associated, zone, vpc).await;
                 // The authorization has done its job (or failed to): remove it either way.
-                let cleaned = self.owner.deauthorize(zone, id, region).await;
-                associated.and(cleaned)
+                let cleanup = match self.owner.deauthorize(zone, id, region).await {
+                    Ok(()) => None,
+                    Err(e) => {
+                        tracing::warn!(zone_id = zone, vpc_id = id, error = %e, "authorization not removed; the next run removes it");
+                        Some(e)
+                    }
+                };
+                (applied, cleanup)
             }
         }
+    }
+}
+
+/// What the leftover pass adds to: the report, the errors, and this run's own authorizations
+/// not yet removed.
+struct Leftovers<'a> {
+    report: &'a mut Report,
+    errors: &'a mut Vec<Error>,
+    unremoved: &'a mut BTreeMap<(String, String), Error>,
+}
+
+/// What a change came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Applied {
+    Done,
+    /// Another run made this very change first.
+    AlreadyDone,
+}
+
+fn outcome(vpc: &Vpc, step: Step, status: Status, finding: Option<Finding>) -> Outcome {
+    Outcome {
+        account: vpc.account.clone(),
+        region: vpc.region.clone(),
+        vpc_id: vpc.vpc_id.clone(),
+        step,
+        status,
+        finding,
     }
 }
 
@@ -325,6 +544,7 @@ fn record(zones: &mut [Zone], vpc: &Vpc, step: &Step) {
         match step.change {
             Change::Associate => zone.vpcs.insert(pair),
             Change::Disassociate => zone.vpcs.remove(&pair),
+            Change::Deauthorize => false,
         };
     }
 }
@@ -505,6 +725,111 @@ mod tests {
                 a.publisher.titles(),
                 ["[dry run] Private hosted zones: 2 would associate"]
             );
+        }
+
+        #[tokio::test]
+        async fn an_authorization_a_dead_run_left_is_removed_or_finished_by_the_next_reconcile() {
+            let r53 = estate();
+            {
+                let mut state = r53.state();
+                // Associated, with its authorization left behind...
+                state.zones[0]
+                    .vpcs
+                    .insert(("vpc-0spoke".into(), "us-east-1".into()));
+                state
+                    .authorizations
+                    .insert((ZONE.into(), "vpc-0spoke".into()));
+                // ...and one for a VPC the run never got to associate.
+                state.vpcs.push(Vpc {
+                    account: SPOKE.into(),
+                    region: "us-east-1".into(),
+                    vpc_id: "vpc-0half".into(),
+                    tags: BTreeMap::new(),
+                });
+                state
+                    .authorizations
+                    .insert((ZONE.into(), "vpc-0half".into()));
+            }
+            let a = associator(&r53, false);
+            let report = a
+                .run(Ok(rules()), Target::Reconcile)
+                .await
+                .unwrap()
+                .ran()
+                .unwrap();
+            assert!(r53.state().authorizations.is_empty(), "nothing left behind");
+            assert!(
+                r53.state().zones[0]
+                    .vpcs
+                    .contains(&("vpc-0half".to_owned(), "us-east-1".to_owned()))
+            );
+            let verbs: Vec<(&str, Change)> = report
+                .outcomes
+                .iter()
+                .map(|o| (o.vpc_id.as_str(), o.step.change))
+                .collect();
+            assert!(
+                verbs.contains(&("vpc-0spoke", Change::Deauthorize)),
+                "{verbs:?}"
+            );
+            assert!(
+                verbs.contains(&("vpc-0half", Change::Associate)),
+                "{verbs:?}"
+            );
+            assert!(
+                a.publisher.titles()[0].contains("1 authorization removed"),
+                "{:?}",
+                a.publisher.titles()
+            );
+        }
+
+        #[tokio::test]
+        async fn a_delete_that_keeps_failing_after_the_associate_is_announced_and_finished_next_run()
+         {
+            let r53 = estate();
+            r53.state().refuse.insert("deauthorize", "InternalError");
+            let a = associator(&r53, false);
+            let err = a.run(Ok(rules()), Target::Reconcile).await.unwrap_err();
+            assert_eq!(
+                err.code(),
+                Some("InternalError"),
+                "the run fails so Lambda retries"
+            );
+            assert!(
+                r53.state().zones[0]
+                    .vpcs
+                    .contains(&("vpc-0spoke".to_owned(), "us-east-1".to_owned()))
+            );
+            assert_eq!(
+                a.publisher.titles(),
+                ["Private hosted zones: 2 associated"],
+                "announced anyway"
+            );
+            r53.state().refuse.clear();
+            let next = a
+                .run(Ok(rules()), Target::Reconcile)
+                .await
+                .unwrap()
+                .ran()
+                .unwrap();
+            assert!(r53.state().authorizations.is_empty());
+            assert_eq!(next.outcomes.len(), 1);
+            assert_eq!(next.outcomes[0].step.change, Change::Deauthorize);
+        }
+
+        #[tokio::test]
+        async fn one_refused_pair_does_not_stop_the_others() {
+            let r53 = estate();
+            r53.state().refuse.insert("associate", "InternalError");
+            let a = associator(&r53, false);
+            assert!(a.run(Ok(rules()), Target::Reconcile).await.is_err());
+            // The hub's own VPC failed; the spoke's went ahead.
+            assert!(
+                r53.state().zones[0]
+                    .vpcs
+                    .contains(&("vpc-0spoke".to_owned(), "us-east-1".to_owned()))
+            );
+            assert_eq!(a.publisher.titles(), ["Private hosted zones: 1 associated"]);
         }
     }
 }

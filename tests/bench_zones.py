@@ -1,0 +1,105 @@
+"""A burst of new VPCs for the private-zone associator under Route 53's documented request rates:
+200 VPCs across 5 spoke accounts, each to be associated with 3 private hosted zones of the hub (600
+pairs), with the emulator's Route 53 token buckets on (per account 50 at once then 10 per second;
+AssociateVPCWithHostedZone 20 at once then 5 per second —
+https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/throttling-api-requests.html), the
+release binary under the local Lambda Runtime API, one scheduled reconcile.
+
+Prints the calls per operation, the requests the emulator throttled, and the run's wall time
+beside the bound the rates set: the hub account makes two calls per pair (authorize, then remove
+the authorization) plus its reads, at 10 per second after its burst of 50. Budget: within 10% of
+the bound, no call failing for throttling, exactly one authorize, one associate and one delete per
+missing pair, and a second run makes no call that changes anything. `make bench` runs it and
+writes `target/bench-zones.json`.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_functions import peak_rss_mb  # noqa: E402
+from bench_runs import finish, scheduled_run  # noqa: E402
+from harness import zones  # noqa: E402
+from harness.emulator import REGION, Emulator  # noqa: E402
+from harness.lambda_host import LambdaHost  # noqa: E402
+
+SPOKES = [f"{n:012d}" for n in range(300000000001, 300000000006)]
+VPCS_PER_SPOKE = 40
+ACCOUNT_RATE, ACCOUNT_BURST = 10.0, 50.0
+BOUND_MARGIN = 0.10
+MUTATING = ("CreateVPCAssociationAuthorization", "AssociateVPCWithHostedZone", "DeleteVPCAssociationAuthorization",
+            "DisassociateVPCFromHostedZone")
+
+
+def estate(emu: Emulator) -> tuple[zones.Hub, int]:
+    hub = zones.build(emu)
+    r53 = emu.client("route53")
+    third = r53.create_hosted_zone(Name="data.internal.example.", CallerReference=str(uuid.uuid4()),
+                                   HostedZoneConfig={"PrivateZone": True},
+                                   VPC={"VPCRegion": REGION, "VPCId": hub.hub_vpc})["HostedZone"]["Id"].split("/")[-1]
+    managed = [hub.shared_zone, hub.payments_zone, third]
+    hub.put_rules({"version": 1, "accounts": [zones.HUB, *SPOKES], "regions": [REGION],
+                   "rules": [{"name": "everything", "zones": managed}]})
+    for account in SPOKES:
+        for _ in range(VPCS_PER_SPOKE):
+            hub.create_vpc(account)
+    return hub, len(managed)
+
+
+def main() -> int:
+    with Emulator() as emu:
+        hub, zone_count = estate(emu)
+        emu.settings(route53_rate=True)
+        with LambdaHost(zones.FUNCTION, hub.function_env(), profile="release", timeout=600) as fn:
+            first, wall, calls = scheduled_run(fn, emu)
+            again, wall_again, calls_again = scheduled_run(fn, emu)
+            rss = peak_rss_mb(fn.process.pid)
+    # Every VPC of every trusted account: the new ones, and each account's default VPC.
+    pairs = len(first["outcomes"])
+    cross = sum(o["account"] != zones.HUB for o in first["outcomes"])
+    throttled = sum(c.get("throttled", 0) for c in calls.values())
+    hub_reads = sum(c["count"] - c.get("throttled", 0) for op, c in calls.items()
+                    if op.startswith("route53:") and op.split(":")[1] not in MUTATING)
+    hub_calls = 2 * cross + (pairs - cross) + hub_reads
+    bound = max(0.0, (hub_calls - ACCOUNT_BURST) / ACCOUNT_RATE)
+    print(f"{len(SPOKES) * VPCS_PER_SPOKE} new VPCs in {len(SPOKES)} spoke accounts (and each account's default VPC) "
+          f"x {zone_count} zones = {pairs} pairs ({cross} across accounts), Route 53 rates on")
+    print()
+    print("| operation | first run | throttled | second run |")
+    print("| --- | ---: | ---: | ---: |")
+    for op in sorted(set(calls) | set(calls_again)):
+        c = calls.get(op, {})
+        print(f"| {op} | {c.get('count', 0)} | {c.get('throttled', 0)} | {calls_again.get(op, {}).get('count', 0)} |")
+    print()
+    print(f"wall time {wall:.1f} s; the bound the rates set: {hub_calls} hub requests at {ACCOUNT_RATE:g}/s after a burst "
+          f"of {ACCOUNT_BURST:g} = {bound:.1f} s ({(wall / bound - 1) if bound else 0:+.1%}); "
+          f"{throttled} requests throttled; peak RSS {rss:.1f} MB; second run {wall_again:.1f} s")
+
+    problems = []
+    expected = {"CreateVPCAssociationAuthorization": cross, "AssociateVPCWithHostedZone": pairs,
+                "DeleteVPCAssociationAuthorization": cross}
+    for op, want in expected.items():
+        n = calls.get(f"route53:{op}", {}).get("count", 0)
+        if n != want:
+            problems.append(f"{op}: {n} calls, {want} wanted")
+    if throttled:
+        problems.append(f"{throttled} requests throttled")
+    if bound and wall > bound * (1 + BOUND_MARGIN):
+        problems.append(f"{wall:.1f} s, more than {BOUND_MARGIN:.0%} over the bound {bound:.1f} s")
+    changing = {op: c["count"] for op, c in calls_again.items() if op.split(":")[1] in MUTATING}
+    if changing:
+        problems.append(f"the second run changed something: {changing}")
+    if pairs != (len(SPOKES) * (VPCS_PER_SPOKE + 1) + 1) * zone_count:
+        problems.append(f"{pairs} pairs associated")
+    figures = {"pairs": pairs, "wall_s": round(wall, 1), "bound_s": round(bound, 1), "hub_requests": hub_calls,
+               "throttled": throttled, "peak_rss_mb": round(rss, 1), "calls": calls,
+               "second": {"wall_s": round(wall_again, 1), "calls": calls_again}}
+    return finish("zones", figures, problems)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
