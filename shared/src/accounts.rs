@@ -31,7 +31,16 @@ impl AccountConfigs {
         if let Some(found) = self.cache.lock().ok().and_then(|m| m.get(account).cloned()) {
             return found;
         }
-        let arn = format!("arn:aws:iam::{account}:role/{}", self.role_name);
+        let region = self
+            .home
+            .region()
+            .map(|r| r.as_ref().to_owned())
+            .unwrap_or_default();
+        let arn = format!(
+            "arn:{}:iam::{account}:role/{}",
+            crate::ids::partition(&region),
+            self.role_name
+        );
         let provider = aws_config::sts::AssumeRoleProvider::builder(arn)
             .session_name("privatelink-autopilot")
             .configure(&self.home)

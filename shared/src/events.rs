@@ -57,6 +57,20 @@ impl CloudTrailEvent {
                 self.source
             )));
         }
+        // The record's own account (the resource owner's, where the event was recorded) must be
+        // the envelope's, which is what trust is judged on. The caller's account
+        // (`userIdentity.accountId`) may differ for a cross-account call, so it is not compared.
+        if let Some(recipient) = self
+            .record
+            .recipient_account
+            .as_deref()
+            .filter(|r| *r != self.account)
+        {
+            return Err(Triage::Ignored(format!(
+                "{name} recorded in account {recipient} arrived as an event of account {}: the accounts disagree",
+                self.account
+            )));
+        }
         match &self.record.error_code {
             Some(code) => Err(Triage::Ignored(format!(
                 "{name} failed ({code}): nothing changed"
@@ -240,6 +254,32 @@ fn kind_of(v: &Value) -> &'static str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn create_vpc(envelope: &str, recipient: &str, caller: &str) -> CloudTrailEvent {
+        let e = json!({"version": "0", "id": "1", "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.ec2", "account": envelope, "time": "2026-11-26T12:00:00Z",
+            "region": "us-east-1", "resources": [], "detail": {
+                "eventSource": "ec2.amazonaws.com", "eventName": "CreateVpc", "awsRegion": "us-east-1",
+                "userIdentity": {"accountId": caller}, "recipientAccountId": recipient,
+                "requestParameters": {}, "responseElements": {}}});
+        match classify(e).unwrap() {
+            Incoming::CloudTrail(event) => *event,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A record whose own account is not the envelope's is ignored: trust is judged on the
+    /// envelope. A caller from another account (a cross-account call) is normal.
+    #[test]
+    fn a_record_of_another_account_than_its_envelope_is_ignored() {
+        let calls = [("aws.ec2", "CreateVpc")];
+        let forged = create_vpc("111111111111", "999999999999", "999999999999");
+        assert!(
+            matches!(forged.handled(&calls), Err(Triage::Ignored(why)) if why.contains("disagree"))
+        );
+        let cross = create_vpc("111111111111", "111111111111", "222222222222");
+        assert_eq!(cross.handled(&calls).unwrap(), "CreateVpc");
+    }
 
     #[test]
     fn a_schedule_without_version_is_a_schedule() {

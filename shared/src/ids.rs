@@ -41,9 +41,58 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// The partition a region is in, as ARNs name it (the function's own region: the roles it assumes
+/// are in the same partition). <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html>
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else {
+        "aws"
+    }
+}
+
+/// A region name as AWS forms them (`us-east-1`, `us-gov-west-1`, `cn-northwest-1`): lowercase
+/// words and a number, so it can go into a host name.
+pub fn is_region(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok_and(|n| n > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partitions_and_regions() {
+        assert_eq!(partition("us-east-1"), "aws");
+        assert_eq!(partition("cn-northwest-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition("us-isob-east-1"), "aws-iso-b");
+        for ok in ["us-east-1", "us-gov-west-1", "cn-north-1", "ap-southeast-4"] {
+            assert!(is_region(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example/x",
+            "us-east-1.evil",
+            "US-EAST-1",
+            "us-east",
+            "-1",
+            "us--1",
+            "us-east-0",
+        ] {
+            assert!(!is_region(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn finds_ids_in_any_text() {

@@ -71,6 +71,7 @@ pub enum Fallback {
 
 impl Policy {
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        crate::documents::no_duplicate_keys(text)?;
         let doc: Document =
             serde_json::from_str(text).map_err(|e| PolicyError::Syntax(e.to_string()))?;
         let problems = validate(&doc);

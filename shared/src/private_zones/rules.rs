@@ -68,6 +68,7 @@ pub struct OptOut {
 
 impl Rules {
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        crate::documents::no_duplicate_keys(text)?;
         let rules: Rules =
             serde_json::from_str(text).map_err(|e| PolicyError::Syntax(e.to_string()))?;
         let problems = rules.problems();

@@ -102,6 +102,20 @@ pub fn verdict(reply: &Reply, web_api: bool, policy: &RetryPolicy) -> Verdict {
     }
 }
 
+/// The longest `Retry-After` taken as said; a longer one (or a huge number) counts as this, which
+/// is past any invocation's deadline anyway.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// `Retry-After` in seconds, bounded: digits only, at most [`MAX_RETRY_AFTER`].
+pub fn retry_after(value: &str) -> Option<Duration> {
+    let digits = value.trim();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs = digits.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
 /// The HTTPS client (system roots, as the AWS SDK uses), built once per cold start.
 pub struct SlackClient {
     http: HttpsClient,
@@ -148,8 +162,7 @@ impl SlackClient {
             .headers()
             .get(hyper::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(retry_after);
         let body = Limited::new(response.into_body(), 64 * 1024)
             .collect()
             .await
@@ -222,7 +235,8 @@ impl Poster for SlackClient {
                     (self.policy.backoff * 2u32.pow(failures - 1), why)
                 }
             };
-            if Instant::now() + wait >= deadline {
+            // No arithmetic on what Slack said: compared with the time left, never added to now.
+            if wait >= deadline.saturating_duration_since(Instant::now()) {
                 return Err(super::failed(
                     format!("{why}; waiting {wait:?} more would pass the invocation's deadline"),
                     true,
@@ -244,6 +258,23 @@ mod tests {
             retry_after: retry_after.map(Duration::from_secs),
             body: body.into(),
         }
+    }
+
+    #[test]
+    fn retry_after_is_bounded_and_never_overflows() {
+        assert_eq!(retry_after("30"), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after("99999999999999999999999"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(retry_after(&u64::MAX.to_string()), Some(MAX_RETRY_AFTER));
+        for junk in ["", "-1", "1.5", "Wed, 21 Oct 2015 07:28:00 GMT", "+5"] {
+            assert_eq!(retry_after(junk), None, "{junk:?}");
+        }
+        // What the post loop does with the longest one: compare, never add.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        assert!(MAX_RETRY_AFTER >= deadline.saturating_duration_since(Instant::now()));
     }
 
     #[test]

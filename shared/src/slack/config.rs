@@ -55,7 +55,7 @@ impl Config {
         let api_url = env
             .optional("SLACK_API_URL")
             .unwrap_or_else(|| "https://slack.com/api".into());
-        check_url("SLACK_API_URL", &api_url)?;
+        check_url("SLACK_API_URL", &api_url, API_HOSTS, true)?;
         Ok(Config {
             secret_id: env.required("SLACK_SECRET_ARN")?,
             min_severity,
@@ -135,15 +135,27 @@ fn valid_channel(c: &str) -> bool {
     (name || id) && !c.contains(char::is_whitespace)
 }
 
-/// `https`, or `http` to this machine only (local tests, a sidecar): a token never leaves the
-/// host in clear text.
-fn check_url(what: &str, url: &str) -> Result<()> {
-    let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"];
-    if url.starts_with("https://") || loopback.iter().any(|p| url.starts_with(p)) {
+/// Slack's own hosts (commercial and GovSlack) for the Web API and for incoming webhooks.
+/// <https://docs.slack.dev/apis/web-api/>, <https://docs.slack.dev/govslack>
+const API_HOSTS: &[&str] = &["slack.com", "slack-gov.com"];
+const WEBHOOK_HOSTS: &[&str] = &["hooks.slack.com", "hooks.slack-gov.com"];
+
+/// `https` to one of Slack's `hosts` (or a subdomain of an API host), or `http` to this machine
+/// only (local tests, a sidecar) — judged by the parsed host, so userinfo
+/// (`http://127.0.0.1:@evil.example/`) and look-alikes (`slack.com.evil.example`) are refused:
+/// a token never goes elsewhere, nor anywhere in clear text.
+fn check_url(what: &str, url: &str, hosts: &[&str], subdomains: bool) -> Result<()> {
+    let uri = crate::https::checked_url(what, url).map_err(Error::Config)?;
+    let host = uri.host().unwrap_or_default().to_ascii_lowercase();
+    let slack = hosts.iter().any(|h| {
+        host == *h || (subdomains && host.strip_suffix(h).is_some_and(|rest| rest.ends_with('.')))
+    });
+    if uri.scheme_str() == Some("http") || slack {
         Ok(())
     } else {
         Err(Error::Config(format!(
-            "{what} must be an https:// URL (http:// only to 127.0.0.1 or localhost)"
+            "{what} must be a Slack URL ({}), or http:// to a loopback address",
+            hosts.join(", ")
         )))
     }
 }
@@ -188,8 +200,8 @@ impl Destination {
             });
         }
         if value.starts_with("https://") || value.starts_with("http://") {
-            check_url("the webhook URL", &value).map_err(|_| {
-                bad("the webhook URL must be https:// (http:// only to 127.0.0.1 or localhost)")
+            check_url("the webhook URL", &value, WEBHOOK_HOSTS, false).map_err(|_| {
+                bad("the webhook URL must be https://hooks.slack.com/… (http:// only to a loopback address)")
             })?;
             if config.routing.is_some() {
                 return Err(bad(
@@ -295,6 +307,36 @@ mod tests {
         assert_eq!(c.api_url, "https://slack.com/api");
         assert!(config(&[("SLACK_MIN_SEVERITY", "loud")]).is_err());
         assert!(config(&[("SLACK_API_URL", "http://slack.com/api")]).is_err());
+    }
+
+    /// The bot token goes only to Slack, and never in clear text but to this machine.
+    #[test]
+    fn the_api_url_is_judged_by_its_parsed_host() {
+        for ok in [
+            "https://slack.com/api",
+            "https://acme.enterprise.slack.com/api",
+            "https://slack-gov.com/api",
+            "http://127.0.0.1:9001/api",
+            "http://localhost:9001/api",
+            "http://[::1]:9001/api",
+        ] {
+            assert!(config(&[("SLACK_API_URL", ok)]).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://127.0.0.1:@evil.example/api",
+            "https://user:pass@slack.com/api",
+            "https://slack.com.evil.example/api",
+            "https://evilslack.com/api",
+            "https://evil.example/api",
+            "http://slack.com/api",
+            "http://10.0.0.1/api",
+            "ftp://slack.com/api",
+            "slack.com/api",
+        ] {
+            let err = config(&[("SLACK_API_URL", bad)]).unwrap_err().to_string();
+            assert!(err.contains("SLACK_API_URL"), "{bad}: {err}");
+            assert!(!err.contains("evil"), "the value is never repeated: {err}");
+        }
         assert!(
             config(&[
                 ("SLACK_CHANNELS", "critical=#x"),

@@ -227,9 +227,20 @@ pub fn console_link(alert: &Alert) -> Option<(String, String)> {
         .get("region")
         .or(alert.region.as_ref())?
         .as_str();
-    let vpc = format!("https://{region}.console.aws.amazon.com/vpcconsole/home?region={region}");
-    let ec2 = format!("https://{region}.console.aws.amazon.com/ec2/home?region={region}");
-    let route53 = "https://console.aws.amazon.com/route53/v2/hostedzones#ListRecordSets";
+    // Only a well-formed region of a partition with a public console: the link cannot be made
+    // to point anywhere else.
+    if !crate::ids::is_region(region) {
+        return None;
+    }
+    let console = match crate::ids::partition(region) {
+        "aws" => "console.aws.amazon.com",
+        "aws-cn" => "console.amazonaws.cn",
+        "aws-us-gov" => "console.amazonaws-us-gov.com",
+        _ => return None,
+    };
+    let vpc = format!("https://{region}.{console}/vpcconsole/home?region={region}");
+    let ec2 = format!("https://{region}.{console}/ec2/home?region={region}");
+    let route53 = format!("https://{console}/route53/v2/hostedzones#ListRecordSets");
     // A hosted zone id has no prefix to know it by: it is taken from its own fact.
     if let Some(zone) = alert.notification.zone_id() {
         return Some((
@@ -485,6 +496,30 @@ mod tests {
             console_link(&alert).unwrap().1,
             "https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1#LoadBalancer:loadBalancerArn=arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/orders/1"
         );
+    }
+
+    /// The region fact comes from outside: a link is made only for a well-formed region of a
+    /// partition with a public console, so it cannot be pointed elsewhere.
+    #[test]
+    fn console_links_only_for_known_partitions_and_well_formed_regions() {
+        let with_region = |region: &str| {
+            let mut doc = chatbot(json!({"severity": "info", "vpc": "vpc-0abc", "region": region}));
+            doc["content"]["nextSteps"] = json!([]);
+            Alert::from_sns(&notice(doc)).unwrap()
+        };
+        assert_eq!(
+            console_link(&with_region("cn-north-1")).unwrap().1,
+            "https://cn-north-1.console.amazonaws.cn/vpcconsole/home?region=cn-north-1#VpcDetails:VpcId=vpc-0abc"
+        );
+        assert!(
+            console_link(&with_region("us-gov-west-1"))
+                .unwrap()
+                .1
+                .starts_with("https://us-gov-west-1.console.amazonaws-us-gov.com/")
+        );
+        for bad in ["evil.example/", "us-east-1.evil.example#", "us-iso-east-1"] {
+            assert_eq!(console_link(&with_region(bad)), None, "{bad}");
+        }
     }
 
     #[test]
