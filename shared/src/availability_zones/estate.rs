@@ -13,8 +13,7 @@
 
 use crate::accounts::AccountConfigs;
 use crate::availability_zones::analysis::{
-    CrossZone, Endpoint, LoadBalancer, NotAudited, Service, Snapshot, Target, TargetAzs,
-    TargetGroup,
+    CrossZone, LoadBalancer, NotAudited, Service, Snapshot, Target, TargetAzs, TargetGroup,
 };
 use crate::availability_zones::ports::{AuditScope, Estate};
 use crate::error::{Error, Result};
@@ -36,14 +35,14 @@ pub struct AwsEstate {
     pub region: String,
 }
 
-fn filter<S: AsRef<str>>(name: &str, values: &[S]) -> Filter {
+pub(super) fn filter<S: AsRef<str>>(name: &str, values: &[S]) -> Filter {
     Filter::builder()
         .name(name)
         .set_values(Some(values.iter().map(|v| v.as_ref().to_owned()).collect()))
         .build()
 }
 
-async fn az_map(ec2: &aws_sdk_ec2::Client) -> Result<BTreeMap<String, String>> {
+pub(super) async fn az_map(ec2: &aws_sdk_ec2::Client) -> Result<BTreeMap<String, String>> {
     let zones = ec2
         .describe_availability_zones()
         .send()
@@ -57,7 +56,7 @@ async fn az_map(ec2: &aws_sdk_ec2::Client) -> Result<BTreeMap<String, String>> {
 }
 
 /// Subnets of these VPCs: (subnet id, VPC id, CIDR, AZ name).
-async fn subnets(
+pub(super) async fn subnets(
     ec2: &aws_sdk_ec2::Client,
     vpcs: &BTreeSet<String>,
 ) -> Result<Vec<(String, String, String, String)>> {
@@ -309,65 +308,6 @@ impl AwsEstate {
                 }
             })
             .collect())
-    }
-
-    async fn consumer(
-        &self,
-        account: &str,
-        endpoint_ids: &[String],
-        s: &mut Snapshot,
-        service_of: &BTreeMap<String, String>,
-    ) -> Result<()> {
-        let ec2 = self.accounts.ec2(account, &self.region).await;
-        s.az_maps.insert(account.to_owned(), az_map(&ec2).await?);
-        // By filter, not by id: an endpoint deleted since the connection was listed is absent,
-        // not an error that would hide the others.
-        let mut endpoints = Vec::new();
-        for chunk in endpoint_ids.chunks(VALUES_PER_FILTER) {
-            let mut pages = ec2
-                .describe_vpc_endpoints()
-                .filters(filter("vpc-endpoint-id", chunk))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| Error::aws("ec2:DescribeVpcEndpoints", e))?;
-                endpoints.extend(page.vpc_endpoints.unwrap_or_default());
-            }
-        }
-        let vpcs: BTreeSet<String> = endpoints
-            .iter()
-            .filter_map(|e| e.vpc_id().map(str::to_owned))
-            .collect();
-        let subnets = subnets(&ec2, &vpcs).await?;
-        let az_of = |subnet: &str| {
-            subnets
-                .iter()
-                .find(|(id, ..)| id == subnet)
-                .map(|(.., az)| az.clone())
-        };
-        for ep in &endpoints {
-            let (Some(id), Some(vpc)) = (ep.vpc_endpoint_id(), ep.vpc_id()) else {
-                continue;
-            };
-            s.endpoints.push(Endpoint {
-                id: id.to_owned(),
-                account: account.to_owned(),
-                vpc_id: vpc.to_owned(),
-                service_id: service_of.get(id).cloned().unwrap_or_default(),
-                az_names: ep.subnet_ids().iter().filter_map(|sn| az_of(sn)).collect(),
-                vpc_az_names: subnets
-                    .iter()
-                    .filter(|(_, v, ..)| v == vpc)
-                    .map(|(.., az)| az.clone())
-                    .collect(),
-            });
-        }
-        for id in endpoint_ids {
-            if !endpoints.iter().any(|e| e.vpc_endpoint_id() == Some(id)) {
-                tracing::info!(%account, endpoint_id = %id, "endpoint gone since its connection was listed");
-            }
-        }
-        Ok(())
     }
 }
 

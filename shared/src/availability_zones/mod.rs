@@ -4,7 +4,7 @@
 //!
 //! - `analysis`: the pure analysis of a snapshot, by AZ ID
 //! - `ports`: the estate and the findings memory the run needs
-//! - `estate`: the snapshot from EC2/ELBv2 and the consumers' read roles
+//! - `estate`: the snapshot from EC2/ELBv2; `consumers`: the consumers' side, through their read roles
 //! - `findings`: open findings remembered in DynamoDB
 //! - `run`: audit, compare with what is open (`reconcile`), announce what opened or resolved
 //! - `notifications`: what the run announces
@@ -12,6 +12,8 @@
 pub mod analysis;
 pub mod config;
 
+#[cfg(feature = "availability-zones")]
+mod consumers;
 #[cfg(feature = "availability-zones")]
 pub mod estate;
 #[cfg(feature = "availability-zones")]

@@ -6,6 +6,7 @@
 //! - `ec2`: the port the run needs (shaped like its IAM permissions) and its EC2 adapter
 //! - `claims`: what consumers' events say of their endpoints (VPC, tags), pure
 //! - `memory`: the outbox and the remembered claims (port + DynamoDB adapter)
+//! - `consumers`: the run's use of the claims (merge, recall for held connections, keep, forget)
 //! - `run`: recover → read → decide → write down → apply → announce → report
 //! - `notifications`: what the run announces
 //! - `notifications_resource`: the CloudFormation custom resource, pure plan to EC2 calls
@@ -14,6 +15,8 @@ pub mod claims;
 pub mod config;
 pub mod policy;
 
+#[cfg(feature = "endpoint-connections")]
+mod consumers;
 #[cfg(feature = "endpoint-connections")]
 pub mod ec2;
 #[cfg(feature = "endpoint-connections")]
