@@ -190,6 +190,15 @@ fn associator(
     let claim = mock!(aws_sdk_dynamodb::Client::put_item)
         .match_requests(|_| true)
         .then_output(|| aws_sdk_dynamodb::operation::put_item::PutItemOutput::builder().build());
+    // The journal: no run left one; this run's is written and closed.
+    let index = mock!(aws_sdk_dynamodb::Client::get_item)
+        .match_requests(|_| true)
+        .then_output(|| aws_sdk_dynamodb::operation::get_item::GetItemOutput::builder().build());
+    let journal = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|_| true)
+        .then_output(|| {
+            aws_sdk_dynamodb::operation::update_item::UpdateItemOutput::builder().build()
+        });
     let publish = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|_| true)
         .then_output(|| PublishOutput::builder().message_id("m").build());
@@ -215,7 +224,11 @@ fn associator(
         )),
         spokes,
         ledger: DynamoLedger::new(
-            mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get, &put, &claim]),
+            mock_client!(
+                aws_sdk_dynamodb,
+                RuleMode::MatchAny,
+                [&get, &put, &claim, &index, &journal]
+            ),
             "t",
             Duration::from_secs(60),
         ),

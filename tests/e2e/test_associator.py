@@ -246,3 +246,24 @@ def test_one_unknown_vpc_among_several_in_an_event_affects_only_itself(hub, asso
     result = associator().invoke(event)
     assert result.ok, result.body
     assert hub.zones_of(SPOKE, vpc) == {hub.shared_zone}
+
+
+def test_associations_a_run_could_not_announce_are_announced_by_the_retry_once(hub, associator):
+    """The run wrote its plan ahead; SNS refused the announcement after the changes were made.
+    Lambda's retry finds nothing left to change and announces, from the journal, what was."""
+    vpc = hub.create_vpc(SPOKE)
+    hub.emu.faults([{"service": "sns", "operation": "Publish", "code": "AuthorizationError", "status": 403}])
+    fn = associator()
+    event = create_vpc_event(SPOKE, vpc)
+    failed = fn.invoke(event)
+    assert not failed.ok and "AuthorizationError" in failed.error_message
+    assert hub.zones_of(SPOKE, vpc) == {hub.shared_zone}
+    assert hub.alerts() == []
+    retry = fn.invoke(event)
+    assert retry.ok and retry.body["announced"] == 1, retry.body
+    [alert] = hub.alerts()
+    assert alert["content"]["title"] == "Private hosted zones: 1 associated"
+    # The next reconcile (which finds the accounts' other VPCs) does not announce it again.
+    swept = fn.invoke(scheduled_event())
+    assert swept.ok and vpc not in {o["vpc_id"] for o in swept.body["outcomes"]}
+    assert all(vpc not in a["content"]["description"] for a in hub.alerts())

@@ -166,7 +166,7 @@ pub struct Zone {
     pub vpcs: BTreeSet<(String, String)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Change {
     Associate,
@@ -175,7 +175,7 @@ pub enum Change {
     Deauthorize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     pub zone_id: String,
     pub zone_name: String,

@@ -11,7 +11,8 @@ use crate::announce;
 use crate::documents::PolicyError;
 use crate::error::{Error, Result};
 use crate::events::Answer;
-use crate::ledger::Ledger;
+use crate::ids::fnv1a;
+use crate::ledger::{Ledger, now_secs};
 use crate::notify::Publisher;
 use crate::private_zones::changes::{Applied, Leftovers};
 use crate::private_zones::notifications;
@@ -245,6 +246,32 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
         } else {
             self.owner.catalogue().await?
         };
+        // What runs that died (or could not announce) changed, announced now; then this run's
+        // own plan written ahead, before it changes anything.
+        let mut journals: Vec<String> = Vec::new();
+        let mut journal = Journal::new(&vpcs);
+        if !self.dry_run && !zones.is_empty() {
+            let before = now_secs().saturating_sub(JOURNAL_AGE_SECS);
+            for (run, body) in self.ledger.abandoned(before).await? {
+                report.outcomes.extend(recovered(&body, &zones));
+                journals.push(run);
+            }
+            let intents: Vec<Intent> = vpcs
+                .iter()
+                .flat_map(|vpc| {
+                    plan(&rules, vpc, &zones)
+                        .into_iter()
+                        .map(|step| Intent::of(vpc, step))
+                })
+                .collect();
+            if !intents.is_empty() {
+                journal.body = serde_json::to_string(&intents).unwrap_or_default();
+                self.ledger
+                    .open(&journal.run, &journal.body, now_secs())
+                    .await?;
+                journals.push(journal.run.clone());
+            }
+        }
         // Each VPC and each pair on its own: one failure does not stop the others.
         for vpc in &vpcs {
             for step in plan(&rules, vpc, &zones) {
@@ -296,15 +323,22 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
             .collect();
         for message in notifications::changes(&new, &lost, self.dry_run) {
             if let Err(e) = self.publisher.publish(&message).await {
-                // Not announced: let the retry claim and announce them.
+                // Not announced: let the retry claim and announce them, from this run's journal
+                // marked as given up (so it need not wait for the run to count as dead).
                 let claimed: Vec<String> = fresh.into_iter().collect();
                 if let Err(release) = self.ledger.release(&claimed).await {
                     tracing::error!(error = %release, "claims not released: these outcomes may go unannounced");
+                }
+                if journals.contains(&journal.run)
+                    && let Err(mark) = self.ledger.open(&journal.run, &journal.body, 0).await
+                {
+                    tracing::error!(error = %mark, "journal not marked: the next reconcile after the run's timeout announces");
                 }
                 return Err(e);
             }
         }
         report.announced = new.len() + lost.len();
+        self.ledger.close(&journals).await?;
         match errors.into_iter().next() {
             Some(e) => Err(e),
             None => Ok(Answer::Ran(report)),
@@ -345,6 +379,79 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
             },
         }
     }
+}
+
+/// How long after its start a run's journal counts as abandoned: past the function's timeout
+/// (300 s in the template), so a live run's is never taken for a dead one's.
+pub const JOURNAL_AGE_SECS: u64 = 360;
+
+/// One change a run is about to make, as its journal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Intent {
+    pub account: String,
+    pub region: String,
+    pub vpc_id: String,
+    pub step: Step,
+}
+
+impl Intent {
+    fn of(vpc: &Vpc, step: Step) -> Intent {
+        Intent {
+            account: vpc.account.clone(),
+            region: vpc.region.clone(),
+            vpc_id: vpc.vpc_id.clone(),
+            step,
+        }
+    }
+}
+
+/// This run's journal: its id, and what it wrote ahead.
+struct Journal {
+    run: String,
+    body: String,
+}
+
+impl Journal {
+    fn new(vpcs: &[Vpc]) -> Journal {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let ids: Vec<&str> = vpcs.iter().map(|v| v.vpc_id.as_str()).collect();
+        Journal {
+            run: format!("{started:x}-{:016x}", fnv1a(ids.join(",").as_bytes())),
+            body: "[]".into(),
+        }
+    }
+}
+
+/// Pure: of what a run wrote ahead, the changes the zones show were made, as outcomes to
+/// announce (the ledger's claim keeps one announced twice from going out again).
+pub fn recovered(body: &str, zones: &[Zone]) -> Vec<Outcome> {
+    let intents: Vec<Intent> = serde_json::from_str(body).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "unreadable journal skipped");
+        Vec::new()
+    });
+    intents
+        .into_iter()
+        .filter(|i| {
+            let pair = (i.vpc_id.clone(), i.region.clone());
+            let zone = zones.iter().find(|z| z.id == i.step.zone_id);
+            match i.step.change {
+                Change::Associate => zone.is_some_and(|z| z.vpcs.contains(&pair)),
+                Change::Disassociate => zone.is_some_and(|z| !z.vpcs.contains(&pair)),
+                Change::Deauthorize => false,
+            }
+        })
+        .map(|i| Outcome {
+            account: i.account,
+            region: i.region,
+            vpc_id: i.vpc_id,
+            step: i.step,
+            status: Status::Done,
+            finding: None,
+        })
+        .collect()
 }
 
 fn outcome(vpc: &Vpc, step: Step, status: Status, finding: Option<Finding>) -> Outcome {
@@ -651,6 +758,78 @@ mod tests {
                     .contains(&("vpc-0spoke".to_owned(), "us-east-1".to_owned()))
             );
             assert_eq!(a.publisher.titles(), ["Private hosted zones: 1 associated"]);
+        }
+
+        /// A run that changed zones and could not announce them (SNS refused, or it died before
+        /// it could) left its journal: the next run announces what the zones show, once.
+        #[tokio::test]
+        async fn changes_a_run_could_not_announce_are_announced_by_the_next_exactly_once() {
+            let r53 = estate();
+            let a = associator(&r53, false);
+            a.publisher.fault.set("AuthorizationError");
+            assert!(a.run(Ok(rules()), Target::Reconcile).await.is_err());
+            assert_eq!(r53.state().zones[0].vpcs.len(), 3, "changed");
+            assert!(a.publisher.titles().is_empty(), "not announced");
+            assert_eq!(
+                a.ledger.journals.lock().unwrap().len(),
+                1,
+                "written ahead, kept"
+            );
+            let next = a
+                .run(Ok(rules()), Target::Reconcile)
+                .await
+                .unwrap()
+                .ran()
+                .unwrap();
+            assert_eq!(next.announced, 2);
+            assert_eq!(a.publisher.titles(), ["Private hosted zones: 2 associated"]);
+            assert!(a.ledger.journals.lock().unwrap().is_empty());
+            a.run(Ok(rules()), Target::Reconcile).await.unwrap();
+            assert_eq!(a.publisher.titles().len(), 1, "exactly once");
+        }
+
+        #[tokio::test]
+        async fn a_live_runs_journal_is_left_alone_and_a_dead_ones_only_claims_what_happened() {
+            let r53 = estate();
+            let a = associator(&r53, false);
+            let intent = |vpc: &str| Intent {
+                account: SPOKE.into(),
+                region: "us-east-1".into(),
+                vpc_id: vpc.into(),
+                step: Step {
+                    zone_id: ZONE.into(),
+                    zone_name: "internal.example.".into(),
+                    change: Change::Associate,
+                    reason: "r".into(),
+                },
+            };
+            // A dead run planned two; one was made (the hub's VPC is associated), one was not.
+            let body = serde_json::to_string(&[intent("vpc-0hub"), intent("vpc-0never")]).unwrap();
+            a.ledger
+                .journals
+                .lock()
+                .unwrap()
+                .insert("dead".into(), (body.clone(), 1));
+            a.ledger
+                .journals
+                .lock()
+                .unwrap()
+                .insert("live".into(), (body, now_secs()));
+            let report = a
+                .run(Ok(rules()), Target::Reconcile)
+                .await
+                .unwrap()
+                .ran()
+                .unwrap();
+            let recovered: Vec<&str> = report
+                .outcomes
+                .iter()
+                .filter(|o| o.step.reason == "r")
+                .map(|o| o.vpc_id.as_str())
+                .collect();
+            assert_eq!(recovered, ["vpc-0hub"]);
+            let left: Vec<String> = a.ledger.journals.lock().unwrap().keys().cloned().collect();
+            assert_eq!(left, ["live"]);
         }
     }
 }
