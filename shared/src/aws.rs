@@ -20,6 +20,26 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
+/// An EC2 `Filter` (`name` = any of `values`): the way every EC2 read here narrows what it asks
+/// for, so an id that no longer exists is absent from the answer rather than failing it.
+#[cfg(any(
+    feature = "endpoint-connections",
+    feature = "connection-notifications",
+    feature = "private-zones",
+    feature = "availability-zones"
+))]
+pub fn ec2_filter<S: AsRef<str>>(
+    name: &str,
+    values: impl IntoIterator<Item = S>,
+) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name(name)
+        .set_values(Some(
+            values.into_iter().map(|v| v.as_ref().to_owned()).collect(),
+        ))
+        .build()
+}
+
 /// The crypto provider for HTTPS outside the SDK, the same as the SDK's.
 #[cfg(feature = "https")]
 pub fn crypto_provider() -> rustls::crypto::CryptoProvider {

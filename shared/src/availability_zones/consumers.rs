@@ -1,7 +1,8 @@
 //! The consumers' side of the estate, read through each account's read role.
 
 use crate::availability_zones::analysis::{Endpoint, Snapshot};
-use crate::availability_zones::estate::{AwsEstate, VALUES_PER_FILTER, az_map, filter, subnets};
+use crate::availability_zones::estate::{AwsEstate, VALUES_PER_FILTER, az_map, subnets};
+use crate::aws::ec2_filter as filter;
 use crate::error::{Error, Result};
 use std::collections::{BTreeMap, BTreeSet};
 

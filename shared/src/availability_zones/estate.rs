@@ -16,8 +16,8 @@ use crate::availability_zones::analysis::{
     CrossZone, LoadBalancer, NotAudited, Service, Snapshot, Target, TargetAzs, TargetGroup,
 };
 use crate::availability_zones::ports::{AuditScope, Estate};
+use crate::aws::ec2_filter as filter;
 use crate::error::{Error, Result};
-use aws_sdk_ec2::types::Filter;
 use aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,13 +33,6 @@ pub struct AwsEstate {
     pub accounts: AccountConfigs,
     pub account: String,
     pub region: String,
-}
-
-pub(super) fn filter<S: AsRef<str>>(name: &str, values: &[S]) -> Filter {
-    Filter::builder()
-        .name(name)
-        .set_values(Some(values.iter().map(|v| v.as_ref().to_owned()).collect()))
-        .build()
 }
 
 pub(super) async fn az_map(ec2: &aws_sdk_ec2::Client) -> Result<BTreeMap<String, String>> {
@@ -397,7 +390,7 @@ impl Estate for AwsEstate {
                 .ec2
                 .describe_vpc_endpoint_connections()
                 .filters(filter("service-id", chunk))
-                .filters(filter("vpc-endpoint-state", &["available"]))
+                .filters(filter("vpc-endpoint-state", ["available"]))
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {

@@ -1,6 +1,7 @@
 //! The provider side of PrivateLink connections: the narrow port the acceptor needs (shaped like
 //! its IAM permissions) and its EC2 adapter.
 
+use crate::aws::ec2_filter as filter;
 use crate::endpoint_connections::policy::{Connection, Tags};
 use crate::error::{Error, ItemFailure, Result, unsuccessful};
 use aws_sdk_ec2::types::{Filter, UnsuccessfulItem};
@@ -53,15 +54,6 @@ impl Ec2Connections {
     pub fn new(client: aws_sdk_ec2::Client) -> Self {
         Ec2Connections { client }
     }
-}
-
-fn filter<S: AsRef<str>>(name: &str, values: impl IntoIterator<Item = S>) -> Filter {
-    Filter::builder()
-        .name(name)
-        .set_values(Some(
-            values.into_iter().map(|v| v.as_ref().to_owned()).collect(),
-        ))
-        .build()
 }
 
 impl Ec2Connections {

@@ -182,14 +182,15 @@ pub fn recover(
         .collect()
 }
 
-fn entry(o: &Outcome) -> Entry {
-    let c = &o.decision.connection;
+/// A decision as the outbox keeps it.
+fn entry(d: &Decision) -> Entry {
+    let c = &d.connection;
     Entry {
         endpoint_id: c.endpoint_id.clone(),
         owner: c.owner.clone(),
         vpc_id: c.vpc_id.clone(),
-        action: o.decision.action,
-        reason: o.decision.reason.clone(),
+        action: d.action,
+        reason: d.reason.clone(),
     }
 }
 
@@ -289,19 +290,13 @@ where
                 entries
                     .entry(o.decision.connection.service_id.clone())
                     .or_default()
-                    .push(entry(o));
+                    .push(entry(&o.decision));
             }
             for d in decisions.iter().filter(|d| d.action != Action::Hold) {
                 entries
                     .entry(d.connection.service_id.clone())
                     .or_default()
-                    .push(Entry {
-                        endpoint_id: d.connection.endpoint_id.clone(),
-                        owner: d.connection.owner.clone(),
-                        vpc_id: d.connection.vpc_id.clone(),
-                        action: d.action,
-                        reason: d.reason.clone(),
-                    });
+                    .push(entry(d));
             }
             self.memory.write_ahead(&entries).await?;
             written.extend(entries.into_keys());

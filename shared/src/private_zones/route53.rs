@@ -354,17 +354,11 @@ impl Spokes for AssumedRoleSpokes {
         // Only the account's own VPCs: a VPC shared into it belongs to its owner, who alone may
         // associate it and whose tags count. By filter, so an id that no longer exists is absent
         // rather than failing the others.
-        let filter = |name: &str, values: Vec<String>| {
-            aws_sdk_ec2::types::Filter::builder()
-                .name(name)
-                .set_values(Some(values))
-                .build()
-        };
         let mut request = ec2
             .describe_vpcs()
-            .filters(filter("owner-id", vec![account.to_owned()]));
+            .filters(crate::aws::ec2_filter("owner-id", [account]));
         if !vpc_ids.is_empty() {
-            request = request.filters(filter("vpc-id", vpc_ids.to_vec()));
+            request = request.filters(crate::aws::ec2_filter("vpc-id", vpc_ids));
         }
         let mut pages = request.into_paginator().send();
         let mut out = Vec::new();

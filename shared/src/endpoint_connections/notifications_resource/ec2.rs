@@ -17,10 +17,7 @@ impl Ec2Notifications {
 
 impl NotificationApi for Ec2Notifications {
     async fn list(&self, topic_arn: &str) -> Result<Vec<Notification>> {
-        let filter = aws_sdk_ec2::types::Filter::builder()
-            .name("connection-notification-arn")
-            .values(topic_arn)
-            .build();
+        let filter = crate::aws::ec2_filter("connection-notification-arn", [topic_arn]);
         let mut pages = self
             .client
             .describe_vpc_endpoint_connection_notifications()
