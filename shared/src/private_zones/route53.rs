@@ -324,8 +324,16 @@ pub async fn associate_with(
 pub struct AssumedRoleSpokes {
     accounts: AccountConfigs,
     retry: aws_smithy_types::retry::RetryConfig,
-    /// Each spoke account's rates: its requests, and its `AssociateVPCWithHostedZone`.
-    paces: std::sync::Mutex<BTreeMap<String, std::sync::Arc<(Pace, Pace)>>>,
+    /// Each spoke's Route 53 client and rates, made once per account for the life of the
+    /// execution environment.
+    spokes: std::sync::Mutex<BTreeMap<String, std::sync::Arc<Spoke>>>,
+}
+
+/// A spoke account's Route 53 client, and its rates: its requests, its associations.
+struct Spoke {
+    route53: aws_sdk_route53::Client,
+    requests: Pace,
+    associations: Pace,
 }
 
 impl AssumedRoleSpokes {
@@ -333,18 +341,33 @@ impl AssumedRoleSpokes {
         AssumedRoleSpokes {
             accounts,
             retry,
-            paces: Default::default(),
+            spokes: Default::default(),
         }
     }
 
-    fn paces(&self, account: &str) -> std::sync::Arc<(Pace, Pace)> {
-        let mut paces = self.paces.lock().unwrap_or_else(|e| e.into_inner());
-        paces
-            .entry(account.to_owned())
-            .or_insert_with(|| {
-                std::sync::Arc::new((Pace::new(pace::ACCOUNT), Pace::new(pace::ASSOCIATE)))
-            })
-            .clone()
+    async fn spoke(&self, account: &str) -> std::sync::Arc<Spoke> {
+        let known = |spokes: &std::sync::Mutex<BTreeMap<String, std::sync::Arc<Spoke>>>| {
+            spokes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(account)
+                .cloned()
+        };
+        if let Some(spoke) = known(&self.spokes) {
+            return spoke;
+        }
+        let config = self.accounts.config(account).await;
+        let spoke = std::sync::Arc::new(Spoke {
+            route53: aws_sdk_route53::Client::from_conf(
+                aws_sdk_route53::config::Builder::from(&config)
+                    .retry_config(self.retry.clone())
+                    .build(),
+            ),
+            requests: Pace::new(pace::ACCOUNT),
+            associations: Pace::new(pace::ASSOCIATE),
+        });
+        let mut spokes = self.spokes.lock().unwrap_or_else(|e| e.into_inner());
+        spokes.entry(account.to_owned()).or_insert(spoke).clone()
     }
 }
 
@@ -391,13 +414,8 @@ impl Spokes for AssumedRoleSpokes {
         vpc_id: &str,
         region: &str,
     ) -> Result<()> {
-        let config = self.accounts.config(account).await;
-        let client = aws_sdk_route53::Client::from_conf(
-            aws_sdk_route53::config::Builder::from(&config)
-                .retry_config(self.retry.clone())
-                .build(),
-        );
-        let paces = self.paces(account);
-        associate_with(&client, &[&paces.0, &paces.1], zone_id, vpc_id, region).await
+        let spoke = self.spoke(account).await;
+        let paces = [&spoke.requests, &spoke.associations];
+        associate_with(&spoke.route53, &paces, zone_id, vpc_id, region).await
     }
 }
