@@ -156,7 +156,7 @@ pub async fn respond(
                     false,
                 ));
             }
-            Ok(Err(why)) => why,
+            Ok(Err(why)) => why.message,
             Err(_) => format!("no answer within {timeout:?}"),
         };
         let wait = Duration::from_millis(500) * 2u32.pow(attempt - 1);

@@ -381,12 +381,12 @@ mod slack {
     use super::*;
     use crate::slack::client::Posted;
     use crate::slack::config::Destination;
-    use crate::slack::ports::{Claim, DeliveryStore, Poster};
+    use crate::slack::ports::{Claim, DeliveryStore, PostError, Poster, Target};
     use serde_json::Value;
     use tokio::time::Instant;
 
-    /// Claims as the DynamoDB store keeps them: message id → (status, claimed by a live
-    /// invocation?).
+    /// Claims as the DynamoDB store keeps them, by notification id (`InFlight`: claimed by a
+    /// live invocation). Time is not modelled: a repeat is always a duplicate.
     #[derive(Default)]
     pub struct MemoryDeliveries {
         pub messages: Mutex<BTreeMap<String, Claim>>,
@@ -395,28 +395,48 @@ mod slack {
     }
 
     impl DeliveryStore for MemoryDeliveries {
-        async fn claim(&self, message_id: &str) -> Result<Claim> {
+        async fn claim(&self, notification_id: &str, _message_id: &str) -> Result<Claim> {
             let mut messages = self.messages.lock().unwrap();
-            match messages.get(message_id) {
+            match messages.get(notification_id) {
                 None => {
-                    messages.insert(message_id.to_owned(), Claim::InFlight);
+                    messages.insert(notification_id.to_owned(), Claim::InFlight);
                     Ok(Claim::Mine)
                 }
                 Some(state) => Ok(state.clone()),
             }
         }
 
-        async fn posted(&self, message_id: &str) -> Result<()> {
+        async fn reclaim(&self, notification_id: &str, claimed_at: u64) -> Result<Claim> {
+            let mut messages = self.messages.lock().unwrap();
+            let state = messages.get_mut(notification_id);
+            match state {
+                Some(state) if *state == Claim::Interrupted { claimed_at } => {
+                    *state = Claim::InFlight;
+                    Ok(Claim::Mine)
+                }
+                _ => Ok(Claim::InFlight),
+            }
+        }
+
+        async fn posted(&self, notification_id: &str) -> Result<()> {
             self.messages
                 .lock()
                 .unwrap()
-                .insert(message_id.to_owned(), Claim::Posted);
+                .insert(notification_id.to_owned(), Claim::Posted);
             Ok(())
         }
 
-        async fn release(&self, message_id: &str) -> Result<()> {
+        async fn release(&self, notification_id: &str) -> Result<()> {
             self.release_fault.check("dynamodb:DeleteItem")?;
-            self.messages.lock().unwrap().remove(message_id);
+            self.messages.lock().unwrap().remove(notification_id);
+            Ok(())
+        }
+
+        async fn unsure(&self, notification_id: &str) -> Result<()> {
+            self.messages.lock().unwrap().insert(
+                notification_id.to_owned(),
+                Claim::Interrupted { claimed_at: 0 },
+            );
             Ok(())
         }
 
@@ -433,14 +453,18 @@ mod slack {
         }
     }
 
-    /// One message posted: the message, its channel and thread.
-    pub type Post = (Value, Option<String>, Option<String>);
+    /// One message in the channel: the message, its channel, thread and notification id.
+    pub type Post = (Value, Option<String>, Option<String>, String);
 
-    /// Records what it posts; fails while `failures` is above zero.
+    /// Slack as the notifier sees it: posts land in `posts`. `failures` posts are refused
+    /// (surely not posted); `lost` posts land but their answer is lost; `readable` says whether
+    /// the channel can be read back.
     pub struct FakePoster {
         pub destination: Destination,
         pub posts: Mutex<Vec<Post>>,
         pub failures: Mutex<u32>,
+        pub lost: Mutex<u32>,
+        pub readable: bool,
     }
 
     impl FakePoster {
@@ -449,7 +473,13 @@ mod slack {
                 destination,
                 posts: Mutex::default(),
                 failures: Mutex::new(0),
+                lost: Mutex::new(0),
+                readable: true,
             }
+        }
+
+        fn ts(n: usize) -> String {
+            format!("1700000000.{n:06}")
         }
     }
 
@@ -461,31 +491,63 @@ mod slack {
         async fn post(
             &self,
             message: &Value,
-            channel: Option<&str>,
-            thread_ts: Option<&str>,
+            target: Target<'_>,
             _deadline: Instant,
-        ) -> Result<Posted> {
+        ) -> std::result::Result<Posted, PostError> {
+            let delivery = |message: &str, retryable| Error::Delivery {
+                service: "Slack",
+                message: message.into(),
+                retryable,
+            };
             {
                 let mut failures = self.failures.lock().unwrap();
                 if *failures > 0 {
                     *failures -= 1;
-                    return Err(Error::Delivery {
-                        service: "Slack",
-                        message: "the fake refused".into(),
-                        retryable: true,
-                    });
+                    return Err(PostError::NotPosted(delivery("the fake refused", true)));
                 }
             }
             let mut posts = self.posts.lock().unwrap();
             posts.push((
                 message.clone(),
-                channel.map(str::to_owned),
-                thread_ts.map(str::to_owned),
+                target.channel.map(str::to_owned),
+                target.thread_ts.map(str::to_owned),
+                target.key.to_owned(),
             ));
+            let mut lost = self.lost.lock().unwrap();
+            if *lost > 0 {
+                *lost -= 1;
+                return Err(PostError::MaybePosted(delivery(
+                    "the fake lost the answer: it may already be in Slack",
+                    false,
+                )));
+            }
             Ok(Posted {
-                channel: channel.map(str::to_owned),
-                ts: Some(format!("1700000000.{:06}", posts.len())),
+                channel: target.channel.map(str::to_owned),
+                ts: Some(Self::ts(posts.len())),
             })
+        }
+
+        async fn find(
+            &self,
+            target: Target<'_>,
+            _since: u64,
+            _deadline: Instant,
+        ) -> Result<Option<Posted>> {
+            if !self.readable {
+                return Err(Error::Delivery {
+                    service: "Slack",
+                    message: "the fake cannot read the channel".into(),
+                    retryable: false,
+                });
+            }
+            let posts = self.posts.lock().unwrap();
+            Ok(posts
+                .iter()
+                .position(|p| p.3 == target.key && p.1.as_deref() == target.channel)
+                .map(|i| Posted {
+                    channel: target.channel.map(str::to_owned),
+                    ts: Some(Self::ts(i + 1)),
+                }))
         }
     }
 }

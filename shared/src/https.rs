@@ -24,20 +24,40 @@ impl HttpsClient {
         Self::default()
     }
 
-    /// Sends `request`; an error is one line naming what failed and its causes.
+    /// Sends `request`; an error is one line naming what failed and its causes, and whether
+    /// the request may have reached the server.
     pub async fn request(
         &self,
         request: hyper::Request<Full<Bytes>>,
-    ) -> std::result::Result<hyper::Response<Incoming>, String> {
+    ) -> std::result::Result<hyper::Response<Incoming>, RequestError> {
         let client = self
             .inner
             .get_or_init(build)
             .as_ref()
-            .map_err(Clone::clone)?;
-        client
-            .request(request)
-            .await
-            .map_err(|e| format!("unreachable: {}", chain(&e)))
+            .map_err(|e| RequestError {
+                message: e.clone(),
+                maybe_sent: false,
+            })?;
+        client.request(request).await.map_err(|e| RequestError {
+            message: format!("unreachable: {}", chain(&e)),
+            // Only a failed connection surely sent nothing; a connection cut later may have
+            // carried the request.
+            maybe_sent: !e.is_connect(),
+        })
+    }
+}
+
+/// A request that got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError {
+    pub message: String,
+    /// The request may have reached the server (and been acted on).
+    pub maybe_sent: bool,
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
 

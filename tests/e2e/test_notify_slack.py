@@ -23,7 +23,10 @@ def event(case: str) -> dict:
 
 
 def golden(name: str, actual: dict) -> dict:
-    """The expected JSON; ``UPDATE_GOLDEN=1`` writes what was posted instead (review the diff)."""
+    """The expected JSON; ``UPDATE_GOLDEN=1`` writes what was posted instead (review the diff).
+    A reply's ``thread_ts`` is the time its thread was opened: compared as a placeholder."""
+    if "thread_ts" in actual:
+        actual = {**actual, "thread_ts": "<ts of the opening message>"}
     path = GOLDEN / f"{name}.json"
     if os.environ.get("UPDATE_GOLDEN"):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +106,7 @@ def test_bot_routes_by_severity_and_replies_to_the_finding_in_its_thread(notifie
     first, finding, resolution = slack.delivered()
     assert first == golden("bot-connection-accepted", first)
     assert finding == golden("bot-blackhole-opened", finding)
-    assert resolution == golden("bot-blackhole-resolved", resolution)
+    assert {**resolution, "thread_ts": "<ts of the opening message>"} == golden("bot-blackhole-resolved", resolution)
     assert (first["channel"], finding["channel"]) == ("#privatelink", "#privatelink-oncall")
     [opened_delivery] = opened.body["deliveries"]
     # The resolution goes to the finding's channel, in its thread (though itself only info).
@@ -134,15 +137,16 @@ def test_the_same_sns_message_is_posted_once(notifier, slack):
 
 @pytest.mark.parametrize("claimed_ago, why", [
     (5, "is being posted by another invocation; try again later"),
-    (600, "was interrupted: it may be in Slack already, so it is not posted again"),
+    (600, "was interrupted: it may be in Slack already, so it is not posted again (check the channel; an incoming webhook cannot read its channel)"),
 ])
 def test_a_message_claimed_by_another_invocation_is_not_posted(emu, notifier, slack, claimed_ago, why):
     """A claim left by an invocation still running, or by one that died mid-post."""
     sns = event("blackhole-opened")
     message_id = sns["Records"][0]["Sns"]["MessageId"]
+    notification_id = json.loads(sns["Records"][0]["Sns"]["Message"])["id"]
     now = int(time.time())
     emu.client("dynamodb").put_item(TableName="deliveries", Item={
-        "pk": {"S": f"slack-message#{message_id}"}, "status": {"S": "posting"},
+        "pk": {"S": f"slack-notification#{notification_id}"}, "status": {"S": "posting"}, "message_id": {"S": message_id},
         "claimed_at": {"N": str(now - claimed_ago)}, "expires_at": {"N": str(now + 3600)}})
     failed = notifier("webhook").invoke(sns)
     assert failed.error_type == "Delivery" and why in failed.error_message
@@ -197,6 +201,82 @@ def test_a_message_that_keeps_failing_ends_in_the_dead_letter_queue(emu, notifie
     [kept] = sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"]
     assert json.loads(kept["Body"]) == event("blackhole-opened")
     assert kept["MessageAttributes"]["ErrorMessage"]["StringValue"] == "Slack: answered 500 (3 attempts)"
+
+
+def test_a_producers_retry_in_a_second_sns_message_is_posted_once(notifier, slack):
+    """The same notification published twice (the producer retried after a lost answer from SNS):
+    two SNS message ids, one Slack message."""
+    fn = notifier("webhook")
+    first = event("connection-rejected")
+    again = json.loads(json.dumps(first))
+    again["Records"][0]["Sns"]["MessageId"] = "0b5c2a4e-1111-4d7b-9a8e-7c1b2a3d4e5f"
+    assert fn.invoke(first).body["deliveries"][0]["outcome"] == "posted"
+    assert fn.invoke(again).body["deliveries"] == [{"outcome": "duplicate", "message_id": "0b5c2a4e-1111-4d7b-9a8e-7c1b2a3d4e5f"}]
+    assert len(slack.delivered()) == 1
+
+
+CHANNEL_ID = "C0PRIVLINK1"
+
+
+@pytest.mark.parametrize("how", ["after", "garbage"])
+def test_a_lost_answer_in_bot_mode_is_looked_for_before_posting_again(notifier, slack, how):
+    """Slack posted it but the answer was lost (the connection cut, or a 200 that is not Slack's
+    JSON): the notifier reads the channel, finds its message by metadata and does not post again."""
+    fn = notifier("bot", channels=f"default={CHANNEL_ID}")
+    slack.lose(how)
+    result = fn.invoke(event("blackhole-opened"))
+    assert result.ok, result.error_message
+    [delivery] = result.body["deliveries"]
+    assert delivery["outcome"] == "posted" and delivery["channel"] == CHANNEL_ID
+    [posted] = slack.delivered()
+    assert posted["metadata"]["event_payload"]["notification_id"] == "az-finding-4c1d3f7a9b2e6d80-opened"
+    [look] = [r for r in slack.requests if r.path.startswith("/api/conversations.history")]
+    assert f"channel={CHANNEL_ID}" in look.path and "include_all_metadata=true" in look.path
+    # Lambda's retry of the same event, and a later duplicate, post nothing.
+    assert fn.invoke(event("blackhole-opened")).body["deliveries"][0]["outcome"] == "duplicate"
+    assert len(slack.delivered()) == 1
+
+
+def test_a_post_cut_before_slack_had_it_is_looked_for_then_posted_once(notifier, slack):
+    fn = notifier("bot", channels=f"default={CHANNEL_ID}")
+    slack.lose("before")
+    result = fn.invoke(event("blackhole-opened"))
+    assert result.ok, result.error_message
+    assert [r.path.split("?")[0] for r in slack.requests] == ["/api/conversations.history", "/api/chat.postMessage"]
+    assert len(slack.delivered()) == 1
+
+
+def test_a_reply_whose_answer_is_lost_is_looked_for_in_its_thread(notifier, slack):
+    fn = notifier("bot", channels=f"default={CHANNEL_ID}")
+    opened = fn.invoke(event("blackhole-opened")).body["deliveries"][0]
+    slack.lose("after")
+    resolved = fn.invoke(event("blackhole-resolved"))
+    assert resolved.ok, resolved.error_message
+    [look] = [r for r in slack.requests if r.path.startswith("/api/conversations.replies")]
+    assert f"ts={opened['ts']}" in look.path
+    assert len(slack.delivered()) == 2
+
+
+@pytest.mark.parametrize("mode, channels, why", [
+    ("webhook", None, "an incoming webhook cannot read its channel"),
+    ("bot", "default=#privatelink", "the channel is given by name"),
+])
+def test_a_lost_answer_that_cannot_be_checked_is_never_posted_twice(emu, notifier, slack, mode, channels, why):
+    """Where the channel cannot be read, the message may be in Slack: the invocation fails
+    without retrying, Lambda's retries post nothing, and the dead-letter queue says why."""
+    sqs = emu.client("sqs")
+    dlq = sqs.create_queue(QueueName=f"slack-dead-letters-{mode}")["QueueUrl"]
+    fn = notifier(mode, channels=channels)
+    slack.lose("after")
+    attempts = fn.invoke_async(event("blackhole-opened"), sqs, dlq)
+    assert [a.error_type for a in attempts] == ["Delivery"] * 3
+    assert "the message may already be in Slack, so it is not posted again" in attempts[0].error_message
+    assert why in attempts[0].error_message
+    assert all("may be in Slack already" in a.error_message for a in attempts[1:]), [a.error_message for a in attempts]
+    assert len(slack.delivered()) == 1
+    [kept] = sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"]
+    assert "may be in Slack already" in kept["MessageAttributes"]["ErrorMessage"]["StringValue"]
+    no_secrets(fn)
 
 
 def test_a_refusal_is_final_and_says_why(notifier, slack):

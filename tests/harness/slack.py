@@ -6,6 +6,12 @@ https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks
 Web API: ``200 {"ok": true, "channel", "ts"}`` or ``200 {"ok": false, "error"}`` (``invalid_auth``,
 ``channel_not_found``, ``invalid_blocks``); ``429`` with ``Retry-After`` when rate limited.
 https://docs.slack.dev/reference/methods/chat.postMessage, https://docs.slack.dev/apis/web-api/rate-limits
+``conversations.history`` / ``conversations.replies`` (GET): a channel's messages by channel ID only,
+newest first, from ``oldest``, ``limit`` per page with ``response_metadata.next_cursor``; a message's
+``metadata`` only with ``include_all_metadata=true``.
+https://docs.slack.dev/reference/methods/conversations.history,
+https://docs.slack.dev/reference/methods/conversations.replies,
+https://docs.slack.dev/messaging/message-metadata
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 WEBHOOK_PATH = "/services/T0000000000/B0000000000/local0webhook0secret"
 BOT_TOKEN = "xoxb-0000000000-local-bot-token-secret"
@@ -63,6 +70,11 @@ class SlackStub:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self._script: list[tuple[int, dict[str, str], str]] = []
+        # Answers to lose: "after" (posted, then the connection is cut), "before" (cut, not
+        # posted), "garbage" (posted, answered 200 with a body that is not Slack's JSON).
+        self._lose: list[str] = []
+        # What the channels hold: (channel ID, ts, thread_ts, message body).
+        self.channels: list[tuple[str, str, str | None, dict]] = []
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         stub = self
@@ -71,15 +83,33 @@ class SlackStub:
             def log_message(self, *args):  # quiet
                 pass
 
+            def do_GET(self):
+                status, headers, answer = stub._read(self.path, self.headers.get("Authorization", ""))
+                with stub._lock:
+                    stub.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}, None, status, answer))
+                self._reply(status, headers, answer)
+
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
                     body = json.loads(raw)
                 except ValueError:
                     body = None
+                lose = stub._lose.pop(0) if stub._lose else None
+                if lose == "before":
+                    self.close_connection = True
+                    return
                 status, headers, answer = stub._answer(self.path, self.headers.get("Authorization", ""), body)
                 with stub._lock:
                     stub.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body, status, answer))
+                if lose == "after":
+                    self.close_connection = True
+                    return
+                if lose == "garbage":
+                    answer = "<html>upstream timed out</html>"
+                self._reply(status, headers, answer)
+
+            def _reply(self, status, headers, answer):
                 data = answer.encode()
                 self.send_response(status)
                 for k, v in headers.items():
@@ -100,6 +130,44 @@ class SlackStub:
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         self._script.extend([(status, headers, body)] * times)
 
+    def lose(self, how: str, times: int = 1) -> None:
+        """Lose the answer to the next ``times`` posts: ``after`` posting, ``before``, or ``garbage``."""
+        self._lose.extend([how] * times)
+
+    def _read(self, path: str, auth: str) -> tuple[int, dict[str, str], str]:
+        url = urlsplit(path)
+        q = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path not in ("/api/conversations.history", "/api/conversations.replies"):
+            return 404, {}, "no_service"
+        if auth != f"Bearer {BOT_TOKEN}":
+            return 200, {}, json.dumps({"ok": False, "error": "invalid_auth"})
+        channel = q.get("channel", "")
+        if not re.fullmatch(r"[CGD][A-Z0-9]{8,}", channel):
+            return 200, {}, json.dumps({"ok": False, "error": "channel_not_found"})
+        oldest = float(q.get("oldest", "0"))
+        limit = min(int(q.get("limit", "100")), 999)
+        start = int(q.get("cursor", "0") or 0)
+        with self._lock:
+            held = list(self.channels)
+        if url.path.endswith("replies"):
+            thread = q.get("ts")
+            found = [m for m in held if m[0] == channel and (m[1] == thread or m[2] == thread)]
+        else:
+            found = [m for m in held if m[0] == channel and m[2] is None]
+        found = [m for m in reversed(found) if float(m[1]) > oldest]
+        page = found[start:start + limit]
+        messages = []
+        for _, ts, thread_ts, body in page:
+            m = {"type": "message", "ts": ts, "text": body.get("text", "")}
+            if thread_ts:
+                m["thread_ts"] = thread_ts
+            if "metadata" in body and q.get("include_all_metadata") == "true":
+                m["metadata"] = body["metadata"]
+            messages.append(m)
+        more = start + limit < len(found)
+        return 200, {}, json.dumps({"ok": True, "messages": messages, "has_more": more,
+                                    "response_metadata": {"next_cursor": str(start + limit) if more else ""}})
+
     def _answer(self, path: str, auth: str, body: dict | None) -> tuple[int, dict[str, str], str]:
         if self._script:
             return self._script.pop(0)
@@ -110,7 +178,9 @@ class SlackStub:
                 return 200, {}, json.dumps({"ok": False, "error": "channel_not_found"})
             if violations(body):
                 return 200, {}, json.dumps({"ok": False, "error": "invalid_blocks"})
-            ts = f"1764150000.{next(self._ts):06d}"
+            ts = f"{time.time():.0f}.{next(self._ts):06d}"
+            with self._lock:
+                self.channels.append((body["channel"], ts, body.get("thread_ts"), body))
             return 200, {}, json.dumps({"ok": True, "channel": body["channel"], "ts": ts, "message": {"ts": ts}})
         if path == WEBHOOK_PATH:
             if not body or violations(body):
@@ -120,7 +190,8 @@ class SlackStub:
 
     def delivered(self) -> list[dict]:
         """The messages Slack accepted, in order (what people see in the channel)."""
-        return [r.body for r in self.requests if r.status == 200 and (r.answer == "ok" or json.loads(r.answer).get("ok"))]
+        return [r.body for r in self.requests
+                if r.body is not None and r.status == 200 and (r.answer == "ok" or json.loads(r.answer).get("ok"))]
 
     def close(self) -> None:
         self._server.shutdown()

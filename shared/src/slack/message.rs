@@ -24,7 +24,7 @@ pub const FALLBACK_TEXT: usize = 3000;
 /// One notification from the alert topic, with what its SNS delivery adds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alert {
-    /// The SNS message id: what "posted once" is keyed on.
+    /// The SNS message id.
     pub message_id: String,
     pub published_epoch: i64,
     pub published: String,
@@ -61,6 +61,16 @@ impl Alert {
             self.notification.lifecycle(),
             Some(Lifecycle::Resolved { .. })
         )
+    }
+
+    /// What "posted once" is keyed on: the notification's own id, so a producer's retry in a
+    /// second SNS message is posted once too; the SNS message id for a document without one.
+    pub fn delivery_key(&self) -> String {
+        if self.notification.id.is_empty() {
+            format!("sns-message#{}", self.message_id)
+        } else {
+            self.notification.id.clone()
+        }
     }
 
     /// A finding that a later resolution will reply to.

@@ -14,9 +14,10 @@ pub mod ports;
 use crate::error::{Error, Result};
 use crate::events::SnsNotice;
 use crate::notify::Severity;
+use client::{LOOK_BACK, Posted};
 use config::Destination;
 use message::{Alert, render};
-use ports::{Claim, DeliveryStore, Poster};
+use ports::{Claim, DeliveryStore, PostError, Poster, Target};
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -93,53 +94,66 @@ impl<S: Poster + Sync, D: DeliveryStore + Sync> Notifier<S, D> {
                 }
             }
         };
-        match self.deliveries.claim(&message_id).await? {
+        let key = alert.delivery_key();
+        let target = Target {
+            channel: channel.as_deref(),
+            thread_ts: thread_ts.as_deref(),
+            key: &key,
+        };
+        match self.deliveries.claim(&key, &message_id).await? {
             Claim::Mine => {}
             Claim::Posted => {
-                tracing::info!(%message_id, "already posted, not posting again");
+                tracing::info!(%message_id, notification_id = %key, "already posted, not posting again");
                 return Ok(Delivery::Duplicate { message_id });
             }
-            Claim::InFlight => {
-                return Err(failed(
-                    format!(
-                        "SNS message {message_id} is being posted by another invocation; try again later"
-                    ),
-                    true,
-                ));
-            }
-            Claim::Interrupted => {
-                return Err(failed(
-                    format!(
-                        "an earlier attempt to post SNS message {message_id} was interrupted: it may be in Slack already, so it is not posted again (check the channel)"
-                    ),
-                    false,
-                ));
+            Claim::InFlight => return Err(in_flight(&key)),
+            Claim::Interrupted { claimed_at } => {
+                // Never posted again blindly: look in the channel first, where that is possible.
+                let since = claimed_at.saturating_sub(LOOK_BACK.as_secs());
+                match self.slack.find(target, since, deadline).await {
+                    Ok(Some(found)) => {
+                        tracing::info!(%message_id, notification_id = %key, ts = found.ts.as_deref().unwrap_or_default(), "an interrupted post is in Slack, not posting again");
+                        self.deliveries.posted(&key).await?;
+                        self.remember_opener(&alert, &found).await?;
+                        return Ok(Delivery::Duplicate { message_id });
+                    }
+                    Ok(None) => {
+                        if self.deliveries.reclaim(&key, claimed_at).await? != Claim::Mine {
+                            return Err(in_flight(&key));
+                        }
+                        tracing::info!(%message_id, notification_id = %key, "an interrupted post is not in Slack, posting it");
+                    }
+                    Err(cannot_tell) => {
+                        return Err(failed(
+                            format!(
+                                "an earlier attempt to post notification {key} (SNS message {message_id}) was interrupted: it may be in Slack already, so it is not posted again (check the channel; {})",
+                                reason(&cannot_tell)
+                            ),
+                            false,
+                        ));
+                    }
+                }
             }
         }
-        let posted = match self
-            .slack
-            .post(&message, channel.as_deref(), thread_ts.as_deref(), deadline)
-            .await
-        {
+        let posted = match self.slack.post(&message, target, deadline).await {
             Ok(posted) => posted,
-            Err(err) => {
+            Err(PostError::NotPosted(err)) => {
                 // Not posted: the retry may post it. If even this fails, the claim expires into
-                // "interrupted" and the message ends in the dead-letter queue, not in Slack twice.
-                if let Err(release) = self.deliveries.release(&message_id).await {
+                // "interrupted", and is looked for before it is posted again.
+                if let Err(release) = self.deliveries.release(&key).await {
                     tracing::error!(%message_id, error = %release, "could not release the claim");
                 }
                 return Err(err);
             }
+            Err(PostError::MaybePosted(err)) => {
+                if let Err(unsure) = self.deliveries.unsure(&key).await {
+                    tracing::error!(%message_id, error = %unsure, "could not mark the claim unsure; it expires into interrupted");
+                }
+                return Err(err);
+            }
         };
-        self.deliveries.posted(&message_id).await?;
-        if let (true, Some(thread), Some(channel), Some(ts)) = (
-            alert.opens(),
-            &alert.notification.thread_id,
-            &posted.channel,
-            &posted.ts,
-        ) {
-            self.deliveries.remember_thread(thread, channel, ts).await?;
-        }
+        self.deliveries.posted(&key).await?;
+        self.remember_opener(&alert, &posted).await?;
         tracing::info!(
             %message_id,
             mode = self.slack.destination().mode(),
@@ -158,8 +172,38 @@ impl<S: Poster + Sync, D: DeliveryStore + Sync> Notifier<S, D> {
     }
 }
 
+impl<S: Poster + Sync, D: DeliveryStore + Sync> Notifier<S, D> {
+    /// Where a finding's opening message is, for its resolution's reply.
+    async fn remember_opener(&self, alert: &Alert, posted: &Posted) -> Result<()> {
+        if let (true, Some(thread), Some(channel), Some(ts)) = (
+            alert.opens(),
+            &alert.notification.thread_id,
+            &posted.channel,
+            &posted.ts,
+        ) {
+            self.deliveries.remember_thread(thread, channel, ts).await?;
+        }
+        Ok(())
+    }
+}
+
+fn in_flight(key: &str) -> Error {
+    failed(
+        format!("notification {key} is being posted by another invocation; try again later"),
+        true,
+    )
+}
+
+/// What went wrong with Slack, without the error's "Slack:" prefix.
+pub(crate) fn reason(e: &Error) -> String {
+    match e {
+        Error::Delivery { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// A message that could not be posted; `retryable` when running the invocation again may help.
-fn failed(message: String, retryable: bool) -> Error {
+pub(crate) fn failed(message: String, retryable: bool) -> Error {
     Error::Delivery {
         service: "Slack",
         message,
@@ -206,8 +250,14 @@ mod tests {
     }
 
     fn notice(message_id: &str, lifecycle: Option<Lifecycle>) -> SnsNotice {
+        let resolves = matches!(lifecycle, Some(Lifecycle::Resolved { .. }));
         let n = Notification {
-            id: "az-finding-1".into(),
+            id: if resolves {
+                "az-finding-1-resolved"
+            } else {
+                "az-finding-1"
+            }
+            .into(),
             event_type: "AzFinding".into(),
             severity: Severity::Critical,
             title: "No healthy target in use1-az2".into(),
@@ -263,20 +313,25 @@ mod tests {
             .messages
             .lock()
             .unwrap()
-            .insert("m-1".into(), Claim::InFlight);
+            .insert("az-finding-1".into(), Claim::InFlight);
         let err = n.deliver(&notice("m-1", None), soon()).await.unwrap_err();
         assert!(err.retryable(), "the retry finds it posted: {err}");
         assert_eq!(posts(&n), 0);
     }
 
-    #[tokio::test]
-    async fn a_claim_left_by_a_dead_invocation_is_never_posted_blindly() {
-        let n = notifier();
+    fn interrupted(n: &Notifier<FakePoster, MemoryDeliveries>) {
         n.deliveries
             .messages
             .lock()
             .unwrap()
-            .insert("m-1".into(), Claim::Interrupted);
+            .insert("az-finding-1".into(), Claim::Interrupted { claimed_at: 7 });
+    }
+
+    #[tokio::test]
+    async fn a_claim_left_by_a_dead_invocation_is_never_posted_blindly() {
+        let mut n = notifier();
+        n.slack.readable = false;
+        interrupted(&n);
         let err = n.deliver(&notice("m-1", None), soon()).await.unwrap_err();
         assert!(
             !err.retryable(),
@@ -284,6 +339,65 @@ mod tests {
         );
         assert!(err.to_string().contains("may be in Slack already"), "{err}");
         assert_eq!(posts(&n), 0);
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_post_is_looked_for_and_posted_only_if_absent() {
+        // Not in the channel: taken over and posted, once.
+        let n = notifier();
+        interrupted(&n);
+        let d = n.deliver(&notice("m-1", None), soon()).await.unwrap();
+        assert!(matches!(d, Delivery::Posted { .. }), "{d:?}");
+        assert_eq!(posts(&n), 1);
+        assert_eq!(
+            n.deliver(&notice("m-1", None), soon()).await.unwrap(),
+            Delivery::Duplicate {
+                message_id: "m-1".into()
+            }
+        );
+        // In the channel already: marked posted, not posted again.
+        let n = notifier();
+        *n.slack.lost.lock().unwrap() = 1;
+        let err = n.deliver(&notice("m-1", None), soon()).await.unwrap_err();
+        assert!(!err.retryable(), "{err}");
+        assert_eq!(
+            n.deliver(&notice("m-1", None), soon()).await.unwrap(),
+            Delivery::Duplicate {
+                message_id: "m-1".into()
+            }
+        );
+        assert_eq!(posts(&n), 1);
+        assert_eq!(
+            n.deliveries.messages.lock().unwrap()["az-finding-1"],
+            Claim::Posted
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_where_slack_cannot_be_read_is_never_posted_again() {
+        let mut n = notifier();
+        n.slack.readable = false;
+        *n.slack.lost.lock().unwrap() = 1;
+        n.deliver(&notice("m-1", None), soon()).await.unwrap_err();
+        for _ in 0..3 {
+            let err = n.deliver(&notice("m-1", None), soon()).await.unwrap_err();
+            assert!(err.to_string().contains("may be in Slack already"), "{err}");
+            assert!(!err.retryable());
+        }
+        assert_eq!(posts(&n), 1);
+    }
+
+    #[tokio::test]
+    async fn a_producers_retry_in_another_sns_message_is_posted_once() {
+        let n = notifier();
+        n.deliver(&notice("m-1", None), soon()).await.unwrap();
+        assert_eq!(
+            n.deliver(&notice("m-2", None), soon()).await.unwrap(),
+            Delivery::Duplicate {
+                message_id: "m-2".into()
+            }
+        );
+        assert_eq!(posts(&n), 1);
     }
 
     #[tokio::test]
