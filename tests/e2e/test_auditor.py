@@ -112,10 +112,13 @@ def test_an_event_audits_only_the_service_it_names(emu, audit):
                        "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "ModifyVpcEndpointServiceConfiguration",
                                   "awsRegion": "us-east-1", "requestParameters": {"serviceId": "vpce-svc-0fffffff"}}})
     assert other.ok and other.body["opened"] == []
-    named = fn.invoke({**scheduled_event(), "detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2",
-                       "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "ModifyVpcEndpointServiceConfiguration",
-                                  "awsRegion": "us-east-1", "requestParameters": {"serviceId": p.service_id}}})
-    assert checks(named) == ["blackhole"]
+    naming = {**scheduled_event(), "detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2",
+              "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "ModifyVpcEndpointServiceConfiguration",
+                         "awsRegion": "us-east-1", "requestParameters": {"serviceId": p.service_id}}}
+    # From an account that is neither the provider nor among EVENT_SENDER_ACCOUNT_IDS: no audit.
+    stranger = fn.invoke({**naming, "account": "999999999999"})
+    assert stranger.body == {"ignored": "event from account 999999999999, which is neither this account nor in EVENT_SENDER_ACCOUNT_IDS"}
+    assert checks(fn.invoke(naming)) == ["blackhole"]
 
 
 # --- production-shaped estates ---------------------------------------------------------------

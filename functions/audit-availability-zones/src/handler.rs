@@ -13,6 +13,7 @@ use autopilot::ids::find_ids;
 use autopilot::notify::SnsPublisher;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 /// The calls that change what an endpoint service or a consumer endpoint serves (EC2), or where
 /// an NLB sends traffic (ELB).
@@ -30,11 +31,13 @@ const AUDITED_EVENTS: &[(&str, &str)] = &[
 
 pub struct Deps {
     auditor: Auditor<AwsEstate, DynamoFindings, SnsPublisher>,
+    senders: BTreeSet<String>,
 }
 
 impl Deps {
     pub fn new(sdk: &SdkConfig, config: Config) -> Self {
         Deps {
+            senders: config.senders,
             auditor: Auditor {
                 estate: AwsEstate {
                     ec2: aws_sdk_ec2::Client::new(sdk),
@@ -58,7 +61,7 @@ impl Deps {
 }
 
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<AuditReport>, Error> {
-    let scope = match scope_of(event.payload) {
+    let scope = match scope_of(event.payload, &deps.senders) {
         Ok(scope) => scope,
         Err(triage) => return triage.answer(),
     };
@@ -75,11 +78,18 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Aud
 
 /// Audit only what the event touched: the endpoint services it names. ELB events name load
 /// balancers and target groups, which map to services only through reads, so they audit everything.
-pub fn scope_of(payload: Value) -> Result<AuditScope, Triage> {
+/// An event from an account not among `senders` starts nothing.
+pub fn scope_of(payload: Value, senders: &BTreeSet<String>) -> Result<AuditScope, Triage> {
     match classify(payload)? {
         Incoming::Scheduled => Ok(AuditScope::All),
         Incoming::CloudTrail(event) => {
             event.handled(AUDITED_EVENTS)?;
+            if !senders.contains(&event.account) {
+                return Err(Triage::Ignored(format!(
+                    "event from account {}, which is neither this account nor in EVENT_SENDER_ACCOUNT_IDS",
+                    event.account
+                )));
+            }
             let r = &event.record;
             let text = format!("{} {}", r.request, r.response);
             let services = find_ids(&text, "vpce-svc-");
@@ -106,9 +116,13 @@ mod tests {
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
     }
 
+    fn senders() -> BTreeSet<String> {
+        ["111111111111", "123456789123"].map(String::from).into()
+    }
+
     #[test]
     fn events_naming_a_service_audit_that_service() {
-        let scope = scope_of(sample("eventbridge-create-vpc-endpoint.json")).unwrap();
+        let scope = scope_of(sample("eventbridge-create-vpc-endpoint.json"), &senders()).unwrap();
         assert_eq!(
             scope,
             AuditScope::Services(["vpce-svc-0123456789abcdef0".to_owned()].into())
@@ -118,13 +132,29 @@ mod tests {
     #[test]
     fn elb_events_and_schedules_audit_everything_and_others_are_ignored() {
         let mut elb = sample("real/elbv2_AddTags__eventbridge.json");
-        assert!(matches!(scope_of(elb.clone()), Err(Triage::Ignored(_))));
+        assert!(matches!(
+            scope_of(elb.clone(), &senders()),
+            Err(Triage::Ignored(_))
+        ));
         elb["detail"]["eventName"] = json!("ModifyTargetGroupAttributes");
-        assert_eq!(scope_of(elb.clone()).unwrap(), AuditScope::All);
+        assert_eq!(scope_of(elb.clone(), &senders()).unwrap(), AuditScope::All);
         elb["detail"]["errorCode"] = json!("ValidationError");
         assert!(
-            matches!(scope_of(elb), Err(Triage::Ignored(why)) if why.contains("ValidationError"))
+            matches!(scope_of(elb, &senders()), Err(Triage::Ignored(why)) if why.contains("ValidationError"))
         );
-        assert_eq!(scope_of(sample("scheduled.json")).unwrap(), AuditScope::All);
+        assert_eq!(
+            scope_of(sample("scheduled.json"), &senders()).unwrap(),
+            AuditScope::All
+        );
+    }
+
+    #[test]
+    fn an_event_from_an_account_not_among_the_senders_starts_nothing() {
+        let event = sample("eventbridge-create-vpc-endpoint.json");
+        let only_home = ["999999999999".to_owned()].into();
+        assert!(matches!(
+            scope_of(event, &only_home),
+            Err(Triage::Ignored(why)) if why.contains("account 111111111111, which is neither this account nor in EVENT_SENDER_ACCOUNT_IDS")
+        ));
     }
 }
