@@ -46,3 +46,5 @@ pub use error::{Error, Result};
 
 #[cfg(test)]
 pub(crate) mod fakes;
+#[cfg(test)]
+mod properties;
