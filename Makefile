@@ -4,10 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# checkov in a venv of its own: its dependencies conflict with moto's and cfn-lint's
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 FUNCTIONS := accept-endpoint-connections associate-private-zones audit-availability-zones notify-slack connection-notifications
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test test-rust test-e2e lint bench build size-breakdown deploy venv clean
+.PHONY: demo test test-rust test-e2e lint deny cargo-deny bench build size-breakdown deploy venv clean
 
 ## demo: run the scenario on the local emulator with the functions' release binaries
 demo: $(STAMP)
@@ -35,22 +38,41 @@ bench: build $(STAMP)
 	$(PY) tests/bench_audit.py
 	$(PY) tests/bench_zones.py
 
-## lint: formatting, clippy, the template linter
-lint: $(STAMP)
+## lint: formatting, clippy, the template linter, checkov on the templates, cargo deny
+lint: $(STAMP) $(CHECKOV_STAMP) deny
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml spoke-template.yaml
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework cloudformation --skip-download \
+	  --file template.yaml --file spoke-template.yaml
+
+## deny: the Rust dependency tree's licences, sources and duplicate versions, as deny.toml allows
+## (the advisories check needs GitHub: see the README's "Develop"; drop --hide-inclusion-graph to see
+## which crates pull a duplicate in)
+CARGO_DENY_VERSION := 0.20.2
+deny: cargo-deny
+	cargo deny --locked check --hide-inclusion-graph licenses bans sources
+
+# cargo-deny at the pinned version, installed only when `cargo deny --version` says otherwise
+cargo-deny:
+	@[ "$$(cargo deny --version 2>/dev/null)" = "cargo-deny $(CARGO_DENY_VERSION)" ] || \
+	  cargo install --locked cargo-deny@$(CARGO_DENY_VERSION)
 
 venv: $(STAMP)
 $(STAMP): tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r tests/requirements.txt
+	touch $@
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-checkov.txt
 	touch $@
 
 ## build / deploy: arm64 Lambda artifacts with cargo-lambda, through SAM (BuildMethod: rust-cargolambda)
 ARM64 := aarch64-unknown-linux-gnu
 $(VENV)/.deploy: requirements-deploy.txt $(STAMP)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-deploy.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-deploy.txt
 	@rustup target list --installed 2>/dev/null | grep -qx $(ARM64) || rustup target add $(ARM64) || { \
 	  echo "make build: the Rust target $(ARM64) is not installed and 'rustup target add $(ARM64)' failed." >&2; \
 	  echo "  cargo-lambda needs it to cross-build the arm64 functions: install it with rustup, then run make build again." >&2; \
@@ -73,4 +95,4 @@ deploy: build
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam deploy --guided --capabilities CAPABILITY_NAMED_IAM
 
 clean:
-	rm -rf $(VENV) .aws-sam
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam
