@@ -10,7 +10,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 FUNCTIONS := accept-endpoint-connections associate-private-zones audit-availability-zones notify-slack connection-notifications
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test test-rust test-e2e lint deny cargo-deny bench build size-breakdown deploy venv clean
+.PHONY: demo test test-rust test-e2e lint deny cargo-deny fuzz bench build size-breakdown deploy venv clean
 
 ## demo: run the scenario on the local emulator with the functions' release binaries
 demo: $(STAMP)
@@ -57,6 +57,19 @@ deny: cargo-deny
 cargo-deny:
 	@[ "$$(cargo deny --version 2>/dev/null)" = "cargo-deny $(CARGO_DENY_VERSION)" ] || \
 	  cargo install --locked cargo-deny@$(CARGO_DENY_VERSION)
+
+## fuzz: each parser that sees outside input under libFuzzer for FUZZ_SECONDS (default 60) each,
+## seeded from events/ (needs a nightly toolchain; cargo-fuzz is installed when missing)
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := envelope chatbot policy rules
+CARGO_FUZZ_VERSION := 0.13.2
+fuzz: $(STAMP)
+	@[ "$$(cargo fuzz --version 2>/dev/null)" = "cargo-fuzz $(CARGO_FUZZ_VERSION)" ] || \
+	  cargo install --locked cargo-fuzz@$(CARGO_FUZZ_VERSION)
+	$(PY) tests/fuzz_seeds.py fuzz/corpus
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  cargo +nightly fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
 
 venv: $(STAMP)
 $(STAMP): tests/requirements.txt

@@ -46,5 +46,7 @@ pub use error::{Error, Result};
 
 #[cfg(test)]
 pub(crate) mod fakes;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 #[cfg(test)]
 mod properties;

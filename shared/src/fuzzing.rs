@@ -1,0 +1,165 @@
+//! The parsers that see outside input, as fuzz targets: each takes any bytes, must not panic, and
+//! checks what must hold of what it accepts. `fuzz/` runs them under libFuzzer (`make fuzz`); the
+//! tests below run them on every sample in `events/`, so `make test` exercises them too.
+
+use crate::endpoint_connections::policy::{Connection, Policy, Tags, decide};
+use crate::events::{Incoming, classify};
+use crate::notify::Notification;
+use crate::private_zones::rules::{Rules, Vpc, Zone, plan};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An event as Lambda hands it over: the envelope (EventBridge, CloudTrail in EventBridge, SNS,
+/// schedule), the CloudTrail normaliser and the SNS body extraction.
+pub fn envelope(data: &[u8]) {
+    let Ok(event) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    match classify(event) {
+        Ok(Incoming::CloudTrail(e)) => {
+            let _ = e.handled(&[("aws.ec2", "CreateVpc"), ("aws.ec2", "CreateVpcEndpoint")]);
+            for part in [&e.record.request, &e.record.response] {
+                let _ = crate::ids::find_ids(&part.to_string(), "vpce-svc-");
+            }
+        }
+        Ok(Incoming::Sns(notices)) => {
+            for n in notices {
+                chatbot(n.message.as_bytes());
+            }
+        }
+        Ok(_) => {}
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+}
+
+/// The Chatbot custom notification the Slack notifier reads: what it accepts, written back in
+/// the same format, reads back the same.
+pub fn chatbot(data: &[u8]) {
+    let Ok(doc) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let Ok(read) = Notification::from_chatbot(&doc) else {
+        return;
+    };
+    let written = read.to_chatbot();
+    let again = Notification::from_chatbot(&written)
+        .unwrap_or_else(|e| panic!("what we write does not read back: {e}\n{written}"));
+    assert_eq!(again.to_chatbot(), written, "written twice differs");
+}
+
+/// The connection policy: parsed or refused with its places; a parsed one decides.
+pub fn policy(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match Policy::parse(text) {
+        Ok(policy) => {
+            let probe: Vec<Connection> = policy
+                .service_ids()
+                .map(|service| Connection {
+                    service_id: service.to_owned(),
+                    endpoint_id: "vpce-0f".into(),
+                    owner: "111111111111".into(),
+                    state: "pendingAcceptance".into(),
+                    vpc_id: Some("vpc-0a".into()),
+                    tags: Tags::Complete(BTreeMap::from([("team".into(), "a".into())])),
+                })
+                .collect();
+            assert_eq!(decide(&policy, &probe).len(), probe.len());
+        }
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+}
+
+/// The zone rules: parsed or refused with their places; parsed ones plan.
+pub fn rules(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match Rules::parse(text) {
+        Ok(rules) => {
+            let zones: Vec<Zone> = rules
+                .rules
+                .iter()
+                .flat_map(|r| r.zones.iter())
+                .map(|id| Zone {
+                    id: id.clone(),
+                    name: "internal.".into(),
+                    tags: BTreeMap::new(),
+                    vpcs: BTreeSet::new(),
+                })
+                .collect();
+            for account in &rules.accounts {
+                for region in &rules.regions {
+                    let vpc = Vpc {
+                        account: account.clone(),
+                        region: region.clone(),
+                        vpc_id: "vpc-0a".into(),
+                        tags: BTreeMap::new(),
+                    };
+                    for step in plan(&rules, &vpc, &zones) {
+                        assert!(zones.iter().any(|z| z.id == step.zone_id));
+                    }
+                }
+            }
+        }
+        Err(e) => assert!(!e.to_string().is_empty()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    /// Every file under `events/`, the fuzzers' seeds.
+    fn samples() -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "json") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../events"),
+            &mut out,
+        );
+        out
+    }
+
+    #[test]
+    fn every_target_takes_every_sample_and_its_damaged_copies() {
+        let samples = samples();
+        assert!(samples.len() > 20, "{} samples", samples.len());
+        for path in samples {
+            let data = std::fs::read(&path).unwrap();
+            // The sample, then cut short and with a byte flipped at a few places.
+            let mut inputs = vec![data.clone()];
+            for at in [data.len() / 3, data.len() / 2, data.len() * 9 / 10] {
+                inputs.push(data[..at].to_vec());
+                let mut flipped = data.clone();
+                flipped[at] ^= 0x20;
+                inputs.push(flipped);
+            }
+            for input in &inputs {
+                envelope(input);
+                chatbot(input);
+                policy(input);
+                rules(input);
+            }
+        }
+    }
+
+    #[test]
+    fn the_sample_documents_are_valid() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/documents");
+        let read = |name: &str| std::fs::read_to_string(docs.join(name)).unwrap();
+        Policy::parse(&read("connection-policy.json")).unwrap();
+        Rules::parse(&read("zone-rules.json")).unwrap();
+    }
+}
