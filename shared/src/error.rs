@@ -101,6 +101,29 @@ fn summarize(items: &[ItemFailure]) -> String {
         .join("; ")
 }
 
+/// `CredentialsRefused` when the error's cause is a credentials provider that answered with a
+/// refusal (STS `AccessDenied` for a spoke or consumer role, a role that does not exist), not a
+/// timeout or an unreachable endpoint.
+fn credentials_refused(err: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    #[cfg(any(feature = "private-zones", feature = "availability-zones"))]
+    {
+        use aws_credential_types::provider::error::CredentialsError;
+        let mut cause = err.source();
+        while let Some(e) = cause {
+            if let Some(c) = e.downcast_ref::<CredentialsError>() {
+                return matches!(
+                    c,
+                    CredentialsError::ProviderError(_) | CredentialsError::InvalidConfiguration(_)
+                )
+                .then_some("CredentialsRefused");
+            }
+            cause = e.source();
+        }
+    }
+    let _ = err;
+    None
+}
+
 impl Error {
     /// Wrap an SDK error, keeping the service's error code and whether a retry can help.
     pub fn aws<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
@@ -108,8 +131,12 @@ impl Error {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let code = err.code().map(str::to_owned);
+        let refused = credentials_refused(&err);
+        let code = err.code().or(refused).map(str::to_owned);
         let retryable = match &err {
+            // A role another account will not let us assume fails before the request is sent;
+            // trying again does not help.
+            SdkError::DispatchFailure(_) if refused.is_some() => false,
             SdkError::TimeoutError(_)
             | SdkError::DispatchFailure(_)
             | SdkError::ResponseError(_) => true,
@@ -199,5 +226,28 @@ mod tests {
             e.to_string(),
             "1 item(s) not applied: vpce-1 (InvalidVpcEndpointState: not pending)"
         );
+    }
+
+    #[test]
+    #[cfg(feature = "private-zones")]
+    fn a_role_sts_refuses_is_final_and_a_timed_out_one_is_retried() {
+        use aws_credential_types::provider::error::CredentialsError;
+        use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        type Sdk = SdkError<aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsError, HttpResponse>;
+        let failed = |cause: CredentialsError| -> Error {
+            let err: Sdk = SdkError::dispatch_failure(ConnectorError::other(Box::new(cause), None));
+            Error::aws("ec2:DescribeVpcs", err)
+        };
+        let refused = failed(CredentialsError::provider_error(
+            "AccessDenied: not authorized to perform sts:AssumeRole",
+        ));
+        assert!(!refused.retryable(), "{refused}");
+        assert_eq!(refused.code(), Some("CredentialsRefused"));
+        let slow = failed(CredentialsError::provider_timed_out(
+            std::time::Duration::from_secs(5),
+        ));
+        assert!(slow.retryable(), "{slow}");
+        assert_eq!(slow.code(), None);
     }
 }
