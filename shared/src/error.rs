@@ -30,6 +30,11 @@ pub enum Error {
     #[error("configuration: {0}")]
     Config(String),
 
+    /// Another run holds the work this one would do (the acceptor applies one run at a time):
+    /// nothing was changed; trying again later helps.
+    #[error("busy: {0}")]
+    Busy(String),
+
     /// The event is not one this function understands, or is malformed. Nothing was changed.
     #[error("invalid event: {0}")]
     InvalidEvent(String),
@@ -161,7 +166,7 @@ impl Error {
             Error::Aws { retryable, .. } | Error::Delivery { retryable, .. } => *retryable,
             // Unsuccessful items are often a race (an endpoint that changed state meanwhile): the
             // retry re-reads the truth and decides again.
-            Error::Unapplied(_) => true,
+            Error::Unapplied(_) | Error::Busy(_) => true,
             Error::Config(_) | Error::InvalidEvent(_) | Error::Policy(_) => false,
         }
     }
@@ -180,6 +185,7 @@ impl Error {
             } => "Aws",
             Error::Unapplied(_) => "Unapplied",
             Error::Delivery { .. } => "Delivery",
+            Error::Busy(_) => "Busy",
         }
     }
 

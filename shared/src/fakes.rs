@@ -268,6 +268,8 @@ mod connections {
         pub outbox: Mutex<Entries>,
         pub claims: Mutex<BTreeMap<String, Known>>,
         pub fault: Fault,
+        /// Who holds the lock to apply decisions.
+        pub locked: Mutex<Option<String>>,
     }
 
     impl Memory for MemoryOfConnections {
@@ -313,6 +315,23 @@ mod connections {
             ids.iter().for_each(|id| {
                 claims.remove(id);
             });
+            Ok(())
+        }
+
+        async fn lock(&self, holder: &str) -> Result<bool> {
+            let mut locked = self.locked.lock().unwrap();
+            if locked.is_some() {
+                return Ok(false);
+            }
+            *locked = Some(holder.to_owned());
+            Ok(true)
+        }
+
+        async fn unlock(&self, holder: &str) -> Result<()> {
+            let mut locked = self.locked.lock().unwrap();
+            if locked.as_deref() == Some(holder) {
+                *locked = None;
+            }
             Ok(())
         }
     }

@@ -39,6 +39,8 @@ pub mod https;
     feature = "slack"
 ))]
 pub mod ledger;
+#[cfg(any(feature = "endpoint-connections", feature = "private-zones"))]
+pub mod preview;
 #[cfg(feature = "slack")]
 pub mod slack;
 

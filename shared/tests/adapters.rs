@@ -294,6 +294,17 @@ async fn unapplied_decisions_are_announced_and_fail_the_run() {
         .then_output(|| BatchGetItemOutput::builder().build());
     let write = mock!(aws_sdk_dynamodb::Client::batch_write_item)
         .then_output(|| BatchWriteItemOutput::builder().build());
+    // The lock that keeps one run applying at a time: taken conditionally, given back.
+    let lock = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(|r| {
+            r.condition_expression() == Some("attribute_not_exists(pk) OR lease_until < :now")
+        })
+        .then_output(|| aws_sdk_dynamodb::operation::put_item::PutItemOutput::builder().build());
+    let unlock = mock!(aws_sdk_dynamodb::Client::delete_item)
+        .match_requests(|r| r.condition_expression() == Some("holder = :holder"))
+        .then_output(|| {
+            aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput::builder().build()
+        });
     let publish = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|r| {
             let doc: serde_json::Value =
@@ -321,7 +332,11 @@ async fn unapplied_decisions_are_announced_and_fail_the_run() {
             Duration::from_secs(3600),
         ),
         memory: DynamoMemory::new(
-            mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get, &write]),
+            mock_client!(
+                aws_sdk_dynamodb,
+                RuleMode::MatchAny,
+                [&get, &write, &lock, &unlock]
+            ),
             "t",
         ),
         publisher: SnsPublisher::new(
@@ -334,6 +349,7 @@ async fn unapplied_decisions_are_announced_and_fail_the_run() {
         r#"{{"version":1,"services":{{"{SVC}":{{"allow":[{{"accounts":["111111111111"]}}],"otherwise":"reject"}}}}}}"#
     ));
     let err = acceptor.run(policy, Scope::All).await.unwrap_err();
+    assert_eq!((lock.num_calls(), unlock.num_calls()), (1, 1));
     assert_eq!(err.kind(), "Unapplied");
     assert!(err.retryable());
     assert!(

@@ -6,22 +6,17 @@ use autopilot::cloudtrail::{get, list, path, scalar_string};
 use autopilot::config::PolicySource;
 use autopilot::endpoint_connections::claims::{Claim, TagChange};
 use autopilot::endpoint_connections::config::Config;
-use autopilot::endpoint_connections::ec2::Ec2Connections;
-use autopilot::endpoint_connections::load_policy;
-use autopilot::endpoint_connections::memory::DynamoMemory;
-use autopilot::endpoint_connections::run::{Acceptor, Report, Scope};
+use autopilot::endpoint_connections::run::{Report, Scope};
+use autopilot::endpoint_connections::{self, AwsAcceptor, load_policy};
 use autopilot::events::{Answer, CloudTrailEvent, Incoming, Triage, classify};
 use autopilot::ids::{find_ids, service_id_from_name};
-use autopilot::ledger::DynamoLedger;
-use autopilot::notify::SnsPublisher;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// Everything built once per cold start.
 pub struct Deps {
-    acceptor: Acceptor<Ec2Connections, DynamoLedger, DynamoMemory, SnsPublisher>,
+    acceptor: AwsAcceptor,
     ssm: aws_sdk_ssm::Client,
     policy_source: PolicySource,
 }
@@ -29,23 +24,7 @@ pub struct Deps {
 impl Deps {
     pub fn new(sdk: &SdkConfig, config: Config) -> Self {
         Deps {
-            acceptor: Acceptor {
-                connections: Ec2Connections::new(aws_sdk_ec2::Client::new(sdk)),
-                ledger: DynamoLedger::new(
-                    aws_sdk_dynamodb::Client::new(sdk),
-                    config.run.decisions_table.clone(),
-                    Duration::from_secs(config.run.decision_memory_hours * 3600),
-                ),
-                memory: DynamoMemory::new(
-                    aws_sdk_dynamodb::Client::new(sdk),
-                    config.run.decisions_table,
-                ),
-                publisher: SnsPublisher::new(
-                    aws_sdk_sns::Client::new(sdk),
-                    config.run.alert_topic_arn,
-                ),
-                dry_run: config.run.dry_run,
-            },
+            acceptor: endpoint_connections::acceptor(sdk, &config),
             ssm: aws_sdk_ssm::Client::new(sdk),
             policy_source: config.policy_source,
         }

@@ -1,6 +1,6 @@
 //! Event decoding: which VPCs an invocation is about.
 
-use autopilot::accounts::AccountConfigs;
+use autopilot::Error;
 use autopilot::aws::SdkConfig;
 use autopilot::cloudtrail::{get, list, path, scalar_string};
 use autopilot::config::PolicySource;
@@ -8,51 +8,22 @@ use autopilot::events::{Answer, CloudTrailEvent, Incoming, Triage, classify};
 use autopilot::ledger::DynamoLedger;
 use autopilot::notify::SnsPublisher;
 use autopilot::private_zones::config::Config;
-use autopilot::private_zones::route53::{AssumedRoleSpokes, Route53Owner};
-use autopilot::private_zones::rules::Rules;
-use autopilot::private_zones::run::{Associator, Report, Target, route53_retry};
-use autopilot::{Error, documents};
+use autopilot::private_zones::run::{Report, Target};
+use autopilot::private_zones::{self, Associator};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
-use std::time::Duration;
 
 /// Everything built once per cold start.
 pub struct Deps {
-    associator: Associator<Route53Owner, AssumedRoleSpokes, DynamoLedger, SnsPublisher>,
+    associator: Associator<DynamoLedger, SnsPublisher>,
     ssm: aws_sdk_ssm::Client,
     rules_source: PolicySource,
 }
 
 impl Deps {
     pub fn new(sdk: &SdkConfig, config: Config) -> Self {
-        let route53 = aws_sdk_route53::Client::from_conf(
-            aws_sdk_route53::config::Builder::from(sdk)
-                .retry_config(route53_retry())
-                .build(),
-        );
         Deps {
-            associator: Associator {
-                owner: Route53Owner::new(route53),
-                spokes: AssumedRoleSpokes::new(
-                    AccountConfigs::new(
-                        sdk.clone(),
-                        config.hub_account.clone(),
-                        config.spoke_role_name,
-                    ),
-                    route53_retry(),
-                ),
-                ledger: DynamoLedger::new(
-                    aws_sdk_dynamodb::Client::new(sdk),
-                    config.run.decisions_table,
-                    Duration::from_secs(config.run.decision_memory_hours * 3600),
-                ),
-                publisher: SnsPublisher::new(
-                    aws_sdk_sns::Client::new(sdk),
-                    config.run.alert_topic_arn,
-                ),
-                hub_account: config.hub_account,
-                dry_run: config.run.dry_run,
-            },
+            associator: private_zones::associator(sdk, &config),
             ssm: aws_sdk_ssm::Client::new(sdk),
             rules_source: config.rules_source,
         }
@@ -65,10 +36,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Rep
         Err(triage) => return triage.answer(),
     };
     tracing::info!(?target, request_id = %event.context.request_id, "invocation");
-    let rules = match documents::read(&deps.rules_source, &deps.ssm).await {
-        Ok(text) => Rules::parse(&text),
-        Err(e) => Err(e),
-    };
+    let rules = private_zones::load_rules(&deps.rules_source, &deps.ssm).await;
     let answer = deps.associator.run(rules, target).await?;
     if let Answer::Ran(report) = &answer {
         tracing::info!(

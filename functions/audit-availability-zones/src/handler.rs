@@ -1,16 +1,13 @@
 //! Event decoding: which endpoint services an invocation is about.
 
 use autopilot::Error;
-use autopilot::accounts::AccountConfigs;
 use autopilot::availability_zones::config::Config;
-use autopilot::availability_zones::estate::AwsEstate;
-use autopilot::availability_zones::findings::DynamoFindings;
 use autopilot::availability_zones::ports::AuditScope;
-use autopilot::availability_zones::run::{AuditReport, Auditor};
+use autopilot::availability_zones::run::AuditReport;
+use autopilot::availability_zones::{self, AwsAuditor};
 use autopilot::aws::SdkConfig;
 use autopilot::events::{Answer, Incoming, Triage, classify};
 use autopilot::ids::find_ids;
-use autopilot::notify::SnsPublisher;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -30,32 +27,15 @@ const AUDITED_EVENTS: &[(&str, &str)] = &[
 ];
 
 pub struct Deps {
-    auditor: Auditor<AwsEstate, DynamoFindings, SnsPublisher>,
+    auditor: AwsAuditor,
     senders: BTreeSet<String>,
 }
 
 impl Deps {
     pub fn new(sdk: &SdkConfig, config: Config) -> Self {
         Deps {
+            auditor: availability_zones::auditor(sdk, &config),
             senders: config.senders,
-            auditor: Auditor {
-                estate: AwsEstate {
-                    ec2: aws_sdk_ec2::Client::new(sdk),
-                    elb: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
-                    accounts: AccountConfigs::new(
-                        sdk.clone(),
-                        config.home_account.clone(),
-                        config.consumer_role_name,
-                    ),
-                    account: config.home_account,
-                    region: config.region,
-                },
-                findings: DynamoFindings::new(
-                    aws_sdk_dynamodb::Client::new(sdk),
-                    config.findings_table,
-                ),
-                publisher: SnsPublisher::new(aws_sdk_sns::Client::new(sdk), config.alert_topic_arn),
-            },
         }
     }
 }

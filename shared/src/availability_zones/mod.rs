@@ -24,3 +24,35 @@ pub mod notifications;
 pub mod ports;
 #[cfg(feature = "availability-zones")]
 pub mod run;
+
+/// The auditor on AWS's ports.
+#[cfg(feature = "availability-zones")]
+pub type AwsAuditor =
+    run::Auditor<estate::AwsEstate, findings::DynamoFindings, crate::notify::SnsPublisher>;
+
+/// The auditor on AWS as configured: the function's, and the operator CLI's `audit` (which only
+/// assesses: it publishes and remembers nothing).
+#[cfg(feature = "availability-zones")]
+pub fn auditor(sdk: &crate::aws::SdkConfig, config: &config::Config) -> AwsAuditor {
+    run::Auditor {
+        estate: estate::AwsEstate {
+            ec2: aws_sdk_ec2::Client::new(sdk),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(sdk),
+            accounts: crate::accounts::AccountConfigs::new(
+                sdk.clone(),
+                config.home_account.clone(),
+                config.consumer_role_name.clone(),
+            ),
+            account: config.home_account.clone(),
+            region: config.region.clone(),
+        },
+        findings: findings::DynamoFindings::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.findings_table.clone(),
+        ),
+        publisher: crate::notify::SnsPublisher::new(
+            aws_sdk_sns::Client::new(sdk),
+            config.alert_topic_arn.clone(),
+        ),
+    }
+}

@@ -28,16 +28,36 @@ pub struct Auditor<E, F, P> {
     pub publisher: P,
 }
 
+/// What an audit found, before anything is announced or remembered.
+pub struct Assessment {
+    /// Every finding this audit makes, new or already open.
+    pub current: Vec<AzFinding>,
+    /// The findings open in the findings table before it.
+    pub known: Vec<OpenFinding>,
+    /// What a run would open, resolve and leave.
+    pub report: AuditReport,
+}
+
 impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, F, P> {
-    pub async fn run(&self, scope: AuditScope) -> Result<AuditReport> {
-        let snapshot = self.estate.snapshot(&scope).await?;
+    /// The audit, read-only: the estate analysed and compared with the open findings.
+    pub async fn assess(&self, scope: &AuditScope) -> Result<Assessment> {
+        let snapshot = self.estate.snapshot(scope).await?;
         let current: Vec<AzFinding> = analyse(&snapshot)
             .into_iter()
             .filter(|f| f.service_id == "*" || scope.covers(&f.service_id))
             .collect();
         let known = self.findings.open().await?;
-        let mut report = reconcile(&scope, current, &known, &undecided(&snapshot));
+        let mut report = reconcile(scope, current.clone(), &known, &undecided(&snapshot));
         report.not_audited = snapshot.not_audited;
+        Ok(Assessment {
+            current,
+            known,
+            report,
+        })
+    }
+
+    pub async fn run(&self, scope: AuditScope) -> Result<AuditReport> {
+        let report = self.assess(&scope).await?.report;
         for f in &report.opened {
             tracing::warn!(fingerprint = %f.fingerprint, severity = f.severity.as_str(), title = %f.title, "finding opened");
         }

@@ -51,7 +51,17 @@ pub trait Memory {
     fn keep(&self, known: &[Known]) -> impl Future<Output = Result<()>> + Send;
     /// These endpoints are decided: forget what was said about them.
     fn forget(&self, endpoint_ids: &[String]) -> impl Future<Output = Result<()>> + Send;
+    /// The right to apply decisions, for [`LOCK_LEASE`] at most: the outbox has one writer at a
+    /// time (the function's runs, the operator CLI's `--apply`). `false`: another holds it.
+    fn lock(&self, holder: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Give the lock back (only `holder`'s).
+    fn unlock(&self, holder: &str) -> impl Future<Output = Result<()>> + Send;
 }
+
+/// A lock left by a run that died is free again after this long (well past the acceptor's
+/// timeout).
+pub const LOCK_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
+const LOCK_PK: &str = "lock#acceptor";
 
 pub struct DynamoMemory {
     client: aws_sdk_dynamodb::Client,
@@ -180,5 +190,59 @@ impl Memory for DynamoMemory {
     async fn forget(&self, endpoint_ids: &[String]) -> Result<()> {
         let pks: Vec<String> = endpoint_ids.iter().map(|e| claim_pk(e)).collect();
         dynamo::delete(&self.client, &self.table, &pks).await
+    }
+
+    /// A conditional `PutItem`: free if absent or its lease ran out.
+    async fn lock(&self, holder: &str) -> Result<bool> {
+        use aws_sdk_dynamodb::types::AttributeValue::{N, S};
+        let now = crate::ledger::now_secs();
+        let until = now + LOCK_LEASE.as_secs();
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", S(LOCK_PK.into()))
+            .item("holder", S(holder.into()))
+            .item("lease_until", N(until.to_string()))
+            .item("expires_at", N(until.to_string()))
+            .condition_expression("attribute_not_exists(pk) OR lease_until < :now")
+            .expression_attribute_values(":now", N(now.to_string()))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(crate::error::Error::aws("dynamodb:PutItem", e)),
+        }
+    }
+
+    /// A conditional `DeleteItem`: a lock taken over after its lease is not someone else's to
+    /// give back.
+    async fn unlock(&self, holder: &str) -> Result<()> {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", S(LOCK_PK.into()))
+            .condition_expression("holder = :holder")
+            .expression_attribute_values(":holder", S(holder.into()))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(crate::error::Error::aws("dynamodb:DeleteItem", e)),
+        }
     }
 }

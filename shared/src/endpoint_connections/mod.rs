@@ -28,6 +28,58 @@ pub mod notifications_resource;
 #[cfg(feature = "endpoint-connections")]
 pub mod run;
 
+/// The acceptor on AWS's ports.
+#[cfg(feature = "endpoint-connections")]
+pub type AwsAcceptor = run::Acceptor<
+    ec2::Ec2Connections,
+    crate::ledger::DynamoLedger,
+    memory::DynamoMemory,
+    crate::notify::SnsPublisher,
+>;
+
+/// The acceptor on AWS as configured: the function's, and the operator CLI's `--apply`.
+#[cfg(feature = "endpoint-connections")]
+pub fn acceptor(sdk: &crate::aws::SdkConfig, config: &config::Config) -> AwsAcceptor {
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    run::Acceptor {
+        connections: ec2::Ec2Connections::new(aws_sdk_ec2::Client::new(sdk)),
+        ledger: crate::ledger::DynamoLedger::new(
+            dynamodb.clone(),
+            config.run.decisions_table.clone(),
+            std::time::Duration::from_secs(config.run.decision_memory_hours * 3600),
+        ),
+        memory: memory::DynamoMemory::new(dynamodb, config.run.decisions_table.clone()),
+        publisher: crate::notify::SnsPublisher::new(
+            aws_sdk_sns::Client::new(sdk),
+            config.run.alert_topic_arn.clone(),
+        ),
+        dry_run: config.run.dry_run,
+    }
+}
+
+/// Its preview: the same reads and decisions, nothing written, applied or announced.
+#[cfg(feature = "endpoint-connections")]
+pub fn preview(
+    sdk: &crate::aws::SdkConfig,
+    config: &config::Config,
+) -> run::Acceptor<
+    ec2::Ec2Connections,
+    crate::preview::Unrecorded,
+    crate::preview::ReadOnly<memory::DynamoMemory>,
+    crate::preview::Unpublished,
+> {
+    run::Acceptor {
+        connections: ec2::Ec2Connections::new(aws_sdk_ec2::Client::new(sdk)),
+        ledger: crate::preview::Unrecorded,
+        memory: crate::preview::ReadOnly(memory::DynamoMemory::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.run.decisions_table.clone(),
+        )),
+        publisher: crate::preview::Unpublished::default(),
+        dry_run: true,
+    }
+}
+
 /// Read and validate the connection policy. Any failure is a [`policy::PolicyError`]: the caller
 /// accepts nothing.
 #[cfg(feature = "endpoint-connections")]

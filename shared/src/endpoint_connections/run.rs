@@ -94,6 +94,15 @@ pub struct Report {
     pub claims_kept: usize,
 }
 
+/// Who holds the acceptor's lock: this process, at this instant.
+fn lock_holder() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{}-{nanos}", std::process::id())
+}
+
 /// Pure: which services a run reads, and the consumers' claims it may use; or why the event is
 /// ignored. Services the policy does not manage are left alone; claims are believed only from
 /// an account the policy trusts, about a service it manages (every managed service, for a tag
@@ -228,6 +237,30 @@ where
             Ok(admitted) => admitted,
             Err(why) => return Ok(Answer::ignored(why)),
         };
+        if self.dry_run {
+            return self.decide_and_apply(&policy, services, claims).await;
+        }
+        // One writer of the outbox at a time: the function's runs and the CLI's `--apply`.
+        let holder = lock_holder();
+        if !self.memory.lock(&holder).await? {
+            return Err(Error::Busy(
+                "another run is applying connection decisions; nothing was changed".into(),
+            ));
+        }
+        let result = self.decide_and_apply(&policy, services, claims).await;
+        if let Err(e) = self.memory.unlock(&holder).await {
+            tracing::warn!(error = %e, "the lock was not given back; it lapses after its lease");
+        }
+        result
+    }
+
+    /// Everything after admission: recover, decide, write ahead, apply, announce.
+    async fn decide_and_apply(
+        &self,
+        policy: &Policy,
+        services: Vec<String>,
+        claims: Vec<Claim>,
+    ) -> Result<Answer<Report>> {
         let mut report = Report {
             dry_run: self.dry_run,
             ..Report::default()
@@ -269,9 +302,9 @@ where
                 tracing::warn!(reason = %why, "remembered claim not used");
             }
         }
-        let mut decisions = decide(&policy, &pending);
+        let mut decisions = decide(policy, &pending);
         let remembered = self
-            .remembered_for_held(&mut decisions, &policy, &known)
+            .remembered_for_held(&mut decisions, policy, &known)
             .await?;
         for d in &decisions {
             let c = &d.connection;
@@ -577,6 +610,20 @@ mod tests {
             let again = ran(&a, Scope::All).await;
             assert_eq!((again.outcomes.len(), again.announced), (0, 0));
             assert_eq!(a.publisher.titles().len(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_run_that_finds_another_applying_changes_nothing() {
+            let a = acceptor(estate(), false);
+            *a.memory.locked.lock().unwrap() = Some("another run".into());
+            let err = a.run(Ok(policy()), Scope::All).await.unwrap_err();
+            assert!(matches!(err, Error::Busy(_)) && err.retryable(), "{err}");
+            assert!(a.connections.calls.lock().unwrap().is_empty());
+            assert!(a.publisher.titles().is_empty());
+            // Its own lock is given back when it is done.
+            *a.memory.locked.lock().unwrap() = None;
+            ran(&a, Scope::All).await;
+            assert_eq!(*a.memory.locked.lock().unwrap(), None);
         }
 
         #[tokio::test]

@@ -6,7 +6,7 @@ use crate::ledger::Ledger;
 use crate::notify::Publisher;
 use crate::private_zones::route53::{Spokes, ZoneOwner};
 use crate::private_zones::rules::{Change, Leftover, Rules, Step, Vpc, Zone, leftover, managed};
-use crate::private_zones::run::{Associator, Report, finding_of};
+use crate::private_zones::run::{Associator, Report, Status, finding_of, outcome};
 use std::collections::BTreeMap;
 
 /// What the leftover pass adds to: the report, the errors, and this run's own authorizations
@@ -62,7 +62,39 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
                     .find(|z| z.id == zone.id)
                     .unwrap_or(zone)
                     .clone();
-                match leftover(rules, zones, &current, &pair, vpc, reconcile) {
+                let found = leftover(rules, zones, &current, &pair, vpc, reconcile);
+                if self.dry_run {
+                    // What the run would do with it: the association (unless the plan already
+                    // makes it) and the removal.
+                    let (owner, step) = match found {
+                        Leftover::Leave => continue,
+                        Leftover::Complete(step) => match vpc {
+                            Some(v)
+                                if !report.outcomes.iter().any(|o| {
+                                    o.vpc_id == v.vpc_id && o.step.zone_id == step.zone_id
+                                }) =>
+                            {
+                                (v.clone(), step)
+                            }
+                            _ => continue,
+                        },
+                        Leftover::Remove(step) => (
+                            Vpc {
+                                account: vpc
+                                    .map_or_else(|| "unknown".to_owned(), |v| v.account.clone()),
+                                region: pair.1.clone(),
+                                vpc_id: pair.0.clone(),
+                                tags: Default::default(),
+                            },
+                            step,
+                        ),
+                    };
+                    report
+                        .outcomes
+                        .push(outcome(&owner, step, Status::DryRun, None));
+                    continue;
+                }
+                match found {
                     Leftover::Leave => {}
                     Leftover::Complete(step) => {
                         let Some(vpc) = vpc else { continue };

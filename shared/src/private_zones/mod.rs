@@ -22,3 +22,87 @@ pub mod pace;
 pub mod route53;
 #[cfg(feature = "private-zones")]
 pub mod run;
+
+/// Read and validate the zone rules. Any failure is a [`crate::documents::PolicyError`]: the
+/// caller associates nothing.
+#[cfg(feature = "private-zones")]
+pub async fn load_rules(
+    source: &crate::config::PolicySource,
+    ssm: &aws_sdk_ssm::Client,
+) -> Result<rules::Rules, crate::documents::PolicyError> {
+    rules::Rules::parse(&crate::documents::read(source, ssm).await?)
+}
+
+/// The associator on AWS's ports, with a ledger and a publisher of the caller's choosing.
+#[cfg(feature = "private-zones")]
+pub type Associator<L, P> =
+    run::Associator<route53::Route53Owner, route53::AssumedRoleSpokes, L, P>;
+
+/// Route 53 as the hub and the spokes see it, built as the function builds them.
+#[cfg(feature = "private-zones")]
+fn on_aws<L, P>(
+    sdk: &crate::aws::SdkConfig,
+    config: &config::Config,
+    ledger: L,
+    publisher: P,
+    dry_run: bool,
+) -> Associator<L, P> {
+    let route53 = aws_sdk_route53::Client::from_conf(
+        aws_sdk_route53::config::Builder::from(sdk)
+            .retry_config(run::route53_retry())
+            .build(),
+    );
+    run::Associator {
+        owner: route53::Route53Owner::new(route53),
+        spokes: route53::AssumedRoleSpokes::new(
+            crate::accounts::AccountConfigs::new(
+                sdk.clone(),
+                config.hub_account.clone(),
+                config.spoke_role_name.clone(),
+            ),
+            run::route53_retry(),
+        ),
+        ledger,
+        publisher,
+        hub_account: config.hub_account.clone(),
+        dry_run,
+    }
+}
+
+/// The associator on AWS as configured: the function's, and the operator CLI's `--apply`.
+#[cfg(feature = "private-zones")]
+pub fn associator(
+    sdk: &crate::aws::SdkConfig,
+    config: &config::Config,
+) -> Associator<crate::ledger::DynamoLedger, crate::notify::SnsPublisher> {
+    on_aws(
+        sdk,
+        config,
+        crate::ledger::DynamoLedger::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.run.decisions_table.clone(),
+            std::time::Duration::from_secs(config.run.decision_memory_hours * 3600),
+        ),
+        crate::notify::SnsPublisher::new(
+            aws_sdk_sns::Client::new(sdk),
+            config.run.alert_topic_arn.clone(),
+        ),
+        config.run.dry_run,
+    )
+}
+
+/// Its preview: the same reads and plans (leftover authorizations included), nothing written,
+/// changed or announced.
+#[cfg(feature = "private-zones")]
+pub fn preview(
+    sdk: &crate::aws::SdkConfig,
+    config: &config::Config,
+) -> Associator<crate::preview::Unrecorded, crate::preview::Unpublished> {
+    on_aws(
+        sdk,
+        config,
+        crate::preview::Unrecorded,
+        crate::preview::Unpublished::default(),
+        true,
+    )
+}

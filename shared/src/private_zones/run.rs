@@ -290,15 +290,13 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
                 self.settle(&mut report, &mut zones, &mut errors, vpc, step, applied);
             }
         }
-        if !self.dry_run {
-            let mut pass = Leftovers {
-                report: &mut report,
-                errors: &mut errors,
-                unremoved: &mut unremoved,
-            };
-            self.leftovers(&rules, &mut zones, &vpcs, reconcile, &mut pass)
-                .await;
-        }
+        let mut pass = Leftovers {
+            report: &mut report,
+            errors: &mut errors,
+            unremoved: &mut unremoved,
+        };
+        self.leftovers(&rules, &mut zones, &vpcs, reconcile, &mut pass)
+            .await;
         // What could not be removed even on a second try: the run fails, and its retry or the
         // next reconcile removes it.
         errors.extend(unremoved.into_values());
@@ -454,7 +452,7 @@ pub fn recovered(body: &str, zones: &[Zone]) -> Vec<Outcome> {
         .collect()
 }
 
-fn outcome(vpc: &Vpc, step: Step, status: Status, finding: Option<Finding>) -> Outcome {
+pub(super) fn outcome(vpc: &Vpc, step: Step, status: Status, finding: Option<Finding>) -> Outcome {
     Outcome {
         account: vpc.account.clone(),
         region: vpc.region.clone(),
