@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 FUNCTIONS := accept-endpoint-connections associate-private-zones audit-availability-zones notify-slack connection-notifications
+# The operator CLI (`autopilot`), for the demo and the end-to-end tests: built on its own, so its
+# extra features (aws-config's SSO) stay out of the functions' builds.
+CLI := autopilot-cli
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: demo test test-rust test-e2e lint deny cargo-deny fuzz bench build size-breakdown deploy venv clean
@@ -15,6 +18,7 @@ export SAM_CLI_TELEMETRY := 0
 ## demo: run the scenario on the local emulator with the functions' release binaries
 demo: $(STAMP)
 	cargo build --release $(addprefix -p ,$(FUNCTIONS))
+	cargo build --release -p $(CLI)
 	FUNCTION_PROFILE=release $(PY) tests/demo.py
 
 ## test: every test — Rust unit and adapter tests, then end to end on the emulator
@@ -25,6 +29,7 @@ test-rust:
 
 test-e2e: $(STAMP)
 	cargo build $(addprefix -p ,$(FUNCTIONS))
+	cargo build -p $(CLI)
 	$(PY) -m pytest tests/e2e -n 2 -q
 
 ## bench: every function's size, init, latency and memory (release binaries, arm64 from make build),

@@ -5,6 +5,8 @@ exits non-zero if anything differs from what it announces."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -38,6 +40,16 @@ def expect(what: str, actual, wanted) -> None:
         failures.append(what)
 
 
+def cli(label: str, *args: str, env: dict[str, str], code: int) -> None:
+    """The operator CLI (`autopilot`, the functions' engine) on the same emulator: its table,
+    and the exit code expected (0 nothing to do, 2 changes pending or findings open)."""
+    done = subprocess.run([str(binary("autopilot")), *args], env={"PATH": os.environ.get("PATH", ""), **env},
+                          capture_output=True, text=True, timeout=120)
+    print(f"\n   $ autopilot {' '.join(args)}")
+    show(done.stdout.rstrip(), indent=5)
+    expect(f"{label}: exit code", done.returncode, code)
+
+
 def announced(emu: Emulator, queue_url: str) -> list[dict]:
     """The Chatbot documents published since the last call; their envelopes are kept for Slack."""
     envelopes = scenario.drain(emu, queue_url)
@@ -69,6 +81,8 @@ def main() -> int:
         show(f"account {ALLOWED} (named in the policy)  {allowed} in {allowed_vpc}")
         show(f"account {STRANGER} (a stranger)          {stranger} in {stranger_vpc}")
         expect("states before", world.states(), {allowed: "pendingAcceptance", stranger: "pendingAcceptance"})
+        step("Before: what the acceptor would decide (the CLI's preview changes nothing)")
+        cli("connections preview", "connections", env=world.function_env(), code=2)
 
         notes = world.connection_notifications()
         expect("connection notifications (one Connect per endpoint)", len(notes), 2)
@@ -107,6 +121,9 @@ def main() -> int:
             expect(f"endpoint state seen by account {ALLOWED}", consumer_view, "available")
             expect("notifications published", len(alerts), 1)
             expect("decisions announced", [a["content"]["title"] for a in alerts], ["PrivateLink connections: 1 accepted, 1 rejected"])
+
+            step("After: nothing left to decide")
+            cli("connections after", "connections", env=world.function_env(), code=0)
 
             step("Replaying the same notification")
             replay = fn.invoke(sns_event(notes[0]))
@@ -162,6 +179,7 @@ def private_dns() -> None:
         vpc = hub.create_vpc(zones.SPOKE)
         show(f"spoke {zones.SPOKE} creates {vpc}; its CreateVpc event is forwarded to the hub")
         expect("zones of the new VPC before", hub.zones_of(zones.SPOKE, vpc), set())
+        cli("zones preview", "zones", env=hub.function_env(), code=2)
 
         step(f"Invoking {zones.FUNCTION} with the CreateVpc event")
         with LambdaHost(zones.FUNCTION, hub.function_env()) as fn:
@@ -186,6 +204,7 @@ def private_dns() -> None:
             expect("association authorizations left behind", hub.authorizations(), [])
             again = fn.invoke(zones.create_vpc_event(zones.SPOKE, vpc))
             expect("changes when the event is replayed", again.body.get("outcomes"), [])
+            cli("zones after", "zones", env=hub.function_env(), code=0)
 
 
 def availability_zones() -> None:
@@ -196,6 +215,8 @@ def availability_zones() -> None:
         ids = p.zone_ids(PROVIDER)
         show(f"endpoint service {p.service_id} -> {p.nlb}")
         show(f"targets: us-east-1a ({ids['us-east-1a']}) healthy, us-east-1b ({ids['us-east-1b']}) stopped")
+        step("Before: the audit as the CLI shows it (read-only)")
+        cli("audit before", "audit", env=p.env, code=2)
         with LambdaHost(azs.FUNCTION, p.env) as fn:
             def run(label: str) -> dict:
                 result = fn.invoke(scenario.scheduled_event())
@@ -218,6 +239,8 @@ def availability_zones() -> None:
             p.target_group_cross_zone("true")
             third = run("audit 3")
             expect("resolved", [r["fingerprint"].split(":")[0] for r in third["resolved"]], ["blackhole"])
+            step("After: the CLI finds nothing open")
+            cli("audit after", "audit", env=p.env, code=0)
 
 
 def slack() -> None:

@@ -1,0 +1,92 @@
+//! `autopilot policy check FILE` and `autopilot rules check FILE`: a document validated offline by
+//! the parser the functions use, each error pointed at its place.
+
+use crate::exit;
+use crate::output::{Output, Table};
+use autopilot::documents::{PolicyError, Problem, explain};
+use autopilot::endpoint_connections::policy::Policy;
+use autopilot::private_zones::rules::Rules;
+use serde_json::json;
+use std::path::Path;
+
+#[derive(Clone, Copy)]
+pub enum Kind {
+    Policy,
+    Rules,
+}
+
+/// What a valid document holds, in a line.
+fn summary(kind: Kind, text: &str) -> Result<String, PolicyError> {
+    Ok(match kind {
+        Kind::Policy => {
+            let p = Policy::parse(text)?;
+            let services: Vec<&str> = p.service_ids().collect();
+            let rules: usize = services
+                .iter()
+                .filter_map(|s| p.service(s))
+                .map(|s| s.allow.len())
+                .sum();
+            format!(
+                "a valid connection policy: {} service(s), {rules} allow rule(s)",
+                services.len()
+            )
+        }
+        Kind::Rules => {
+            let r = Rules::parse(text)?;
+            format!(
+                "valid zone rules: {} account(s), {} region(s), {} rule(s)",
+                r.accounts.len(),
+                r.regions.len(),
+                r.rules.len()
+            )
+        }
+    })
+}
+
+pub fn document(out: &Output, file: &Path, kind: Kind) -> u8 {
+    let name = file.display().to_string();
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => return out.fail(&format!("cannot read {name}: {e}")),
+    };
+    match summary(kind, &text) {
+        Ok(summary) => {
+            if out.json() {
+                out.document(&json!({ "file": name, "valid": true, "summary": summary }));
+            } else {
+                out.tables(&[], &[format!("{name}: {summary}")]);
+            }
+            exit::CLEAR
+        }
+        Err(e) => {
+            let problems = explain(&e, &text);
+            if out.json() {
+                out.document(&json!({ "file": name, "valid": false, "errors": problems }));
+            } else {
+                let rows = problems.iter().map(|p| row(&name, p)).collect();
+                out.tables(
+                    &[Table {
+                        title: format!("{name}: {} error(s)", problems.len()),
+                        columns: vec!["place", "path", "error"],
+                        rows,
+                    }],
+                    &[],
+                );
+            }
+            exit::ERROR
+        }
+    }
+}
+
+fn row(name: &str, p: &Problem) -> Vec<String> {
+    let place = match (p.line, p.column) {
+        (Some(line), Some(column)) => format!("{name}:{line}:{column}"),
+        (Some(line), None) => format!("{name}:{line}"),
+        _ => name.to_owned(),
+    };
+    vec![
+        place,
+        p.path.clone().unwrap_or_else(|| "-".into()),
+        p.message.clone(),
+    ]
+}

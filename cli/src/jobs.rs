@@ -1,0 +1,355 @@
+//! `connections`, `zones` and `audit`: the functions' runs, from the same configuration. Without
+//! `--apply` the runs are previews: the same reads and decisions, with nothing written, nothing
+//! applied and nothing announced (read-only ports in place of the ledger, memory and publisher).
+
+use crate::exit;
+use crate::output::{Output, Table};
+use autopilot::availability_zones;
+use autopilot::availability_zones::ports::AuditScope;
+use autopilot::aws::SdkConfig;
+use autopilot::config::Env;
+use autopilot::endpoint_connections::policy::Action;
+use autopilot::endpoint_connections::run::{Scope, Status};
+use autopilot::endpoint_connections::{self, load_policy};
+use autopilot::events::Answer;
+use autopilot::private_zones;
+use autopilot::private_zones::run::Target;
+use serde_json::json;
+
+/// The AWS configuration and the environment every subcommand reads.
+pub struct Aws {
+    sdk: SdkConfig,
+    env: Env,
+}
+
+impl Aws {
+    pub async fn new(profile: Option<&str>, region: Option<&str>) -> Self {
+        Aws {
+            sdk: autopilot::aws::sdk_config_for(profile, region).await,
+            env: Env::from_process(),
+        }
+    }
+
+    fn ssm(&self) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(&self.sdk)
+    }
+}
+
+/// The run's report; or, when there is none, its exit code (an ignored run has nothing to do).
+fn ran<R>(out: &Output, answer: autopilot::Result<Answer<R>>) -> Result<R, u8> {
+    match answer {
+        Ok(Answer::Ran(report)) => Ok(report),
+        Ok(Answer::Ignored { ignored }) => {
+            out.progress(&format!("nothing to do: {ignored}"));
+            Err(exit::CLEAR)
+        }
+        Err(e) => Err(out.fail(&e.to_string())),
+    }
+}
+
+fn mode(apply: bool, dry_run: bool) -> &'static str {
+    match (apply, dry_run) {
+        (false, _) => "preview: nothing is changed or announced",
+        (true, true) => "applying with DRY_RUN=true: decided and announced, nothing changed",
+        (true, false) => "applying: decisions are carried out and announced",
+    }
+}
+
+pub async fn connections(out: &Output, aws: Aws, apply: bool) -> u8 {
+    let config = match endpoint_connections::config::Config::from_env(&aws.env) {
+        Ok(config) => config,
+        Err(e) => return out.fail(&e.to_string()),
+    };
+    out.progress(&format!(
+        "connections ({}); policy from {}",
+        mode(apply, config.run.dry_run),
+        config.policy_source
+    ));
+    let policy = load_policy(&config.policy_source, &aws.ssm()).await;
+    let answer = if apply {
+        // As the function does: an unusable policy is announced, and accepts nothing.
+        endpoint_connections::acceptor(&aws.sdk, &config)
+            .run(policy, Scope::All)
+            .await
+    } else {
+        let policy = match policy {
+            Ok(policy) => policy,
+            Err(e) => return out.fail(&format!("{e}: nothing would be accepted")),
+        };
+        out.progress(&format!(
+            "reading the pending connections of {} managed service(s)",
+            policy.service_ids().count()
+        ));
+        endpoint_connections::preview(&aws.sdk, &config)
+            .run(Ok(policy), Scope::All)
+            .await
+    };
+    let report = match ran(out, answer) {
+        Ok(report) => report,
+        Err(code) => return code,
+    };
+    let failed = report.outcomes.iter().any(|o| o.status == Status::Failed);
+    let pending = report
+        .outcomes
+        .iter()
+        .any(|o| o.decision.action != Action::Hold);
+    if out.json() {
+        out.document(&json!({ "apply": apply, "report": report }));
+    } else {
+        let rows = report
+            .outcomes
+            .iter()
+            .map(|o| {
+                let c = &o.decision.connection;
+                vec![
+                    c.service_id.clone(),
+                    c.endpoint_id.clone(),
+                    c.owner.clone(),
+                    c.vpc_id.clone().unwrap_or_else(|| "?".into()),
+                    o.decision.action.to_string(),
+                    status(&o.status).into(),
+                    o.failure.as_ref().map_or_else(
+                        || o.decision.reason.clone(),
+                        |f| format!("{} ({}: {})", o.decision.reason, f.code, f.message),
+                    ),
+                ]
+            })
+            .collect();
+        let closing = if apply {
+            format!(
+                "{} outcome(s), {} announced",
+                report.outcomes.len(),
+                report.announced
+            )
+        } else if pending {
+            "decisions pending: `autopilot connections --apply` carries them out".into()
+        } else {
+            "nothing to accept or reject".into()
+        };
+        out.tables(
+            &[Table {
+                title: "Pending connections".into(),
+                columns: vec![
+                    "service", "endpoint", "account", "vpc", "decision", "status", "why",
+                ],
+                rows,
+            }],
+            &[closing],
+        );
+    }
+    match (apply, failed, pending) {
+        (_, true, _) => exit::ERROR,
+        (false, _, true) => exit::PENDING,
+        _ => exit::CLEAR,
+    }
+}
+
+fn status(s: &Status) -> &'static str {
+    match s {
+        Status::Applied => "applied",
+        Status::Held => "held",
+        Status::DryRun => "not applied",
+        Status::Failed => "failed",
+    }
+}
+
+pub async fn zones(out: &Output, aws: Aws, apply: bool) -> u8 {
+    let config = match private_zones::config::Config::from_env(&aws.env) {
+        Ok(config) => config,
+        Err(e) => return out.fail(&e.to_string()),
+    };
+    out.progress(&format!(
+        "zones ({}); rules from {}",
+        mode(apply, config.run.dry_run),
+        config.rules_source
+    ));
+    let rules = private_zones::load_rules(&config.rules_source, &aws.ssm()).await;
+    let answer = if apply {
+        private_zones::associator(&aws.sdk, &config)
+            .run(rules, Target::Reconcile)
+            .await
+    } else {
+        let rules = match rules {
+            Ok(rules) => rules,
+            Err(e) => return out.fail(&format!("{e}: no zone would be associated")),
+        };
+        out.progress(&format!(
+            "reading the VPCs of {} account(s) in {} region(s), the zones and their authorizations",
+            rules.accounts.len(),
+            rules.regions.len()
+        ));
+        private_zones::preview(&aws.sdk, &config)
+            .run(Ok(rules), Target::Reconcile)
+            .await
+    };
+    let report = match ran(out, answer) {
+        Ok(report) => report,
+        Err(code) => return code,
+    };
+    let refused = report.outcomes.iter().any(|o| o.finding.is_some());
+    if out.json() {
+        out.document(&json!({ "apply": apply, "report": report }));
+    } else {
+        let changes = report
+            .outcomes
+            .iter()
+            .map(|o| {
+                let change = serde_json::to_value(o.step.change)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                vec![
+                    o.account.clone(),
+                    o.region.clone(),
+                    o.vpc_id.clone(),
+                    format!("{} ({})", o.step.zone_name, o.step.zone_id),
+                    change,
+                    o.finding.as_ref().map_or_else(
+                        || o.step.reason.clone(),
+                        |f| format!("{} ({}: {})", o.step.reason, f.code, f.message),
+                    ),
+                ]
+            })
+            .collect();
+        let unreachable = report
+            .unreachable
+            .iter()
+            .map(|u| vec![u.account.clone(), u.region.clone(), u.problem.clone()])
+            .collect();
+        let closing = format!(
+            "{} VPC(s) checked; {} change(s){}",
+            report.vpcs_checked,
+            report.outcomes.len(),
+            if apply {
+                format!(", {} announced", report.announced)
+            } else if report.outcomes.is_empty() {
+                String::new()
+            } else {
+                ": `autopilot zones --apply` makes them".into()
+            }
+        );
+        out.tables(
+            &[
+                Table {
+                    title: if apply {
+                        "Changes".into()
+                    } else {
+                        "Changes to make".into()
+                    },
+                    columns: vec!["account", "region", "vpc", "zone", "change", "why"],
+                    rows: changes,
+                },
+                Table {
+                    title: "Accounts not read".into(),
+                    columns: vec!["account", "region", "problem"],
+                    rows: unreachable,
+                },
+            ],
+            &[closing],
+        );
+    }
+    if refused || !report.unreachable.is_empty() {
+        exit::ERROR
+    } else if !apply && !report.outcomes.is_empty() {
+        exit::PENDING
+    } else {
+        exit::CLEAR
+    }
+}
+
+pub async fn audit(out: &Output, aws: Aws) -> u8 {
+    let config = match availability_zones::config::Config::from_env(&aws.env) {
+        Ok(config) => config,
+        Err(e) => return out.fail(&e.to_string()),
+    };
+    out.progress("audit (read-only): reading the endpoint services, their NLBs and consumers");
+    let audit = match availability_zones::auditor(&aws.sdk, &config)
+        .assess(&AuditScope::All)
+        .await
+    {
+        Ok(audit) => audit,
+        Err(e) => return out.fail(&e.to_string()),
+    };
+    let open = |fingerprint: &str| audit.known.iter().any(|k| k.fingerprint == fingerprint);
+    if out.json() {
+        let findings: Vec<_> = audit
+            .current
+            .iter()
+            .map(|f| json!({ "finding": f, "already_open": open(&f.fingerprint) }))
+            .collect();
+        out.document(&json!({
+            "findings": findings,
+            "would_resolve": audit.report.resolved,
+            "undecided": audit.report.undecided,
+            "not_audited": audit.report.not_audited,
+        }));
+    } else {
+        let rows = audit
+            .current
+            .iter()
+            .map(|f| {
+                let evidence: Vec<String> = f
+                    .evidence
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect();
+                vec![
+                    f.severity.as_str().to_owned(),
+                    f.check.as_str().to_owned(),
+                    f.resource.clone(),
+                    if open(&f.fingerprint) { "open" } else { "new" }.to_owned(),
+                    f.title.clone(),
+                    evidence.join("; "),
+                ]
+            })
+            .collect();
+        let resolving = audit
+            .report
+            .resolved
+            .iter()
+            .map(|k| vec![k.resource.clone(), k.title.clone()])
+            .collect();
+        let skipped = audit
+            .report
+            .not_audited
+            .iter()
+            .map(|n| vec![n.resource.clone(), n.reason.clone()])
+            .collect();
+        out.tables(
+            &[
+                Table {
+                    title: "Findings".into(),
+                    columns: vec![
+                        "severity", "check", "resource", "table", "finding", "evidence",
+                    ],
+                    rows,
+                },
+                Table {
+                    title: "Open in the table, no longer found (the next audit resolves them)"
+                        .into(),
+                    columns: vec!["resource", "finding"],
+                    rows: resolving,
+                },
+                Table {
+                    title: "Not audited".into(),
+                    columns: vec!["resource", "why"],
+                    rows: skipped,
+                },
+            ],
+            &[format!(
+                "{} finding(s), {} already open in the findings table",
+                audit.current.len(),
+                audit
+                    .current
+                    .iter()
+                    .filter(|f| open(&f.fingerprint))
+                    .count()
+            )],
+        );
+    }
+    if audit.current.is_empty() {
+        exit::CLEAR
+    } else {
+        exit::PENDING
+    }
+}

@@ -1,0 +1,166 @@
+//! `autopilot`: the operator's view of privatelink-autopilot. The same engine the functions run —
+//! the policy, the zone rules, the AZ analysis and their AWS adapters — on demand, from a laptop:
+//! preview what the functions would do, carry it out, audit, and check documents before they ship.
+
+mod check;
+mod invoke;
+mod jobs;
+mod output;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use output::Output;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit codes, so the CLI can gate a pipeline.
+pub mod exit {
+    /// Nothing to do: no decision pending, no finding open, the document is valid.
+    pub const CLEAR: u8 = 0;
+    /// An error: bad configuration, an AWS call that failed, an invalid document, a failed change.
+    pub const ERROR: u8 = 1;
+    /// Changes pending (a preview found something to do) or findings open.
+    pub const PENDING: u8 = 2;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "autopilot",
+    version,
+    about = "Preview, apply, audit and check what the privatelink-autopilot functions do, with their engine",
+    long_about = "Preview, apply, audit and check what the privatelink-autopilot functions do.\n\n\
+        It runs the same decision logic as the deployed functions, reading the same configuration \
+        (environment variables of the same names: POLICY_PARAMETER / POLICY_FILE / POLICY_JSON, \
+        DECISIONS_TABLE, ALERT_TOPIC_ARN, DRY_RUN, RULES_*, HUB_ACCOUNT_ID, SPOKE_ROLE_NAME, \
+        FINDINGS_TABLE, HOME_ACCOUNT_ID, CONSUMER_ROLE_NAME) and the standard AWS credential chain. \
+        Nothing changes unless --apply is given.\n\n\
+        Exit codes: 0 nothing to do (or the document is valid), 2 changes pending or findings open, \
+        1 an error.",
+    after_help = "Examples:\n  \
+        autopilot policy check policy.json\n  \
+        autopilot connections                  # what the acceptor would decide now\n  \
+        autopilot connections --apply          # decide, apply and announce, as the function does\n  \
+        autopilot --profile hub zones          # VPCs missing zones, leftover authorizations\n  \
+        autopilot --output json audit | jq .   # every finding with its evidence\n  \
+        autopilot invoke accept-endpoint-connections --event events/scheduled.json"
+)]
+struct Cli {
+    /// AWS profile, from ~/.aws/config (SSO, role and credential-process profiles included);
+    /// default: the standard credential chain (environment, AWS_PROFILE, …).
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// AWS region (default: AWS_REGION or the profile's).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// How results are printed on stdout (progress always goes to stderr).
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    output: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// Columns for people.
+    Table,
+    /// One JSON document, for scripts.
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every pending connection of the managed services, with the decision the policy gives it
+    /// and why.
+    Connections {
+        /// Carry the decisions out and announce them, exactly as the acceptor function does
+        /// (DRY_RUN=true still changes nothing).
+        #[arg(long)]
+        apply: bool,
+    },
+    /// VPCs of the trusted accounts missing zones: the associations to make and the
+    /// authorizations left behind.
+    Zones {
+        /// Make the associations and clean up, exactly as the associator function does
+        /// (DRY_RUN=true still changes nothing).
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Every AZ and cross-zone check with its findings and evidence, and which are already open
+    /// in the findings table. Read-only.
+    Audit,
+    /// Validate a connection policy document offline.
+    Policy {
+        #[command(subcommand)]
+        action: Check,
+    },
+    /// Validate a zone rules document offline.
+    Rules {
+        #[command(subcommand)]
+        action: Check,
+    },
+    /// Run a function's handler locally on a sample event, against the configured AWS endpoint
+    /// (AWS_ENDPOINT_URL for the emulator). The function's binary is found next to this one.
+    Invoke {
+        /// accept-endpoint-connections, associate-private-zones, audit-availability-zones,
+        /// notify-slack or connection-notifications.
+        function: String,
+        /// The event, as a JSON file (see events/).
+        #[arg(long)]
+        event: PathBuf,
+        /// The function's binary, if not next to this one.
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// Seconds the invocation may take (Lambda's timeout).
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum Check {
+    /// Parse and validate FILE; every error with its place (path in the document and line).
+    Check { file: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Output::new(matches!(cli.output, Format::Json));
+    let (profile, region) = (cli.profile, cli.region);
+    let code = match cli.command {
+        Command::Policy {
+            action: Check::Check { file },
+        } => check::document(&out, &file, check::Kind::Policy),
+        Command::Rules {
+            action: Check::Check { file },
+        } => check::document(&out, &file, check::Kind::Rules),
+        Command::Invoke {
+            function,
+            event,
+            binary,
+            timeout,
+        } => on_runtime(&out, invoke::run(&out, &function, &event, binary, timeout)),
+        Command::Connections { apply } => on_runtime(&out, async {
+            let aws = jobs::Aws::new(profile.as_deref(), region.as_deref()).await;
+            jobs::connections(&out, aws, apply).await
+        }),
+        Command::Zones { apply } => on_runtime(&out, async {
+            let aws = jobs::Aws::new(profile.as_deref(), region.as_deref()).await;
+            jobs::zones(&out, aws, apply).await
+        }),
+        Command::Audit => on_runtime(&out, async {
+            let aws = jobs::Aws::new(profile.as_deref(), region.as_deref()).await;
+            jobs::audit(&out, aws).await
+        }),
+    };
+    ExitCode::from(code)
+}
+
+/// Runs a subcommand that talks to AWS (or to a function) to its exit code.
+fn on_runtime(out: &Output, work: impl std::future::Future<Output = u8>) -> u8 {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => out.fail(&format!("cannot start: {e}")),
+    }
+}
