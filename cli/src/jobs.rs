@@ -12,6 +12,7 @@ use autopilot::endpoint_connections::policy::Action;
 use autopilot::endpoint_connections::run::{Scope, Status};
 use autopilot::endpoint_connections::{self, load_policy};
 use autopilot::events::Answer;
+use autopilot::notify::Severity;
 use autopilot::private_zones;
 use autopilot::private_zones::run::Target;
 use serde_json::json;
@@ -347,9 +348,10 @@ pub async fn audit(out: &Output, aws: Aws) -> u8 {
             )],
         );
     }
-    if audit.current.is_empty() {
-        exit::CLEAR
-    } else {
+    // Informational findings (cross-zone on, say) are listed but do not gate.
+    if audit.current.iter().any(|f| f.severity > Severity::Info) {
         exit::PENDING
+    } else {
+        exit::CLEAR
     }
 }

@@ -14,11 +14,11 @@ use std::process::ExitCode;
 
 /// Exit codes, so the CLI can gate a pipeline.
 pub mod exit {
-    /// Nothing to do: no decision pending, no finding open, the document is valid.
+    /// Nothing to do: no decision pending, no warning or critical finding, the document is valid.
     pub const CLEAR: u8 = 0;
     /// An error: bad configuration, an AWS call that failed, an invalid document, a failed change.
     pub const ERROR: u8 = 1;
-    /// Changes pending (a preview found something to do) or findings open.
+    /// Changes pending (a preview found something to do) or warning / critical findings open.
     pub const PENDING: u8 = 2;
 }
 
@@ -33,8 +33,8 @@ pub mod exit {
         DECISIONS_TABLE, ALERT_TOPIC_ARN, DRY_RUN, RULES_*, HUB_ACCOUNT_ID, SPOKE_ROLE_NAME, \
         FINDINGS_TABLE, HOME_ACCOUNT_ID, CONSUMER_ROLE_NAME) and the standard AWS credential chain. \
         Nothing changes unless --apply is given.\n\n\
-        Exit codes: 0 nothing to do (or the document is valid), 2 changes pending or findings open, \
-        1 an error.",
+        Exit codes: 0 nothing to do (or the document is valid), 2 changes pending or findings open \
+        (warning or critical), 1 an error.",
     after_help = "Examples:\n  \
         autopilot policy check policy.json\n  \
         autopilot connections                  # what the acceptor would decide now\n  \

@@ -225,6 +225,10 @@ def test_audit_shows_every_finding_with_evidence_and_what_is_open(emu, functions
     healed = autopilot("audit", env=p.env)
     assert healed.code == 0, healed.stdout
     assert "the next audit resolves them" in healed.stdout
+    # An informational finding is listed but does not gate.
+    p.target_group_cross_zone("true")
+    info = autopilot("audit", env=p.env)
+    assert info.code == 0 and "cross_zone_on" in info.stdout, info.stdout
 
 
 # --- invoke ---------------------------------------------------------------------------------
