@@ -268,8 +268,9 @@ mod connections {
         pub outbox: Mutex<Entries>,
         pub claims: Mutex<BTreeMap<String, Known>>,
         pub fault: Fault,
-        /// Who holds the lock to apply decisions.
+        /// Who holds the lock to apply decisions, and its generation.
         pub locked: Mutex<Option<String>>,
+        pub generation: Mutex<u64>,
     }
 
     impl Memory for MemoryOfConnections {
@@ -318,9 +319,13 @@ mod connections {
             Ok(())
         }
 
-        async fn lock(&self, holder: &str) -> Result<bool> {
+        async fn generation(&self) -> Result<u64> {
+            Ok(*self.generation.lock().unwrap())
+        }
+
+        async fn lock(&self, holder: &str, seen: u64) -> Result<bool> {
             let mut locked = self.locked.lock().unwrap();
-            if locked.is_some() {
+            if locked.is_some() || *self.generation.lock().unwrap() != seen {
                 return Ok(false);
             }
             *locked = Some(holder.to_owned());
@@ -331,6 +336,7 @@ mod connections {
             let mut locked = self.locked.lock().unwrap();
             if locked.as_deref() == Some(holder) {
                 *locked = None;
+                *self.generation.lock().unwrap() += 1;
             }
             Ok(())
         }

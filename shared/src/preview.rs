@@ -83,7 +83,10 @@ impl<M: crate::endpoint_connections::memory::Memory + Sync>
     async fn forget(&self, _: &[String]) -> Result<()> {
         Ok(())
     }
-    async fn lock(&self, _: &str) -> Result<bool> {
+    async fn generation(&self) -> Result<u64> {
+        Ok(0)
+    }
+    async fn lock(&self, _: &str, _: u64) -> Result<bool> {
         Ok(true)
     }
     async fn unlock(&self, _: &str) -> Result<()> {

@@ -294,16 +294,25 @@ async fn unapplied_decisions_are_announced_and_fail_the_run() {
         .then_output(|| BatchGetItemOutput::builder().build());
     let write = mock!(aws_sdk_dynamodb::Client::batch_write_item)
         .then_output(|| BatchWriteItemOutput::builder().build());
-    // The lock that keeps one run applying at a time: taken conditionally, given back.
-    let lock = mock!(aws_sdk_dynamodb::Client::put_item)
+    // The lock that keeps one run applying at a time: its generation read, taken
+    // conditionally, given back one generation on.
+    let generation = mock!(aws_sdk_dynamodb::Client::get_item)
+        .then_output(|| aws_sdk_dynamodb::operation::get_item::GetItemOutput::builder().build());
+    let lock = mock!(aws_sdk_dynamodb::Client::update_item)
         .match_requests(|r| {
-            r.condition_expression() == Some("attribute_not_exists(pk) OR lease_until < :now")
+            r.update_expression() == Some("SET holder = :holder, lease_until = :until")
+                && r.expression_attribute_values()
+                    .and_then(|v| v.get(":seen"))
+                    .and_then(|v| v.as_n().ok())
+                    .is_some_and(|n| n == "0")
         })
-        .then_output(|| aws_sdk_dynamodb::operation::put_item::PutItemOutput::builder().build());
-    let unlock = mock!(aws_sdk_dynamodb::Client::delete_item)
+        .then_output(|| {
+            aws_sdk_dynamodb::operation::update_item::UpdateItemOutput::builder().build()
+        });
+    let unlock = mock!(aws_sdk_dynamodb::Client::update_item)
         .match_requests(|r| r.condition_expression() == Some("holder = :holder"))
         .then_output(|| {
-            aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput::builder().build()
+            aws_sdk_dynamodb::operation::update_item::UpdateItemOutput::builder().build()
         });
     let publish = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|r| {
@@ -335,7 +344,7 @@ async fn unapplied_decisions_are_announced_and_fail_the_run() {
             mock_client!(
                 aws_sdk_dynamodb,
                 RuleMode::MatchAny,
-                [&get, &write, &lock, &unlock]
+                [&get, &write, &generation, &lock, &unlock]
             ),
             "t",
         ),
@@ -349,7 +358,10 @@ async fn unapplied_decisions_are_announced_and_fail_the_run() {
         r#"{{"version":1,"services":{{"{SVC}":{{"allow":[{{"accounts":["111111111111"]}}],"otherwise":"reject"}}}}}}"#
     ));
     let err = acceptor.run(policy, Scope::All).await.unwrap_err();
-    assert_eq!((lock.num_calls(), unlock.num_calls()), (1, 1));
+    assert_eq!(
+        (generation.num_calls(), lock.num_calls(), unlock.num_calls()),
+        (1, 1, 1)
+    );
     assert_eq!(err.kind(), "Unapplied");
     assert!(err.retryable());
     assert!(

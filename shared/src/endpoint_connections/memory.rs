@@ -51,16 +51,21 @@ pub trait Memory {
     fn keep(&self, known: &[Known]) -> impl Future<Output = Result<()>> + Send;
     /// These endpoints are decided: forget what was said about them.
     fn forget(&self, endpoint_ids: &[String]) -> impl Future<Output = Result<()>> + Send;
+    /// How many times decisions have been applied so far (the lock's generation), read before
+    /// a run reads anything else.
+    fn generation(&self) -> impl Future<Output = Result<u64>> + Send;
     /// The right to apply decisions, for [`LOCK_LEASE`] at most: the outbox has one writer at a
-    /// time (the function's runs, the operator CLI's `--apply`). `false`: another holds it.
-    fn lock(&self, holder: &str) -> impl Future<Output = Result<bool>> + Send;
-    /// Give the lock back (only `holder`'s).
+    /// time (the function's runs, the operator CLI's `--apply`). `false` if another holds it, or
+    /// if another applied since this run read `seen` (what it read may be stale).
+    fn lock(&self, holder: &str, seen: u64) -> impl Future<Output = Result<bool>> + Send;
+    /// Give the lock back (only `holder`'s), one generation on.
     fn unlock(&self, holder: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// A lock left by a run that died is free again after this long (well past the acceptor's
 /// timeout).
 pub const LOCK_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
+/// One item, kept (no TTL): its generation must outlive the runs.
 const LOCK_PK: &str = "lock#acceptor";
 
 pub struct DynamoMemory {
@@ -192,24 +197,48 @@ impl Memory for DynamoMemory {
         dynamo::delete(&self.client, &self.table, &pks).await
     }
 
-    /// A conditional `PutItem`: free if absent or its lease ran out.
-    async fn lock(&self, holder: &str) -> Result<bool> {
+    /// A consistent `GetItem` of the lock item (0 before the first run applied anything).
+    async fn generation(&self) -> Result<u64> {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", S(LOCK_PK.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| crate::error::Error::aws("dynamodb:GetItem", e))?;
+        Ok(out
+            .item()
+            .and_then(|i| i.get("generation"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_default())
+    }
+
+    /// A conditional `UpdateItem`: free (no holder, or its lease ran out) and no run applied
+    /// since `seen`.
+    async fn lock(&self, holder: &str, seen: u64) -> Result<bool> {
         use aws_sdk_dynamodb::types::AttributeValue::{N, S};
         let now = crate::ledger::now_secs();
-        let until = now + LOCK_LEASE.as_secs();
-        let put = self
+        let update = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .item("pk", S(LOCK_PK.into()))
-            .item("holder", S(holder.into()))
-            .item("lease_until", N(until.to_string()))
-            .item("expires_at", N(until.to_string()))
-            .condition_expression("attribute_not_exists(pk) OR lease_until < :now")
+            .key("pk", S(LOCK_PK.into()))
+            .update_expression("SET holder = :holder, lease_until = :until")
+            .condition_expression(
+                "(attribute_not_exists(holder) OR lease_until < :now) \
+                 AND (attribute_not_exists(generation) OR generation = :seen)",
+            )
+            .expression_attribute_values(":holder", S(holder.into()))
+            .expression_attribute_values(":until", N((now + LOCK_LEASE.as_secs()).to_string()))
             .expression_attribute_values(":now", N(now.to_string()))
+            .expression_attribute_values(":seen", N(seen.to_string()))
             .send()
             .await;
-        match put {
+        match update {
             Ok(_) => Ok(true),
             Err(e)
                 if e.as_service_error()
@@ -217,24 +246,26 @@ impl Memory for DynamoMemory {
             {
                 Ok(false)
             }
-            Err(e) => Err(crate::error::Error::aws("dynamodb:PutItem", e)),
+            Err(e) => Err(crate::error::Error::aws("dynamodb:UpdateItem", e)),
         }
     }
 
-    /// A conditional `DeleteItem`: a lock taken over after its lease is not someone else's to
+    /// A conditional `UpdateItem`: a lock taken over after its lease is not someone else's to
     /// give back.
     async fn unlock(&self, holder: &str) -> Result<()> {
-        use aws_sdk_dynamodb::types::AttributeValue::S;
-        let deleted = self
+        use aws_sdk_dynamodb::types::AttributeValue::{N, S};
+        let update = self
             .client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
             .key("pk", S(LOCK_PK.into()))
+            .update_expression("REMOVE holder, lease_until ADD generation :one")
             .condition_expression("holder = :holder")
             .expression_attribute_values(":holder", S(holder.into()))
+            .expression_attribute_values(":one", N("1".into()))
             .send()
             .await;
-        match deleted {
+        match update {
             Ok(_) => Ok(()),
             Err(e)
                 if e.as_service_error()
@@ -242,7 +273,7 @@ impl Memory for DynamoMemory {
             {
                 Ok(())
             }
-            Err(e) => Err(crate::error::Error::aws("dynamodb:DeleteItem", e)),
+            Err(e) => Err(crate::error::Error::aws("dynamodb:UpdateItem", e)),
         }
     }
 }

@@ -23,6 +23,7 @@ use crate::ledger::Ledger;
 use crate::notify::Publisher;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What an invocation asks to look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +93,13 @@ pub struct Report {
     pub announced: usize,
     /// What consumers' events said, kept for connections not visible yet or held.
     pub claims_kept: usize,
+}
+
+/// A run's claim on the right to apply: who, the generation it began with, and whether it took it.
+struct Lock {
+    holder: String,
+    seen: u64,
+    taken: AtomicBool,
 }
 
 /// Who holds the acceptor's lock: this process, at this instant.
@@ -238,17 +246,21 @@ where
             Err(why) => return Ok(Answer::ignored(why)),
         };
         if self.dry_run {
-            return self.decide_and_apply(&policy, services, claims).await;
+            return self.decide_and_apply(&policy, services, claims, None).await;
         }
-        // One writer of the outbox at a time: the function's runs and the CLI's `--apply`.
-        let holder = lock_holder();
-        if !self.memory.lock(&holder).await? {
-            return Err(Error::Busy(
-                "another run is applying connection decisions; nothing was changed".into(),
-            ));
-        }
-        let result = self.decide_and_apply(&policy, services, claims).await;
-        if let Err(e) = self.memory.unlock(&holder).await {
+        // One writer of the outbox at a time (the function's runs, the CLI's `--apply`), taken
+        // only by a run that has something to write, and only if nobody applied since it began.
+        let lock = Lock {
+            holder: lock_holder(),
+            seen: self.memory.generation().await?,
+            taken: AtomicBool::new(false),
+        };
+        let result = self
+            .decide_and_apply(&policy, services, claims, Some(&lock))
+            .await;
+        if lock.taken.load(Ordering::SeqCst)
+            && let Err(e) = self.memory.unlock(&lock.holder).await
+        {
             tracing::warn!(error = %e, "the lock was not given back; it lapses after its lease");
         }
         result
@@ -260,6 +272,7 @@ where
         policy: &Policy,
         services: Vec<String>,
         claims: Vec<Claim>,
+        lock: Option<&Lock>,
     ) -> Result<Answer<Report>> {
         let mut report = Report {
             dry_run: self.dry_run,
@@ -330,6 +343,14 @@ where
                     .entry(d.connection.service_id.clone())
                     .or_default()
                     .push(entry(d));
+            }
+            if let Some(lock) = lock.filter(|_| !entries.is_empty() || !left.is_empty()) {
+                if !self.memory.lock(&lock.holder, lock.seen).await? {
+                    return Err(Error::Busy(
+                        "another run is applying connection decisions, or applied some while this one was deciding; nothing was changed".into(),
+                    ));
+                }
+                lock.taken.store(true, Ordering::SeqCst);
             }
             self.memory.write_ahead(&entries).await?;
             written.extend(entries.into_keys());
@@ -620,10 +641,14 @@ mod tests {
             assert!(matches!(err, Error::Busy(_)) && err.retryable(), "{err}");
             assert!(a.connections.calls.lock().unwrap().is_empty());
             assert!(a.publisher.titles().is_empty());
-            // Its own lock is given back when it is done.
+            // Its own lock is given back when it is done, one generation on.
             *a.memory.locked.lock().unwrap() = None;
             ran(&a, Scope::All).await;
             assert_eq!(*a.memory.locked.lock().unwrap(), None);
+            assert_eq!(*a.memory.generation.lock().unwrap(), 1);
+            // A run with nothing to apply takes no lock: nothing is written.
+            ran(&a, Scope::All).await;
+            assert_eq!(*a.memory.generation.lock().unwrap(), 1);
         }
 
         #[tokio::test]
