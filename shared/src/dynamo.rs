@@ -21,6 +21,16 @@ pub const ITEMS_PER_WRITE: usize = 25;
 const ROUNDS: u32 = 8;
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
 
+/// A conditional write refused because its condition did not hold (the item was claimed, locked,
+/// or changed by someone else): an answer, not a failure.
+pub fn conditional_failed<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .is_some_and(|s| s.code() == Some("ConditionalCheckFailedException"))
+}
+
 fn key(pk: &str) -> Item {
     HashMap::from([("pk".to_owned(), AttributeValue::S(pk.to_owned()))])
 }

@@ -125,9 +125,7 @@ impl Ledger for DynamoLedger {
                 .await;
             match put {
                 Ok(_) => claimed.push(key.clone()),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+                Err(e) if crate::dynamo::conditional_failed(&e) => {}
                 Err(e) => return Err(crate::error::Error::aws("dynamodb:PutItem", e)),
             }
         }

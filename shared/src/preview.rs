@@ -5,7 +5,6 @@
 use crate::error::Result;
 use crate::ledger::Ledger;
 use crate::notify::{Notification, Publisher};
-use std::sync::Mutex;
 
 /// A ledger that has seen nothing and keeps nothing: every outcome counts as new.
 pub struct Unrecorded;
@@ -34,17 +33,11 @@ impl Ledger for Unrecorded {
     }
 }
 
-/// A publisher that keeps what would have been announced.
-#[derive(Default)]
-pub struct Unpublished {
-    pub notifications: Mutex<Vec<Notification>>,
-}
+/// A publisher that announces nothing.
+pub struct Unpublished;
 
 impl Publisher for Unpublished {
-    async fn publish(&self, notification: &Notification) -> Result<()> {
-        if let Ok(mut kept) = self.notifications.lock() {
-            kept.push(notification.clone());
-        }
+    async fn publish(&self, _: &Notification) -> Result<()> {
         Ok(())
     }
 }

@@ -240,12 +240,7 @@ impl Memory for DynamoMemory {
             .await;
         match update {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if dynamo::conditional_failed(&e) => Ok(false),
             Err(e) => Err(crate::error::Error::aws("dynamodb:UpdateItem", e)),
         }
     }
@@ -267,12 +262,7 @@ impl Memory for DynamoMemory {
             .await;
         match update {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if dynamo::conditional_failed(&e) => Ok(()),
             Err(e) => Err(crate::error::Error::aws("dynamodb:UpdateItem", e)),
         }
     }

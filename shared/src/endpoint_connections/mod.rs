@@ -75,7 +75,7 @@ pub fn preview(
             aws_sdk_dynamodb::Client::new(sdk),
             config.run.decisions_table.clone(),
         )),
-        publisher: crate::preview::Unpublished::default(),
+        publisher: crate::preview::Unpublished,
         dry_run: true,
     }
 }

@@ -102,7 +102,7 @@ pub fn preview(
         sdk,
         config,
         crate::preview::Unrecorded,
-        crate::preview::Unpublished::default(),
+        crate::preview::Unpublished,
         true,
     )
 }

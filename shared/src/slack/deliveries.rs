@@ -3,6 +3,7 @@
 //! retried, is never posted twice; and where each finding's message went, so its resolution can
 //! reply in that thread.
 
+use crate::dynamo::conditional_failed;
 use crate::error::{Error, Result};
 use crate::ledger::now_secs as now;
 use crate::slack::ports::{Claim, DeliveryStore};
@@ -51,14 +52,6 @@ fn number(item: &HashMap<String, AttributeValue>, key: &str) -> u64 {
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse().ok())
         .unwrap_or_default()
-}
-
-fn conditional_failed<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    e.as_service_error()
-        .is_some_and(|s| s.code() == Some("ConditionalCheckFailedException"))
 }
 
 /// What a claim found, from the item's `status` and `claimed_at`.
