@@ -1,5 +1,5 @@
 """The demo: a provider, an allowed consumer and a stranger on the local emulator, and the
-acceptor's release binary deciding their connection requests. It checks its own outcome and
+acceptor's binary deciding their connection requests. It checks its own outcome and
 exits non-zero if anything differs from what it announces."""
 
 from __future__ import annotations
