@@ -62,6 +62,8 @@ def test_instance_targets_have_no_az_in_their_health_and_arns_say_their_type(emu
     instances = {az: ec2.run_instances(ImageId=azs.AMI, MinCount=1, MaxCount=1, SubnetId=s)["Instances"][0]["InstanceId"]
                  for az, s in subnets.items()}
     elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": i} for i in instances.values()])
+    elb.create_listener(LoadBalancerArn=nlb["LoadBalancerArn"], Protocol="TCP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])  # else its targets are unused
     ec2.stop_instances(InstanceIds=[instances["us-east-1b"]])
     descriptions = elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
     # "This parameter is not supported if the target type of the target group is instance or alb."

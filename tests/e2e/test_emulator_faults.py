@@ -101,8 +101,17 @@ def test_bad_rules_and_settings_are_refused(emu):
     for value in (0, 1.5, -1, "2", True):
         with pytest.raises(EmulatorError):
             emu.settings(page_size=value)
+    for name, wrong in (("elb_rate", 0), ("elb_rate", "fast"), ("ec2_rate", -1), ("ec2_rate", [5]),
+                        ("target_health_scale", -0.5), ("target_health_scale", None), ("target_health_scale", True),
+                        ("latency_ms", -1), ("latency_ms", "10"), ("latency_ms", {"sns": -1}), ("latency_ms", {"": 5}),
+                        ("latency_ms", True)):
+        with pytest.raises(EmulatorError):
+            emu.settings(**{name: wrong})
+    # Every setting is off (AWS's own behaviour) until set; the harness starts target health at
+    # once (target_health_scale 0, the server's own default being 1.0, real time).
     assert emu.settings() == {"accept_seconds": 0.5, "visible_after_seconds": 0.0, "page_size": None,
-                              "route53_rate": None, "route53_change_seconds": 0}
+                              "route53_rate": None, "route53_change_seconds": 0, "elb_rate": None,
+                              "ec2_rate": None, "latency_ms": None, "target_health_scale": 0.0}
 
 
 def test_calls_are_counted_timed_and_reset(emu):
@@ -301,3 +310,109 @@ def test_a_new_connection_can_be_seen_late_as_ec2_is_eventually_consistent(world
     assert world.states() == {}
     time.sleep(0.5)
     assert world.states() == {endpoint: "pendingAcceptance"}
+
+
+# --- EC2 request throttling (tests/emulator/ec2_throttling.py) ---------------------------------
+
+
+def outcome(call, **kwargs) -> str:
+    try:
+        call(**kwargs)
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    return "ok"
+
+
+def until_limited(call, limit: int = 300, **kwargs) -> list[str]:
+    codes: list[str] = []
+    while len(codes) < limit and (not codes or codes[-1] != "RequestLimitExceeded"):
+        codes.append(outcome(call, **kwargs))
+    return codes
+
+
+def test_ec2_throttles_each_api_with_its_own_bucket(world):
+    emu = world.emu
+    ec2 = once(emu, "ec2")
+    emu.reset_calls()
+    emu.settings(ec2_rate=True)
+    started = time.monotonic()
+    # AcceptVpcEndpointConnections: 10 at once, then 1 a second.
+    accept = {"ServiceId": world.service_id, "VpcEndpointIds": ["vpce-0123456789abcdef0"]}
+    accepts = until_limited(ec2.accept_vpc_endpoint_connections, **accept)
+    assert accepts[-1] == "RequestLimitExceeded" and "RequestLimitExceeded" not in accepts[:-1]
+    assert 10 <= len(accepts) - 1 <= 10 + (time.monotonic() - started) + 1, accepts
+    with pytest.raises(ClientError) as e:
+        for _ in range(3):
+            ec2.reject_vpc_endpoint_connections(**accept)  # its own bucket: not empty yet
+            ec2.accept_vpc_endpoint_connections(**accept)
+    assert (e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]) == (
+        "RequestLimitExceeded", "Request limit exceeded.")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    # Other APIs are not affected.
+    assert [outcome(ec2.describe_vpc_endpoint_connections) for _ in range(20)] == ["ok"] * 20
+    # DescribeInstances without a filter or pagination: the smaller bucket (50, 10 a second);
+    # with a filter or MaxResults, the standard one (100, 20 a second).
+    started = time.monotonic()
+    plain = until_limited(ec2.describe_instances)
+    assert plain[-1] == "RequestLimitExceeded" and 50 <= len(plain) - 1 <= 50 + 10 * (time.monotonic() - started) + 1
+    running = [{"Name": "instance-state-name", "Values": ["running"]}]
+    assert [outcome(ec2.describe_instances, Filters=running) for _ in range(60)] == ["ok"] * 60
+    assert outcome(ec2.describe_instances, MaxResults=5) == "ok"
+    # Resource buckets: StopInstances takes one token per instance from a bucket of 1000.
+    assert outcome(ec2.stop_instances, InstanceIds=[f"i-{n:017x}" for n in range(1001)]) == "RequestLimitExceeded"
+    assert outcome(ec2.stop_instances, InstanceIds=["i-0123456789abcdef0"]) == "InvalidInstanceID.NotFound"
+    # Per account and region.
+    assert outcome(once(emu, "ec2", ALLOWED).accept_vpc_endpoint_connections, **accept) != "RequestLimitExceeded"
+    calls = emu.calls()
+    assert calls["ec2:AcceptVpcEndpointConnections"]["throttled"] >= 2
+    assert calls["ec2:DescribeInstances"]["throttled"] == 1
+    assert calls["ec2:StopInstances"]["throttled"] == 1
+
+
+def test_ec2_rate_as_a_number_is_one_bucket_for_every_action(emu):
+    for wrong in (0, -1, "fast", [5]):
+        with pytest.raises(EmulatorError):
+            emu.settings(ec2_rate=wrong)
+    ec2 = once(emu, "ec2")
+    emu.settings(ec2_rate=3)
+    started = time.monotonic()
+    codes = [outcome(ec2.describe_vpcs), outcome(ec2.describe_subnets), outcome(ec2.describe_availability_zones)]
+    codes += until_limited(ec2.describe_vpcs)
+    assert codes[:3] == ["ok"] * 3 and codes[-1] == "RequestLimitExceeded"
+    assert len(codes) - 1 <= 3 + 3 * (time.monotonic() - started) + 1
+    emu.settings(ec2_rate=False)
+    assert [outcome(ec2.describe_vpcs) for _ in range(20)] == ["ok"] * 20
+
+
+# --- latency (tests/emulator/latency.py) --------------------------------------------------------
+
+
+def test_latency_is_added_to_every_call_or_to_those_named(emu):
+    sns, ec2, elb = once(emu, "sns"), once(emu, "ec2"), once(emu, "elbv2")
+    emu.settings(latency_ms=40)
+    started = time.monotonic()
+    for _ in range(5):
+        sns.list_topics()
+    assert time.monotonic() - started >= 0.2, "five sequential calls pay five times"
+    emu.reset_calls()
+    emu.settings(latency_ms={"ec2:DescribeVpcs": 300, "elbv2": 200})
+    timed = {}
+    for name, call in (("vpcs", ec2.describe_vpcs), ("subnets", ec2.describe_subnets),
+                       ("lbs", elb.describe_load_balancers), ("topics", sns.list_topics)):
+        began = time.monotonic()
+        call()
+        timed[name] = time.monotonic() - began
+    assert timed["vpcs"] >= 0.3 and timed["lbs"] >= 0.2
+    calls = emu.calls()
+    assert calls["ec2:DescribeVpcs"]["seconds"] >= 0.3
+    assert calls["elasticloadbalancing:DescribeLoadBalancers"]["seconds"] >= 0.2
+    assert calls["ec2:DescribeSubnets"]["seconds"] < 0.15 and calls["sns:ListTopics"]["seconds"] < 0.15
+    # Refused calls take their time too; null turns it off.
+    emu.faults([{"service": "ec2", "operation": "DescribeVpcs", "code": "InternalError", "status": 500}])
+    began = time.monotonic()
+    assert error(ec2.describe_vpcs)["Code"] == "InternalError"
+    assert time.monotonic() - began >= 0.3
+    emu.settings(latency_ms=None)
+    emu.reset_calls()
+    ec2.describe_vpcs()
+    assert emu.calls()["ec2:DescribeVpcs"]["seconds"] < 0.15

@@ -49,6 +49,9 @@
   an instance target follows its instance — stopped is ``unused`` (moto's rule), running
   ``healthy``; an ``alb`` target is ``healthy`` while its ALB exists and is ``active`` and
   ``unhealthy`` (``Target.FailedHealthChecks``) once it is gone; an ``ip`` target is ``healthy``.
+  These are the states of a target that has passed its checks; target_health.py adds, on top,
+  ``initial`` and ``draining`` over time and ``unused`` for a group no listener uses or a target
+  in an AZ its load balancer does not enable.
 * An endpoint service of Gateway Load Balancers has ``ServiceType`` ``GatewayLoadBalancer`` (moto
   says ``Gateway``, the type of S3 / DynamoDB gateway endpoints), and CreateVpcEndpointService
   Configuration refuses a load balancer of the wrong type in ``NetworkLoadBalancerArns`` /

@@ -12,16 +12,18 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv4-signed-request-
 Control endpoints, on the same server under ``/_autopilot/`` (no AWS API path starts so):
 
 * ``GET /_autopilot/calls`` → ``{"<service>:<Operation>": {"count": n, "seconds": s,
-  "faulted": f, "throttled": t}}`` — calls answered, seconds spent answering them, how many of
-  them were answered by a fault rule, and how many were refused by a rate limit an extension
-  registered in :data:`THROTTLES` (route53_throttling.py); ``POST /_autopilot/calls/reset``
-  forgets them.
+  "faulted": f, "throttled": t}}`` — calls answered, seconds spent answering them (any added
+  ``latency_ms`` included), how many of them were answered by a fault rule, and how many were
+  refused by a rate limit an extension registered in :data:`THROTTLES` (route53_throttling.py,
+  elb_throttling.py, ec2_throttling.py); ``POST /_autopilot/calls/reset`` forgets them.
 * ``POST /_autopilot/faults`` with a JSON list of rules replaces the current rules (``[]``
   clears them); ``GET /_autopilot/faults`` shows them with what is left of each.
 * ``POST /_autopilot/settings`` with a JSON object changes settings the extensions registered
   (``accept_seconds`` and ``visible_after_seconds`` for PrivateLink, ``page_size`` for paging,
-  ``route53_rate`` and ``route53_change_seconds`` for Route 53); ``GET`` shows them. A setting
-  takes a number >= 0 unless its extension registered its own check in :data:`SETTING_CHECKS`.
+  ``route53_rate`` and ``route53_change_seconds`` for Route 53, ``elb_rate`` for ELB,
+  ``ec2_rate`` for EC2, ``target_health_scale`` for target health (target_health.py),
+  ``latency_ms`` for every call (latency.py)); ``GET`` shows them. A setting takes a number
+  >= 0 unless its extension registered its own check in :data:`SETTING_CHECKS`.
 * Further endpoints extensions registered in :data:`CONTROLS` (``POST /_autopilot/share-vpc``,
   ``POST /_autopilot/unshare-vpc``: vpc_sharing.py).
 
@@ -101,15 +103,19 @@ DEFERRED = {
 
 
 class Request:
-    def __init__(self, service: str, operation: str, protocol: str, haystack: str) -> None:
+    def __init__(self, service: str, operation: str, protocol: str, haystack: str,
+                 params: dict | None = None) -> None:
         self.service = service
         self.operation = operation
         self.protocol = protocol  # ec2 | query | json1.0 | json1.1 | rest-xml | rest-json
         self.haystack = haystack
+        # Query protocols (EC2, ELB, SNS, ...): the request's parameters, first value of each.
+        self.params: dict[str, str] = params or {}
         self.faulted = False
         self.throttled = False
         self.access_key: str | None = None
         self.account_header: str | None = None
+        self.region = "us-east-1"  # the credential scope's region
 
     @property
     def key(self) -> str:
@@ -167,17 +173,19 @@ def identify(environ: dict, body: bytes) -> Request:
     query_string = environ.get("QUERY_STRING", "")
     query = parse_qs(query_string, keep_blank_values=True)
     found = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
-    access_key = None
+    access_key = region = None
     if found:
-        service, access_key = found.group(4), found.group(1)
+        service, access_key, region = found.group(4), found.group(1), found.group(3)
     elif query.get("X-Amz-Credential"):
         parts = query["X-Amz-Credential"][0].split("/")
         service = parts[3] if len(parts) > 3 else "unknown"
         access_key = parts[0]
+        region = parts[2] if len(parts) > 2 else None
     else:
         service = "unknown"
     request = _identify(environ, body, query, query_string, service)
     request.access_key = access_key
+    request.region = region or request.region
     request.account_header = environ.get("HTTP_X_MOTO_ACCOUNT_ID")
     return request
 
@@ -201,11 +209,12 @@ def _identify(environ: dict, body: bytes, query: dict, query_string: str, servic
     if target:
         version = "1.0" if "1.0" in environ.get("CONTENT_TYPE", "") else "1.1"
         return Request(service, target.rsplit(".", 1)[-1], f"json{version}", haystack)
-    action = (query.get("Action") or [None])[0]
-    if action is None and "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
-        action = (parse_qs(text).get("Action") or [None])[0]
+    params = {k: v[0] for k, v in query.items() if v}
+    if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        params.update({k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items() if v})
+    action = params.get("Action")
     if action:
-        return Request(service, action, "ec2" if service == "ec2" else "query", haystack)
+        return Request(service, action, "ec2" if service == "ec2" else "query", haystack, params)
     operation = None
     for verb, rx, keys, _, name in _rest_routes(service):
         if verb == method and rx.match(path) and all(k in query for k in keys):
@@ -315,6 +324,10 @@ class Rule:
 # wrong with the value, or None when it is good. Extensions register here before the server starts.
 SETTING_CHECKS: dict = {}
 
+# Called with every AWS request before anything else (the throttles included), e.g. to add
+# latency (latency.py). Extensions register before the server starts.
+BEFORE: list = []
+
 # Rate limits in front of moto: each is check(request) -> (code, message, status) or None, tried
 # in order for every AWS request before the fault rules; a request one of them answers is counted
 # as ``throttled`` and never reaches the rules or moto. Extensions register before the server starts.
@@ -407,6 +420,8 @@ class Middleware:
         request = identify(environ, _read_body(environ))
         _local.request = request
         try:
+            for hook in BEFORE:
+                hook(request)
             for throttle in THROTTLES:
                 answer = throttle(request)
                 if answer is not None:

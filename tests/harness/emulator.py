@@ -29,7 +29,14 @@ class EmulatorError(RuntimeError):
 
 
 class Emulator:
-    def __init__(self) -> None:
+    """``target_health_scale`` (default 0): how fast ELB target health moves on — a registered
+    target is ``initial`` and a deregistered one ``draining`` for their documented durations
+    times this factor. The server's own default is 1.0 (real time, as AWS); the harness starts
+    every emulator at 0, so that targets are ``healthy`` at once and deregistered ones gone at
+    once, as the end-to-end tests expect. Pass e.g. ``0.01`` (or call
+    ``settings(target_health_scale=...)`` later) to watch the states go by."""
+
+    def __init__(self, target_health_scale: float = 0.0) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "MOTO_ACCOUNT_ID"}
         try:
             self.process = subprocess.Popen(
@@ -55,6 +62,11 @@ class Emulator:
         # Drain stderr so the server never blocks on a full pipe.
         threading.Thread(target=self.process.stderr.read, daemon=True).start()
         self._credentials = {PROVIDER: ("testing", "testing", None)}
+        try:
+            self.settings(target_health_scale=target_health_scale)
+        except Exception:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -130,23 +142,52 @@ class Emulator:
     def calls(self) -> dict:
         """``{"<service>:<Operation>": {"count": n, "seconds": s, "faulted": f, "throttled": t}}``
         since the last reset; the service is the SigV4 signing name (``elasticloadbalancing`` for
-        ELBv2); ``throttled`` counts requests refused by ``route53_rate``."""
+        ELBv2); ``throttled`` counts requests refused by ``route53_rate``, ``elb_rate`` or
+        ``ec2_rate``; ``seconds`` includes any ``latency_ms``."""
         return self._control("GET", "calls")
 
     def reset_calls(self) -> None:
         self._control("POST", "calls/reset", {})
 
-    def settings(self, **changes: float | None) -> dict:
-        """Change emulator settings (``accept_seconds``: how long an accepted connection stays
-        ``pending``; ``visible_after_seconds``: how long a new connection is not yet shown by
-        DescribeVpcEndpointConnections; ``page_size``: the most items any page of the paged
-        describe calls holds, ``None`` for AWS's own pages — see tests/emulator/paging.py;
-        ``route53_rate``: ``None`` (off), ``True`` (Route 53's documented token buckets per
-        account) or a number N (one bucket per account, N per second, burst N) — see
-        tests/emulator/route53_throttling.py; ``route53_change_seconds``: how long a hosted zone
-        stays "being changed" after an authorization or association change, answering
-        ``ConcurrentModification`` / ``PriorRequestNotComplete`` meanwhile — see
-        tests/emulator/route53_sharing.py) and return them all."""
+    def settings(self, **changes) -> dict:
+        """Change emulator settings and return them all. Every setting is off (or AWS's own
+        behaviour) until set, except ``target_health_scale`` (see the class):
+
+        * ``accept_seconds``: how long an accepted connection stays ``pending``;
+          ``visible_after_seconds``: how long a new connection is not yet shown by
+          DescribeVpcEndpointConnections — tests/emulator/privatelink.py.
+        * ``page_size``: the most items any page of the paged describe calls holds, ``None`` for
+          AWS's own pages — tests/emulator/paging.py.
+        * ``route53_rate``: ``None`` (off), ``True`` (Route 53's documented token buckets per
+          account) or a number N (one bucket per account, N per second, burst N) —
+          tests/emulator/route53_throttling.py; ``route53_change_seconds``: how long a hosted
+          zone stays "being changed" after an authorization or association change, answering
+          ``ConcurrentModification`` / ``PriorRequestNotComplete`` meanwhile —
+          tests/emulator/route53_sharing.py.
+        * ``elb_rate``: ``None`` / ``False`` (off, the default), ``True`` (ELB's documented token
+          buckets per account, region and API version: an account bucket of 40 refilled 10 a
+          second shared by every action, and a bucket per category — ``Describe*`` 40 / 10,
+          Register/DeregisterTargets 20 / 4, other mutating actions 20 / 3, CreateLoadBalancer and
+          SetSubnets 10 / 0.2) or a number N (one bucket per account and region, burst N, N per
+          second); a refused call is HTTP 400 ``Throttling`` "Rate exceeded" —
+          tests/emulator/elb_throttling.py.
+        * ``ec2_rate``: ``None`` / ``False`` (off, the default), ``True`` (EC2's documented token
+          buckets per account, region and action: non-mutating 100 / 20, DescribeInstances and
+          the like unfiltered and unpaginated 50 / 10, mutating 50 / 5, Accept/Reject
+          VpcEndpointConnections 10 / 1 and the page's other per-action figures, plus the
+          resource buckets of Run/Start/Stop/TerminateInstances) or a number N (one bucket per
+          account and region); a refused call is HTTP 503 ``RequestLimitExceeded`` —
+          tests/emulator/ec2_throttling.py.
+        * ``target_health_scale``: a number >= 0 multiplying how long a target stays ``initial``
+          (its group's HealthCheckIntervalSeconds × HealthyThresholdCount) and ``draining`` (its
+          group's ``deregistration_delay.timeout_seconds``): 1.0 real time (the server's default),
+          0 at once (this harness's default) — tests/emulator/target_health.py.
+        * ``latency_ms``: ``None`` / ``0`` (off, the default), a number of milliseconds added to
+          every AWS call, or ``{"<signing name>:<Operation>": ms, "<signing name>": ms}`` for the
+          calls named (``elbv2`` is accepted for ``elasticloadbalancing``) —
+          tests/emulator/latency.py.
+
+        Changing a rate setting starts all its buckets full again."""
         return self._control("POST", "settings", changes) if changes else self._control("GET", "settings")
 
     def share_vpc(self, vpc: str, owner: str, with_account: str, region: str | None = None) -> list[str]:
