@@ -222,8 +222,8 @@ def availability_zones() -> None:
         step("Before: the audit as the CLI shows it (read-only)")
         cli("audit before", "audit", env=p.env, code=2)
         with LambdaHost(azs.FUNCTION, p.env) as fn:
-            def run(label: str) -> dict:
-                result = fn.invoke(scenario.scheduled_event())
+            def run(label: str, event: dict | None = None) -> dict:
+                result = fn.invoke(event or scenario.scheduled_event())
                 if not result.ok:
                     failures.append(label)
                     show(f"the function failed: {result.body}")
@@ -239,9 +239,14 @@ def availability_zones() -> None:
             step("The same audit again: the finding is still open, nothing is announced")
             second = run("audit 2")
             expect("opened / resolved on the second run", (len(second["opened"]), len(second["resolved"])), (0, 0))
-            step("Turning cross-zone load balancing on for the target group, then auditing")
+            step("Turning cross-zone load balancing on for the target group; its CloudTrail event starts an audit of the service behind it")
             p.target_group_cross_zone("true")
-            third = run("audit 3")
+            change = {**scenario.scheduled_event(), "detail-type": "AWS API Call via CloudTrail",
+                      "source": "aws.elasticloadbalancing",
+                      "detail": {"eventSource": "elasticloadbalancing.amazonaws.com",
+                                 "eventName": "ModifyTargetGroupAttributes", "awsRegion": "us-east-1",
+                                 "requestParameters": {"targetGroupArn": p.target_group}}}
+            third = run("audit 3", change)
             expect("resolved", [r["fingerprint"].split(":")[0] for r in third["resolved"]], ["blackhole"])
             step("After: the CLI finds nothing open")
             cli("audit after", "audit", env=p.env, code=0)

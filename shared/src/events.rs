@@ -162,6 +162,14 @@ impl From<Error> for Triage {
     }
 }
 
+/// Seconds since the epoch (as DynamoDB TTL attributes count them).
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
 /// The invocation's deadline (Lambda's milliseconds since the epoch) as an instant, `margin`
 /// earlier: what is left for work that must still be followed by a last step.
 pub fn deadline(deadline_ms: u64, margin: std::time::Duration) -> tokio::time::Instant {

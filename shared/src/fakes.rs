@@ -362,6 +362,22 @@ mod azs {
         async fn snapshot(&self, _scope: &AuditScope) -> Result<Snapshot> {
             Ok(self.snapshot.lock().unwrap().clone())
         }
+
+        async fn services_behind(&self, arns: &BTreeSet<String>) -> Result<BTreeSet<String>> {
+            let s = self.snapshot.lock().unwrap();
+            let lbs: BTreeSet<&String> = s
+                .target_groups
+                .iter()
+                .filter(|g| arns.contains(&g.arn))
+                .flat_map(|g| &g.lb_arns)
+                .chain(arns.iter())
+                .collect();
+            Ok(s.services
+                .iter()
+                .filter(|v| v.nlb_arns.iter().any(|a| lbs.contains(a)))
+                .map(|v| v.id.clone())
+                .collect())
+        }
     }
 
     #[derive(Default)]
@@ -375,7 +391,7 @@ mod azs {
             Ok(self.open.lock().unwrap().values().cloned().collect())
         }
 
-        async fn remember(&self, f: &AzFinding) -> Result<()> {
+        async fn remember(&self, f: &AzFinding, pending_since: Option<u64>) -> Result<()> {
             self.fault.check("dynamodb:PutItem")?;
             self.open.lock().unwrap().insert(
                 f.fingerprint.clone(),
@@ -385,6 +401,7 @@ mod azs {
                     severity: f.severity,
                     title: f.title.clone(),
                     resource: f.resource.clone(),
+                    pending_since,
                 },
             );
             Ok(())

@@ -7,7 +7,7 @@ use crate::error::Result;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// `dynamodb:BatchGetItem`, `dynamodb:BatchWriteItem`.
 pub trait Ledger {
@@ -63,13 +63,7 @@ impl DynamoLedger {
     }
 }
 
-/// Seconds since the epoch, as DynamoDB TTL attributes count them.
-pub(crate) fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
-}
+pub(crate) use crate::events::now_secs;
 
 impl Ledger for DynamoLedger {
     async fn unseen(&self, keys: &[String]) -> Result<Vec<String>> {

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod notify;
+pub mod pace;
 
 pub mod availability_zones;
 pub mod endpoint_connections;

@@ -1,21 +1,11 @@
-//! Route 53's request rates, kept on our side: every request takes a token from its account's
-//! bucket (and from its operation's), and a request over the rate is throttled. Waiting for a
-//! token here instead keeps a burst of hundreds of VPCs at the rate's bound with no call refused,
-//! where retrying throttled calls with backoff falls well below it.
-//! <https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/throttling-api-requests.html>:
-//! per account 50 requests at once, 10 per second after; `AssociateVPCWithHostedZone` 20 at once,
-//! 5 per second after.
+//! Request rates kept on our side: AWS throttles an account's requests with token buckets shared
+//! by every client in the account, so each job takes its tokens from a bucket of its own, sized
+//! at (a share of) the documented rate. Waiting for a token here keeps a burst at the rate's
+//! bound with no call refused, where retrying throttled calls with backoff falls well below it.
 
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// An account's requests: 10 per second, 50 at once — kept 5% under, so that the jitter between
-/// our clock and Route 53's never makes a request arrive before its token.
-pub const ACCOUNT: (f64, f64) = (10.0 * MARGIN, 50.0 - 5.0);
-/// `AssociateVPCWithHostedZone`: 5 per second, 20 at once (5% under, likewise).
-pub const ASSOCIATE: (f64, f64) = (5.0 * MARGIN, 20.0 - 2.0);
-const MARGIN: f64 = 0.95;
 
 /// A token bucket that makes callers wait for their token.
 #[derive(Debug)]

@@ -13,9 +13,9 @@
 use autopilot::accounts::AccountConfigs;
 use autopilot::availability_zones::analysis::{
     AzFinding, Check, CrossZone, Endpoint, LoadBalancer, Service, Snapshot, Target, TargetAzs,
-    TargetGroup,
+    TargetGroup, TargetState,
 };
-use autopilot::availability_zones::estate::AwsEstate;
+use autopilot::availability_zones::estate::{AwsEstate, Memory};
 use autopilot::availability_zones::findings::DynamoFindings;
 use autopilot::availability_zones::ports::{AuditScope, Estate, FindingsStore, OpenFinding};
 use autopilot::notify::Severity;
@@ -87,6 +87,7 @@ fn finding() -> AzFinding {
         title: "No healthy target in use1-az2".into(),
         evidence: BTreeMap::from([("az_id".into(), "use1-az2".into())]),
         fix: "Register a target in use1-az2.".into(),
+        grace_seconds: None,
     }
 }
 
@@ -152,6 +153,7 @@ async fn open_findings_are_scanned_consistently_across_every_page() {
                 severity: Severity::Warning,
                 title: "Targets skewed".into(),
                 resource: "tg-1".into(),
+                pending_since: None,
             },
             OpenFinding {
                 fingerprint: "blackhole:tg-2:use1-az2".into(),
@@ -159,6 +161,7 @@ async fn open_findings_are_scanned_consistently_across_every_page() {
                 severity: Severity::Critical,
                 title: "No healthy target".into(),
                 resource: "tg-2".into(),
+                pending_since: None,
             },
             OpenFinding {
                 fingerprint: "cross-zone-on:nlb-1".into(),
@@ -166,6 +169,7 @@ async fn open_findings_are_scanned_consistently_across_every_page() {
                 severity: Severity::Info,
                 title: "Cross-zone on".into(),
                 resource: String::new(),
+                pending_since: None,
             },
         ]
     );
@@ -195,7 +199,10 @@ async fn an_opened_finding_is_written_under_its_fingerprint() {
         .match_requests(move |r| r.table_name() == Some(TABLE) && r.item() == Some(&expected))
         .then_output(|| PutItemOutput::builder().build());
     let db = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&put]);
-    DynamoFindings::new(db, TABLE).remember(&f).await.unwrap();
+    DynamoFindings::new(db, TABLE)
+        .remember(&f, None)
+        .await
+        .unwrap();
     assert_eq!(put.num_calls(), 1);
 }
 
@@ -269,7 +276,7 @@ async fn a_missing_table_or_a_refusal_is_final() {
     );
     let store = DynamoFindings::new(db, TABLE);
 
-    let err = store.remember(&finding()).await.unwrap_err();
+    let err = store.remember(&finding(), None).await.unwrap_err();
     assert_eq!(missing.num_calls(), 1, "not retried");
     assert_eq!(err.code(), Some("ResourceNotFoundException"));
     assert!(!err.retryable());
@@ -995,7 +1002,12 @@ impl Provider {
                     let mut ids = vec![lb.clone()];
                     ids.extend(r.target_group_arns().iter().cloned());
                     log.push("DescribeTargetGroups", &ids, vec![], r.marker());
-                    let of_lb: Vec<&Tg> = p.tgs.iter().filter(|tg| tg.lb == lb).collect();
+                    let named = r.target_group_arns();
+                    let of_lb: Vec<&Tg> = p
+                        .tgs
+                        .iter()
+                        .filter(|tg| tg.lb == lb || named.contains(&tg.arn))
+                        .collect();
                     let (of_lb, next) = page(&of_lb, r.marker(), TG_PAGE, "tg-");
                     let mut out = DescribeTargetGroupsOutput::builder();
                     for tg in of_lb {
@@ -1005,6 +1017,8 @@ impl Provider {
                                 .load_balancer_arns(&tg.lb)
                                 .target_type(tg.kind.clone())
                                 .vpc_id(&tg.vpc)
+                                .health_check_interval_seconds(10)
+                                .healthy_threshold_count(3)
                                 .build(),
                         );
                     }
@@ -1238,6 +1252,8 @@ fn estate(ec2: &[Rule], elb: &[Rule], world: &ConsumerWorld) -> AwsEstate {
         accounts: AccountConfigs::new(world.home_config(), HOME.into(), ROLE.into()),
         account: HOME.into(),
         region: REGION.into(),
+        rates: None,
+        memory: Memory::new(Duration::from_secs(3600)),
     }
 }
 
@@ -1253,11 +1269,11 @@ fn zone_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn target(id: &str, azs: TargetAzs, healthy: bool) -> Target {
+fn target(id: &str, azs: TargetAzs, state: TargetState) -> Target {
     Target {
         id: id.into(),
         azs,
-        healthy,
+        state,
     }
 }
 
@@ -1318,6 +1334,7 @@ async fn a_small_estate_is_read_into_the_snapshot() {
         gwlb.reason
     );
     let expected = Snapshot {
+        unread_services: BTreeSet::new(),
         az_maps: BTreeMap::from([
             (
                 HOME.to_owned(),
@@ -1348,44 +1365,61 @@ async fn a_small_estate_is_read_into_the_snapshot() {
                 arn: TG_APP.into(),
                 lb_arns: vec![NLB.into()],
                 cross_zone: CrossZone::Inherit,
+                settle_seconds: Some(30),
                 targets: vec![
-                    target("i-0aaa", located(&["us-east-1a"]), true),
-                    target("i-0bbb", located(&["us-east-1b"]), false),
-                    target("i-0gone", TargetAzs::Unknown, false),
+                    target("i-0aaa", located(&["us-east-1a"]), TargetState::Healthy),
+                    target("i-0bbb", located(&["us-east-1b"]), TargetState::Initial),
+                    target("i-0gone", TargetAzs::Unknown, TargetState::Draining),
                 ],
             },
             TargetGroup {
                 arn: TG_IP.into(),
                 lb_arns: vec![NLB.into()],
                 cross_zone: CrossZone::On,
+                settle_seconds: Some(30),
                 targets: vec![
                     // In vpc-prov's 10.0.2.0/24, not vpc-peer's.
-                    target("10.0.2.15", located(&["us-east-1b"]), false),
-                    target("192.168.7.7", TargetAzs::All, true),
-                    target("10.0.1.9", located(&["us-east-1a"]), true),
+                    target(
+                        "10.0.2.15",
+                        located(&["us-east-1b"]),
+                        TargetState::Unhealthy,
+                    ),
+                    target("192.168.7.7", TargetAzs::All, TargetState::Healthy),
+                    target("10.0.1.9", located(&["us-east-1a"]), TargetState::Healthy),
                 ],
             },
             TargetGroup {
                 arn: TG_OFF.into(),
                 lb_arns: vec![NLB.into()],
                 cross_zone: CrossZone::Off,
-                targets: vec![target("i-0ccc", located(&["us-east-1c"]), true)],
+                settle_seconds: Some(30),
+                targets: vec![target(
+                    "i-0ccc",
+                    located(&["us-east-1c"]),
+                    TargetState::Healthy,
+                )],
             },
             TargetGroup {
                 arn: TG_WEB.into(),
                 lb_arns: vec![NLB.into()],
                 cross_zone: CrossZone::Inherit,
+                settle_seconds: Some(30),
                 targets: vec![target(
                     ALB_WEB,
                     located(&["us-east-1a", "us-east-1b", "us-east-1c"]),
-                    true,
+                    TargetState::Healthy,
                 )],
             },
             TargetGroup {
                 arn: TG_API.into(),
                 lb_arns: vec![NLB.into()],
                 cross_zone: CrossZone::Inherit,
-                targets: vec![target(ALB_API, located(&["us-east-1a"]), false)],
+                settle_seconds: Some(30),
+                targets: vec![target(
+                    ALB_API,
+                    located(&["us-east-1a"]),
+                    TargetState::Unhealthy,
+                )],
             },
         ],
         endpoints: vec![
@@ -1663,7 +1697,11 @@ async fn forty_five_nlbs_are_read_in_three_batches_of_at_most_twenty() {
         assert_eq!(
             read.targets,
             (0..5)
-                .map(|k| target(&instance(i, k), located(&[zones[k % 3]]), true))
+                .map(|k| target(
+                    &instance(i, k),
+                    located(&[zones[k % 3]]),
+                    TargetState::Healthy
+                ))
                 .collect::<Vec<_>>()
         );
     }
@@ -1754,15 +1792,15 @@ async fn an_ip_target_is_located_only_in_its_target_groups_vpc() {
     assert_eq!(
         targets(TG_IP),
         [
-            target("10.0.2.15", located(&["us-east-1b"]), true),
-            target("10.0.3.7", TargetAzs::Unknown, true),
+            target("10.0.2.15", located(&["us-east-1b"]), TargetState::Healthy),
+            target("10.0.3.7", TargetAzs::Unknown, TargetState::Healthy),
         ]
     );
     assert_eq!(
         targets(TG_PEER),
         [
-            target("10.0.2.15", located(&["us-east-1c"]), true),
-            target("10.0.3.7", located(&["us-east-1a"]), true),
+            target("10.0.2.15", located(&["us-east-1c"]), TargetState::Healthy),
+            target("10.0.3.7", located(&["us-east-1a"]), TargetState::Healthy),
         ]
     );
     let [subnets] = log.of("DescribeSubnets").try_into().unwrap();
@@ -2020,6 +2058,8 @@ async fn a_provider_call_that_fails_fails_the_snapshot_with_its_code() {
         accounts: AccountConfigs::new(world.home_config(), HOME.into(), ROLE.into()),
         account: HOME.into(),
         region: REGION.into(),
+        rates: None,
+        memory: Memory::new(Duration::from_secs(3600)),
     };
     let err = estate.snapshot(&AuditScope::All).await.unwrap_err();
     assert_eq!(denied.num_calls(), 1, "a refusal is not retried");
@@ -2031,7 +2071,8 @@ async fn a_provider_call_that_fails_fails_the_snapshot_with_its_code() {
         "{err}"
     );
 
-    // ELBv2 throttles the target health past the retries: retryable.
+    // ELBv2 throttles the target health past every retry: that service is left unread (its
+    // findings kept as they are), and the snapshot is taken all the same.
     let (ec2, mut elb, _) = provider(vec![vec![]]).rules();
     let throttled = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
         .then_http_response(|| elb_error("Throttling", "Rate exceeded"));
@@ -2048,15 +2089,95 @@ async fn a_provider_call_that_fails_fails_the_snapshot_with_its_code() {
         accounts: AccountConfigs::new(world.home_config(), HOME.into(), ROLE.into()),
         account: HOME.into(),
         region: REGION.into(),
+        rates: None,
+        memory: Memory::new(Duration::from_secs(3600)),
     };
-    let err = estate.snapshot(&in_scope()).await.unwrap_err();
-    assert_eq!(throttled.num_calls(), 3, "the SDK retried");
-    assert_eq!(err.code(), Some("Throttling"));
-    assert!(err.retryable());
-    assert_eq!(err.kind(), "AwsTransient");
-    assert!(
-        err.to_string()
-            .starts_with("elasticloadbalancing:DescribeTargetHealth: "),
-        "{err}"
+    let snapshot = estate.snapshot(&in_scope()).await.unwrap();
+    assert_eq!(
+        throttled.num_calls(),
+        9,
+        "the SDK's three attempts, three times within the pace"
     );
+    assert_eq!(snapshot.unread_services, BTreeSet::from([SVC.to_owned()]));
+    assert!(snapshot.services.is_empty() && snapshot.target_groups.is_empty());
+    assert!(
+        snapshot.endpoints.is_empty(),
+        "an unread service's consumers are not judged either"
+    );
+    assert_eq!(
+        snapshot.not_audited.len(),
+        1,
+        "the GWLB service is still noted"
+    );
+}
+
+fn ops(log: &Log) -> BTreeMap<&'static str, usize> {
+    let mut out = BTreeMap::new();
+    for r in log.0.lock().unwrap().iter() {
+        *out.entry(r.op).or_default() += 1;
+    }
+    out
+}
+
+/// What rarely changes is read once and kept: of ELB, a second audit of the same service reads
+/// only its target groups' health — nothing of the load balancer or the groups' settings; of
+/// EC2, the services and their live connections (which change), the subnets of IP targets
+/// registered without an AZ, and the one instance that no longer exists (an absence is not
+/// kept); the placed instances are not asked again.
+#[tokio::test]
+async fn a_second_audit_reads_of_elb_only_target_health() {
+    let (ec2, elb, log) = provider(vec![vec![]]).rules();
+    let world = consumer_world(&[]);
+    let estate = estate(&ec2, &elb, &world);
+    let first = estate.snapshot(&in_scope()).await.unwrap();
+    let before = ops(&log);
+    assert_eq!(before["DescribeTargetHealth"], 5);
+    assert_eq!(first.target_groups[0].settle_seconds, Some(30), "10 s × 3");
+    let second = estate.snapshot(&in_scope()).await.unwrap();
+    assert_eq!(second, first);
+    let after = ops(&log);
+    let added: BTreeMap<&str, usize> = after
+        .iter()
+        .map(|(op, n)| (*op, n - before.get(op).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(
+        added,
+        BTreeMap::from([
+            ("DescribeInstances", 1),
+            ("DescribeSubnets", 1),
+            ("DescribeTargetHealth", 5),
+            ("DescribeVpcEndpointConnections", 1),
+            ("DescribeVpcEndpointServiceConfigurations", 2),
+        ]),
+        "{after:?}"
+    );
+}
+
+/// An ELB event names a target group: one call finds its load balancer, the services are those
+/// in front of it, and what was kept of the group is read again by the audit that follows.
+#[tokio::test]
+async fn an_event_on_a_target_group_audits_the_services_in_front_of_it() {
+    let (ec2, elb, log) = provider(vec![vec![]]).rules();
+    let world = consumer_world(&[]);
+    let estate = estate(&ec2, &elb, &world);
+    estate.snapshot(&in_scope()).await.unwrap();
+    let groups_read = log.of("DescribeTargetGroups").len();
+    let services = estate
+        .services_behind(&BTreeSet::from([TG_APP.to_owned()]))
+        .await
+        .unwrap();
+    assert_eq!(services, BTreeSet::from([SVC.to_owned()]));
+    assert_eq!(log.of("DescribeTargetGroups").len(), groups_read + 1);
+    assert_eq!(
+        log.ids("DescribeTargetGroups").last().unwrap()[1..],
+        [TG_APP.to_owned()]
+    );
+    // A group nobody fronts, or a load balancer behind no service: nothing to audit.
+    let orphan = "arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/net/z/9";
+    let none = estate
+        .services_behind(&BTreeSet::from([orphan.to_owned()]))
+        .await
+        .unwrap();
+    assert!(none.is_empty());
 }

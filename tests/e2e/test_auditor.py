@@ -1,5 +1,7 @@
 """The availability-zone auditor end to end: its real binary against the emulator."""
 
+import time
+
 import pytest
 
 from harness import azs
@@ -11,6 +13,12 @@ from harness.scenario import scheduled_event
 def audit(functions):
     """audit(provider) → a started auditor for that provider."""
     return lambda provider: functions(azs.FUNCTION, provider.env)
+
+
+def elb_event(name: str, **parameters) -> dict:
+    return {**scheduled_event(), "detail-type": "AWS API Call via CloudTrail", "source": "aws.elasticloadbalancing",
+            "detail": {"eventSource": "elasticloadbalancing.amazonaws.com", "eventName": name,
+                       "awsRegion": "us-east-1", "requestParameters": parameters}}
 
 
 def checks(result, severity=None):
@@ -38,9 +46,10 @@ def test_blackhole_opens_stays_quiet_then_resolves(emu, audit):
     second = fn.invoke(scheduled_event())
     assert second.body["opened"] == [] and second.body["resolved"] == [] and second.body["still_open"] == 1
     assert p.alerts() == []
-    # Cross-zone on for the target group resolves it (and notes the cross-zone cost).
+    # Cross-zone on for the target group resolves it (and notes the cross-zone cost): the
+    # change's CloudTrail event has the group's settings read anew.
     p.target_group_cross_zone("true")
-    third = fn.invoke(scheduled_event())
+    third = fn.invoke(elb_event("ModifyTargetGroupAttributes", targetGroupArn=p.target_group))
     assert [r["fingerprint"] for r in third.body["resolved"]] == [finding["fingerprint"]]
     assert checks(third) == ["cross_zone_on"]
     # One notification per finding: the new one, and the resolution in the blackhole's thread.
@@ -223,3 +232,131 @@ def test_an_unreadable_consumer_keeps_its_findings_open_and_is_a_finding_itself(
     back = fn.invoke(scheduled_event())
     assert [r["fingerprint"] for r in back.body["resolved"]] == [f"unreachable:{CONSUMER}"]
     assert back.body["opened"] == [] and back.body["still_open"] == 1
+
+
+# --- production's rhythm: deploys, throttling, events that name load balancers ---------------
+
+
+def settle_quickly(emu, p, draining_seconds: int = 20) -> None:
+    """Targets take 0.1 × their documented time to move: the group's health check (5 s × 2 =
+    10 s, so the auditor's grace) becomes 1 s in `initial`; the deregistration delay, 0.1 ×
+    ``draining_seconds`` in `draining`."""
+    elb = emu.client("elbv2")
+    elb.modify_target_group(TargetGroupArn=p.target_group, HealthCheckIntervalSeconds=5, HealthyThresholdCount=2)
+    elb.modify_target_group_attributes(TargetGroupArn=p.target_group, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": str(draining_seconds)}])
+    emu.settings(target_health_scale=0.1)
+
+
+def states(emu, p) -> list[str]:
+    health = emu.client("elbv2").describe_target_health(TargetGroupArn=p.target_group)["TargetHealthDescriptions"]
+    return sorted(h["TargetHealth"]["State"] for h in health)
+
+
+def test_a_rolling_replacement_in_one_az_pages_nothing(emu, audit):
+    p = azs.build(emu)
+    fn = audit(p)
+    settle_quickly(emu, p)
+    old = p.instances["us-east-1b"][0]
+    p.add_targets("us-east-1b")
+    emu.client("elbv2").deregister_targets(TargetGroupArn=p.target_group, Targets=[{"Id": old}])
+    assert states(emu, p) == ["draining", "healthy", "initial"]
+    during = fn.invoke(elb_event("RegisterTargets", targetGroupArn=p.target_group))
+    assert during.ok, during.body
+    [pending] = during.body["pending"]
+    assert (pending["check"], pending["grace_seconds"]) == ("blackhole", 10), "the group's 5 s × 2"
+    assert during.body["opened"] == [] and p.alerts() == []
+    time.sleep(2.5)  # initial → healthy after 1 s; the old target drained after 2 s
+    assert states(emu, p) == ["healthy", "healthy"]
+    after = fn.invoke(scheduled_event())
+    assert [s["fingerprint"] for s in after.body["settled"]] == [pending["fingerprint"]]
+    assert after.body["opened"] == [] and p.alerts() == [], "a deploy that settled pages nobody"
+
+
+def test_an_az_left_empty_after_its_targets_drain_pages(emu, audit):
+    p = azs.build(emu)
+    fn = audit(p)
+    settle_quickly(emu, p)
+    emu.client("elbv2").deregister_targets(TargetGroupArn=p.target_group,
+                                           Targets=[{"Id": i} for i in p.instances["us-east-1b"]])
+    first = fn.invoke(elb_event("DeregisterTargets", targetGroupArn=p.target_group))
+    assert [f["check"] for f in first.body["pending"]] == ["blackhole"] and p.alerts() == []
+    quiet = fn.invoke(scheduled_event())
+    assert quiet.body["still_pending"] == 1 and quiet.body["opened"] == [] and p.alerts() == []
+    time.sleep(2.5)  # drained: nothing in transition any more, and nothing healthy in its place
+    later = fn.invoke(scheduled_event())
+    [opened] = later.body["opened"]
+    assert opened["check"] == "blackhole" and opened["severity"] == "critical"
+    [alert] = p.alerts()
+    assert alert["metadata"]["additionalContext"]["check"] == "blackhole"
+
+
+def test_a_blackhole_still_in_transition_past_its_grace_pages(emu, audit, functions):
+    p = azs.build(emu)
+    fn = functions(azs.FUNCTION, {**p.env, "FINDING_GRACE_SECONDS": "1"})
+    settle_quickly(emu, p, draining_seconds=600)  # 60 s of draining here
+    emu.client("elbv2").deregister_targets(TargetGroupArn=p.target_group,
+                                           Targets=[{"Id": i} for i in p.instances["us-east-1b"]])
+    assert [f["grace_seconds"] for f in fn.invoke(scheduled_event()).body["pending"]] == [1]
+    time.sleep(1.2)
+    assert [f["check"] for f in fn.invoke(scheduled_event()).body["opened"]] == ["blackhole"]
+    assert len(p.alerts()) == 1
+
+
+def test_every_target_unhealthy_fails_open_as_one_finding(emu, audit):
+    p = azs.build(emu)
+    # Every instance restarted: each fails its health checks until it has passed them again
+    # (the group's 30 s × 5, in real time here), while staying registered.
+    emu.settings(target_health_scale=1.0)
+    ec2 = emu.client("ec2")
+    instances = [i for ids in p.instances.values() for i in ids]
+    ec2.stop_instances(InstanceIds=instances)
+    ec2.start_instances(InstanceIds=instances)
+    assert states(emu, p) == ["unhealthy", "unhealthy"]
+    result = audit(p).invoke(scheduled_event())
+    assert result.ok, result.body
+    [finding] = result.body["opened"]
+    assert (finding["check"], finding["severity"]) == ("fail_open", "critical"), "not a blackhole per AZ"
+    assert "fails open" in finding["title"]
+    assert finding["evidence"]["target_states"].count("=unhealthy") == 2
+
+
+def test_a_throttled_service_is_left_undecided_while_the_others_are_announced(emu, audit):
+    p = azs.build(emu)
+    p.stop("us-east-1b")
+    fn = audit(p)
+    assert checks(fn.invoke(scheduled_event())) == ["blackhole"]
+    p.alerts()
+    # The blackhole is mended, but the service's target health is throttled past every retry
+    # (another client of the account is using the whole ELB rate); meanwhile a new single-AZ
+    # service appears.
+    p.add_targets("us-east-1b")
+    [(_, late)] = azs.services_with_nlbs(emu, 1, azs=("us-east-1a",), prefix="late", cidr="10.9.0.0/16")
+    emu.faults([{"service": "elasticloadbalancing", "operation": "DescribeTargetHealth", "code": "Throttling",
+                 "status": 400, "message": "Rate exceeded", "match": p.target_group, "times": -1}])
+    blind = fn.invoke(scheduled_event())
+    assert blind.ok, blind.body
+    assert blind.body["unread_services"] == [p.service_id]
+    assert blind.body["resolved"] == [] and blind.body["undecided"] == 1, "unknown is not resolved"
+    assert {(f["service_id"], f["check"]) for f in blind.body["opened"]} == {(late, "no_az_redundancy")}
+    [alert] = p.alerts()
+    assert alert["metadata"]["additionalContext"]["service"] == late
+    # Readable again: the mended blackhole resolves.
+    emu.faults([])
+    back = fn.invoke(scheduled_event())
+    assert [r["fingerprint"].split(":")[0] for r in back.body["resolved"]] == ["blackhole"]
+
+
+def test_an_elb_event_reads_only_the_service_behind_what_it_names(emu, audit):
+    p = azs.build(emu)
+    azs.services_with_nlbs(emu, 5)
+    fn = audit(p)
+    assert fn.invoke(scheduled_event()).ok  # a warm auditor keeps what rarely changes
+    emu.reset_calls()
+    result = fn.invoke(elb_event("RegisterTargets", targetGroupArn=p.target_group,
+                                 targets=[{"id": p.instances["us-east-1a"][0]}]))
+    assert result.ok, result.body
+    elb = {op.split(":")[1]: c["count"] for op, c in emu.calls().items() if op.startswith("elasticloadbalancing:")}
+    # The group's load balancer, the group's settings read anew (the event names it), its health.
+    assert elb == {"DescribeTargetGroups": 1, "DescribeTargetGroupAttributes": 1, "DescribeTargetHealth": 1}, elb
+    assert sum(elb.values()) <= 5

@@ -56,9 +56,9 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Aud
     Ok(Answer::Ran(report))
 }
 
-/// Audit only what the event touched: the endpoint services it names. ELB events name load
-/// balancers and target groups, which map to services only through reads, so they audit everything.
-/// An event from an account not among `senders` starts nothing.
+/// Audit only what the event touched: the endpoint services an EC2 event names, or the services
+/// in front of the load balancers and target groups an ELB event names (resolved by the audit,
+/// in a call or two). An event from an account not among `senders` starts nothing.
 pub fn scope_of(payload: Value, senders: &BTreeSet<String>) -> Result<AuditScope, Triage> {
     match classify(payload)? {
         Incoming::Scheduled => Ok(AuditScope::All),
@@ -71,6 +71,16 @@ pub fn scope_of(payload: Value, senders: &BTreeSet<String>) -> Result<AuditScope
                 )));
             }
             let r = &event.record;
+            if r.event_source == "elasticloadbalancing.amazonaws.com" {
+                let arns = elb_arns(&r.request);
+                if arns.is_empty() {
+                    return Err(Triage::Ignored(format!(
+                        "{} names no load balancer or target group",
+                        r.event_name
+                    )));
+                }
+                return Ok(AuditScope::Resources(arns));
+            }
             let text = format!("{} {}", r.request, r.response);
             let services = find_ids(&text, "vpce-svc-");
             Ok(if services.is_empty() {
@@ -81,6 +91,28 @@ pub fn scope_of(payload: Value, senders: &BTreeSet<String>) -> Result<AuditScope
         }
         other @ (Incoming::Sns(_) | Incoming::OtherEventBridge { .. }) => Err(other.unhandled()),
     }
+}
+
+/// The load balancer and target group ARNs an ELB call's parameters name (`loadBalancerArn`,
+/// `targetGroupArn`, at any depth).
+fn elb_arns(request: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![request];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s)
+                if s.starts_with("arn:")
+                    && s.contains(":elasticloadbalancing:")
+                    && (s.contains(":loadbalancer/") || s.contains(":targetgroup/")) =>
+            {
+                out.insert(s.clone());
+            }
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.values()),
+            _ => {}
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -110,14 +142,32 @@ mod tests {
     }
 
     #[test]
-    fn elb_events_and_schedules_audit_everything_and_others_are_ignored() {
+    fn elb_events_audit_what_they_name_schedules_everything_and_others_are_ignored() {
         let mut elb = sample("real/elbv2_AddTags__eventbridge.json");
         assert!(matches!(
             scope_of(elb.clone(), &senders()),
             Err(Triage::Ignored(_))
         ));
         elb["detail"]["eventName"] = json!("ModifyTargetGroupAttributes");
-        assert_eq!(scope_of(elb.clone(), &senders()).unwrap(), AuditScope::All);
+        let tg =
+            "arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/app/73e2d6bc24d8a067";
+        elb["detail"]["requestParameters"] = json!({"targetGroupArn": tg, "attributes": [{"key": "deregistration_delay.timeout_seconds", "value": "30"}]});
+        assert_eq!(
+            scope_of(elb.clone(), &senders()).unwrap(),
+            AuditScope::Resources([tg.to_owned()].into())
+        );
+        let lb = "arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/net/orders/50dc6c495c0c9188";
+        elb["detail"]["eventName"] = json!("SetSubnets");
+        elb["detail"]["requestParameters"] =
+            json!({"loadBalancerArn": lb, "subnets": ["subnet-1"]});
+        assert_eq!(
+            scope_of(elb.clone(), &senders()).unwrap(),
+            AuditScope::Resources([lb.to_owned()].into())
+        );
+        elb["detail"]["requestParameters"] = json!({"subnets": ["subnet-1"]});
+        assert!(
+            matches!(scope_of(elb.clone(), &senders()), Err(Triage::Ignored(why)) if why.contains("names no load balancer"))
+        );
         elb["detail"]["errorCode"] = json!("ValidationError");
         assert!(
             matches!(scope_of(elb, &senders()), Err(Triage::Ignored(why)) if why.contains("ValidationError"))

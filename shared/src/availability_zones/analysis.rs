@@ -23,6 +23,9 @@ pub struct Snapshot {
     /// Resources whose evidence could not be read this run (the endpoints of an unreachable
     /// account): their open findings stay open, unannounced.
     pub unread: BTreeSet<String>,
+    /// Endpoint services whose own reads failed (throttled past the retries, refused): left out
+    /// of `services`, their findings neither confirmed nor resolved.
+    pub unread_services: BTreeSet<String>,
     /// What is deliberately not audited, and why (a Gateway Load Balancer service, an endpoint
     /// in another region).
     pub not_audited: Vec<NotAudited>,
@@ -66,6 +69,9 @@ pub struct TargetGroup {
     pub lb_arns: Vec<String>,
     pub cross_zone: CrossZone,
     pub targets: Vec<Target>,
+    /// How long a new target takes to turn healthy: the health check interval × the healthy
+    /// threshold count, when `DescribeTargetGroups` gave both.
+    pub settle_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,8 +80,68 @@ pub struct Target {
     /// Where the target takes traffic from, as the elbv2 API defines it.
     pub azs: TargetAzs,
     /// As the NLB's health check sees it.
-    pub healthy: bool,
+    pub state: TargetState,
 }
+
+impl Target {
+    pub fn healthy(&self) -> bool {
+        self.state == TargetState::Healthy
+    }
+}
+
+/// A target's health state, as `DescribeTargetHealth` reports it (`TargetHealthStateEnum`).
+/// <https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html>
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetState {
+    Healthy,
+    /// Registered, health checks not yet passed (`Elb.RegistrationInProgress`, or the first
+    /// checks still running).
+    Initial,
+    /// Being deregistered (`draining`, `unhealthy.draining`): no new connections for the
+    /// deregistration delay.
+    Draining,
+    Unhealthy,
+    /// Not used by a load balancer, or in an AZ the load balancer does not serve.
+    Unused,
+    /// Health checks disabled.
+    Unavailable,
+}
+
+impl TargetState {
+    /// ELB's name for the state; an unknown one counts as unhealthy (it takes no traffic as far
+    /// as anyone can tell).
+    pub fn parse(state: &str) -> Self {
+        match state {
+            "healthy" => TargetState::Healthy,
+            "initial" => TargetState::Initial,
+            "draining" | "unhealthy.draining" => TargetState::Draining,
+            "unused" => TargetState::Unused,
+            "unavailable" => TargetState::Unavailable,
+            _ => TargetState::Unhealthy,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetState::Healthy => "healthy",
+            TargetState::Initial => "initial",
+            TargetState::Draining => "draining",
+            TargetState::Unhealthy => "unhealthy",
+            TargetState::Unused => "unused",
+            TargetState::Unavailable => "unavailable",
+        }
+    }
+
+    /// On its way in or out: a deploy or a scaling step, expected to settle by itself.
+    pub fn in_transition(self) -> bool {
+        matches!(self, TargetState::Initial | TargetState::Draining)
+    }
+}
+
+/// How long a finding caused by targets in transition must hold before it pages, when the
+/// target group does not say how long its targets take to settle: 5 minutes (NLB's default
+/// deregistration delay, 300 s; its default health check, 30 s × 5, settles in 150 s).
+pub const DEFAULT_GRACE_SECONDS: u64 = 300;
 
 /// The AZs a target serves (names, in the NLB owner's account).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +177,8 @@ pub enum Check {
     ConsumerCoverage,
     CrossZoneOn,
     Unreachable,
+    /// Every target of a group unhealthy: the NLB fails open.
+    FailOpen,
 }
 
 impl Check {
@@ -123,6 +191,7 @@ impl Check {
             Check::ConsumerCoverage => "consumer_coverage",
             Check::CrossZoneOn => "cross_zone_on",
             Check::Unreachable => "unreachable",
+            Check::FailOpen => "fail_open",
         }
     }
 }
@@ -140,6 +209,10 @@ pub struct AzFinding {
     pub title: String,
     pub evidence: BTreeMap<String, String>,
     pub fix: String,
+    /// Set when the finding is caused only by targets in transition (`initial`, `draining`): it
+    /// pages only if it still holds this many seconds after it was first seen. `None`: at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grace_seconds: Option<u64>,
 }
 
 /// AZ names → IDs with `account`'s map; a name the map lacks stays visible as `?name`.
@@ -171,7 +244,21 @@ fn effective_cross_zone(tg: &TargetGroup, lb: &LoadBalancer) -> bool {
 fn undecided_group(tg: &TargetGroup) -> bool {
     tg.targets
         .iter()
-        .any(|t| t.healthy && t.azs == TargetAzs::Unknown)
+        .any(|t| t.healthy() && t.azs == TargetAzs::Unknown)
+}
+
+/// Whether `target` serves AZ ID `az` of a load balancer owned by `account`.
+fn serves(s: &Snapshot, account: &str, target: &Target, az: &str) -> bool {
+    match &target.azs {
+        TargetAzs::All => true,
+        TargetAzs::In(names) => ids(s, account, names).contains(az),
+        TargetAzs::Unknown => false,
+    }
+}
+
+/// The grace of a condition: `Some` when targets in transition may be all that causes it.
+fn grace(tg: &TargetGroup, transient: bool) -> Option<u64> {
+    transient.then(|| tg.settle_seconds.unwrap_or(DEFAULT_GRACE_SECONDS))
 }
 
 /// Pure: the resources this snapshot cannot judge — what could not be read, and target groups
@@ -183,6 +270,7 @@ pub fn undecided(s: &Snapshot) -> BTreeSet<String> {
         .filter(|tg| undecided_group(tg))
         .map(|tg| tg.arn.clone())
         .chain(s.unread.iter().cloned())
+        .chain(s.unread_services.iter().cloned())
         .collect()
 }
 
@@ -214,6 +302,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                 title: format!("NLB behind an endpoint service runs in one AZ only ({})", join(&lb_azs)),
                 evidence: BTreeMap::from([("az_ids".into(), join(&lb_azs))]),
                 fix: "Enable a second subnet in another AZ on the NLB (SetSubnets) and register targets there.".into(),
+                grace_seconds: None,
             });
         }
         for tg in s
@@ -230,23 +319,46 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                     let n = tg
                         .targets
                         .iter()
-                        .filter(|t| {
-                            t.healthy
-                                && match &t.azs {
-                                    TargetAzs::All => true,
-                                    TargetAzs::In(names) => ids(s, &lb.account, names).contains(az),
-                                    TargetAzs::Unknown => false,
-                                }
-                        })
+                        .filter(|t| t.healthy() && serves(s, &lb.account, t, az))
                         .count();
                     (az.clone(), n)
                 })
                 .collect();
+            let moving = |az: Option<&str>| {
+                tg.targets.iter().any(|t| {
+                    t.state.in_transition() && az.is_none_or(|az| serves(s, &lb.account, t, az))
+                })
+            };
+            // NLB fails open: a group with only unhealthy registered targets gets traffic sent
+            // to all of them. Targets that take none (`unused`, `initial`, `draining`) do not
+            // make a group fail open.
+            // <https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-health-checks.html>
+            let fails_open = !tg.targets.iter().any(Target::healthy)
+                && tg.targets.iter().any(|t| t.state == TargetState::Unhealthy);
             let per_az = healthy
                 .iter()
                 .map(|(az, n)| format!("{az}={n}"))
                 .collect::<Vec<_>>()
                 .join(", ");
+            if fails_open {
+                let states = tg
+                    .targets
+                    .iter()
+                    .map(|t| format!("{}={}", t.id, t.state.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                out.push(AzFinding {
+                    fingerprint: format!("fail-open:{}:{}", lb.arn, tg.arn),
+                    check: Check::FailOpen,
+                    severity: Severity::Critical,
+                    service_id: service_id.clone(),
+                    resource: tg.arn.clone(),
+                    title: format!("No target of the group is healthy ({} registered): the NLB fails open and sends traffic to the unhealthy ones", tg.targets.len()),
+                    evidence: BTreeMap::from([("target_states".into(), states)]),
+                    fix: "Find why the health checks fail (the targets, their security groups, the health check settings); until then the service answers from unhealthy targets.".into(),
+                    grace_seconds: grace(tg, moving(None)),
+                });
+            }
             if effective_cross_zone(tg, lb) {
                 out.push(AzFinding {
                     fingerprint: format!("cross-zone-on:{}", tg.arn),
@@ -257,7 +369,12 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                     title: "Cross-zone load balancing is on: traffic crosses AZs, and inter-AZ data transfer is charged".into(),
                     evidence: BTreeMap::from([("healthy_per_az".into(), per_az)]),
                     fix: "Nothing to fix; turn it off only with healthy targets in every enabled AZ.".into(),
+                    grace_seconds: None,
                 });
+                continue;
+            }
+            if fails_open {
+                // The group's every AZ is "empty"; the fail-open finding says what happens.
                 continue;
             }
             let empty: Vec<&String> = healthy
@@ -275,6 +392,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                     title: format!("No healthy target in {az} while cross-zone load balancing is off: traffic to that AZ is dropped"),
                     evidence: BTreeMap::from([("az_id".into(), (*az).clone()), ("healthy_per_az".into(), per_az.clone())]),
                     fix: format!("Register healthy targets in {az}, or turn cross-zone load balancing on for this target group."),
+                    grace_seconds: grace(tg, moving(Some(az.as_str()))),
                 });
             }
             let (min, max) = (
@@ -293,6 +411,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                     ),
                     evidence: BTreeMap::from([("healthy_per_az".into(), per_az)]),
                     fix: "Balance targets across AZs, or turn cross-zone load balancing on.".into(),
+                    grace_seconds: grace(tg, moving(None)),
                 });
             }
         }
@@ -339,6 +458,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                     ("service_az_ids".into(), join(&served)),
                 ]),
                 fix: "Add endpoint subnets in every AZ ID the VPC uses, and serve those AZ IDs from the provider's NLB.".into(),
+                grace_seconds: None,
             });
         }
     }
@@ -355,6 +475,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
             evidence: BTreeMap::from([("problem".into(), problem.clone())]),
             fix: "Deploy the read role in that account (spoke-template.yaml), or stop listing it."
                 .into(),
+            grace_seconds: None,
         });
     }
     out.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
@@ -420,13 +541,19 @@ mod tests {
                     .map(|(i, (az, healthy))| Target {
                         id: format!("i-{i}"),
                         azs: TargetAzs::In(vec![az.to_string()]),
-                        healthy: *healthy,
+                        state: if *healthy {
+                            TargetState::Healthy
+                        } else {
+                            TargetState::Unhealthy
+                        },
                     })
                     .collect(),
+                settle_seconds: Some(150),
             }],
             endpoints: vec![],
             unreachable: vec![],
             unread: BTreeSet::new(),
+            unread_services: BTreeSet::new(),
             not_audited: vec![],
         }
     }
@@ -458,7 +585,11 @@ mod tests {
         Target {
             id: "t".into(),
             azs,
-            healthy,
+            state: if healthy {
+                TargetState::Healthy
+            } else {
+                TargetState::Unhealthy
+            },
         }
     }
 
@@ -492,7 +623,7 @@ mod tests {
         assert!(checks(&s).iter().all(|(c, _)| *c != Check::Blackhole));
         assert_eq!(undecided(&s), BTreeSet::from([TG.to_owned()]));
         // An unhealthy one of unknown place changes nothing: it serves no AZ either way.
-        s.target_groups[0].targets[1].healthy = false;
+        s.target_groups[0].targets[1].state = TargetState::Unhealthy;
         assert_eq!(checks(&s), [(Check::Blackhole, Severity::Critical)]);
         assert!(undecided(&s).is_empty());
     }
@@ -578,6 +709,105 @@ mod tests {
             "Endpoint vpce-1 in account 111111111111: the VPC has subnets in use1-az1 but the endpoint has no interface there; the service does not serve use1-az4; traffic crosses AZs and fails with that AZ"
         );
         assert_eq!(f[0].evidence["service_az_ids"], "use1-az1, use1-az2");
+    }
+
+    fn in_state(s: &mut Snapshot, states: &[TargetState]) {
+        for (t, state) in s.target_groups[0].targets.iter_mut().zip(states) {
+            t.state = *state;
+        }
+    }
+
+    /// A rolling replacement in AZ b: the old target draining, the new one initial. The AZ has
+    /// no healthy target for a while, which is a blackhole only if it lasts: the finding carries
+    /// the group's settle time as its grace. An AZ that is simply empty pages at once.
+    #[test]
+    fn a_blackhole_made_only_by_targets_in_transition_waits_for_its_grace() {
+        use TargetState::{Draining, Healthy, Initial};
+        let mut s = snapshot(
+            CrossZone::Off,
+            &[
+                ("us-east-1a", true),
+                ("us-east-1b", true),
+                ("us-east-1b", true),
+            ],
+        );
+        in_state(&mut s, &[Healthy, Draining, Initial]);
+        let f = analyse(&s);
+        assert_eq!(checks(&s), [(Check::Blackhole, Severity::Critical)]);
+        assert_eq!(
+            f[0].grace_seconds,
+            Some(150),
+            "the group's interval × threshold"
+        );
+        s.target_groups[0].settle_seconds = None;
+        assert_eq!(analyse(&s)[0].grace_seconds, Some(DEFAULT_GRACE_SECONDS));
+        // The draining target gone, the new one never registered: nothing in transition.
+        s.target_groups[0].targets.truncate(1);
+        assert_eq!(analyse(&s)[0].grace_seconds, None);
+        // A target in transition in the *other* AZ does not excuse this one.
+        let mut s = snapshot(
+            CrossZone::Off,
+            &[
+                ("us-east-1a", true),
+                ("us-east-1a", true),
+                ("us-east-1b", false),
+            ],
+        );
+        in_state(&mut s, &[Healthy, Initial, TargetState::Unhealthy]);
+        assert_eq!(analyse(&s)[0].grace_seconds, None);
+    }
+
+    #[test]
+    fn every_target_unhealthy_fails_open_and_is_its_own_finding() {
+        let s = snapshot(
+            CrossZone::Off,
+            &[("us-east-1a", false), ("us-east-1b", false)],
+        );
+        let f = analyse(&s);
+        assert_eq!(
+            checks(&s),
+            [(Check::FailOpen, Severity::Critical)],
+            "no per-AZ blackholes"
+        );
+        assert_eq!(f[0].fingerprint, format!("fail-open:{LB}:{TG}"));
+        assert_eq!(
+            f[0].evidence["target_states"],
+            "i-0=unhealthy, i-1=unhealthy"
+        );
+        assert!(f[0].title.contains("fails open"), "{}", f[0].title);
+        assert_eq!(f[0].grace_seconds, None);
+        // One unhealthy and one new target still initial: fail-open, with grace.
+        let mut s = s;
+        in_state(&mut s, &[TargetState::Unhealthy, TargetState::Initial]);
+        assert_eq!(checks(&s), [(Check::FailOpen, Severity::Critical)]);
+        assert_eq!(analyse(&s)[0].grace_seconds, Some(150));
+        // Every target initial (a new service's first deploy) or stopped (`unused`): nothing to
+        // fail open to, so each AZ is a blackhole (the first with grace).
+        in_state(&mut s, &[TargetState::Initial, TargetState::Initial]);
+        let f = analyse(&s);
+        assert_eq!(checks(&s), [(Check::Blackhole, Severity::Critical); 2]);
+        assert!(f.iter().all(|f| f.grace_seconds == Some(150)));
+        in_state(&mut s, &[TargetState::Unused, TargetState::Unused]);
+        assert_eq!(checks(&s), [(Check::Blackhole, Severity::Critical); 2]);
+        assert!(analyse(&s).iter().all(|f| f.grace_seconds.is_none()));
+    }
+
+    #[test]
+    fn target_states_are_read_as_elb_names_them() {
+        for (name, state) in [
+            ("healthy", TargetState::Healthy),
+            ("initial", TargetState::Initial),
+            ("draining", TargetState::Draining),
+            ("unhealthy.draining", TargetState::Draining),
+            ("unused", TargetState::Unused),
+            ("unavailable", TargetState::Unavailable),
+            ("unhealthy", TargetState::Unhealthy),
+            ("something-new", TargetState::Unhealthy),
+        ] {
+            assert_eq!(TargetState::parse(name), state, "{name}");
+        }
+        assert!(TargetState::Initial.in_transition() && TargetState::Draining.in_transition());
+        assert!(!TargetState::Unhealthy.in_transition() && !TargetState::Unused.in_transition());
     }
 
     #[test]

@@ -18,6 +18,16 @@ pub struct Config {
     /// Accounts whose events may start an audit: this one and `EVENT_SENDER_ACCOUNT_IDS` (the
     /// consumers that forward their `CreateVpcEndpoint` / `ModifyVpcEndpoint`).
     pub senders: BTreeSet<String>,
+    /// `AUDIT_RATE_SHARE` (0 < share ≤ 1, default 0.5): the share of ELB's and EC2's documented
+    /// describe rates the provider's reads may use; the rest is the account's other clients'.
+    pub rate_share: f64,
+    /// `FINDING_GRACE_SECONDS`: how long a finding caused only by targets in transition must
+    /// hold before it pages; unset, each target group's health check interval × healthy
+    /// threshold count (or 5 minutes).
+    pub grace: Option<u64>,
+    /// `AUDIT_KEEP_SECONDS` (default 3600): how long what rarely changes (load balancer and
+    /// target group settings, which groups serve which NLB) is kept before it is read again.
+    pub keep_seconds: u64,
 }
 
 impl Config {
@@ -38,7 +48,32 @@ impl Config {
             }
             senders.insert(account.to_owned());
         }
+        let rate_share = match env.optional("AUDIT_RATE_SHARE") {
+            None => 0.5,
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| *s > 0.0 && *s <= 1.0)
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "AUDIT_RATE_SHARE: {v:?} is not a share between 0 (excluded) and 1"
+                    ))
+                })?,
+        };
+        let seconds = |name: &str| -> Result<Option<u64>> {
+            env.optional(name)
+                .map(|v| {
+                    v.trim().parse::<u64>().map_err(|_| {
+                        Error::Config(format!("{name}: {v:?} is not a number of seconds"))
+                    })
+                })
+                .transpose()
+        };
         Ok(Config {
+            rate_share,
+            grace: seconds("FINDING_GRACE_SECONDS")?,
+            keep_seconds: seconds("AUDIT_KEEP_SECONDS")?.unwrap_or(3600),
             alert_topic_arn: env.required("ALERT_TOPIC_ARN")?,
             findings_table: env.required("FINDINGS_TABLE")?,
             home_account,
@@ -54,17 +89,25 @@ mod tests {
     use super::*;
 
     fn env(senders: &str) -> Env {
-        Env::from_pairs([
-            (
-                "ALERT_TOPIC_ARN",
-                "arn:aws:sns:us-east-1:111111111111:alerts",
-            ),
-            ("FINDINGS_TABLE", "findings"),
-            ("HOME_ACCOUNT_ID", "111111111111"),
-            ("AWS_REGION", "us-east-1"),
-            ("CONSUMER_ROLE_NAME", "reader"),
-            ("EVENT_SENDER_ACCOUNT_IDS", senders),
-        ])
+        env_with(senders, None)
+    }
+
+    fn env_with(senders: &str, extra: Option<(&'static str, &'static str)>) -> Env {
+        Env::from_pairs(
+            [
+                (
+                    "ALERT_TOPIC_ARN",
+                    "arn:aws:sns:us-east-1:111111111111:alerts",
+                ),
+                ("FINDINGS_TABLE", "findings"),
+                ("HOME_ACCOUNT_ID", "111111111111"),
+                ("AWS_REGION", "us-east-1"),
+                ("CONSUMER_ROLE_NAME", "reader"),
+                ("EVENT_SENDER_ACCOUNT_IDS", senders),
+            ]
+            .into_iter()
+            .chain(extra),
+        )
     }
 
     #[test]
@@ -82,5 +125,27 @@ mod tests {
         );
         let err = Config::from_env(&env("2222")).unwrap_err().to_string();
         assert!(err.contains("EVENT_SENDER_ACCOUNT_IDS: \"2222\""), "{err}");
+    }
+
+    #[test]
+    fn rates_grace_and_keeping_have_defaults_and_refuse_nonsense() {
+        let c = Config::from_env(&env("")).unwrap();
+        assert_eq!((c.rate_share, c.grace, c.keep_seconds), (0.5, None, 3600));
+        let with = |name: &'static str, value: &'static str| {
+            Config::from_env(&env_with("", Some((name, value))))
+        };
+        assert_eq!(with("AUDIT_RATE_SHARE", "0.25").unwrap().rate_share, 0.25);
+        assert_eq!(with("FINDING_GRACE_SECONDS", "60").unwrap().grace, Some(60));
+        assert_eq!(with("AUDIT_KEEP_SECONDS", "600").unwrap().keep_seconds, 600);
+        for (name, bad) in [
+            ("AUDIT_RATE_SHARE", "0"),
+            ("AUDIT_RATE_SHARE", "1.5"),
+            ("AUDIT_RATE_SHARE", "half"),
+            ("FINDING_GRACE_SECONDS", "-1"),
+            ("AUDIT_KEEP_SECONDS", "1h"),
+        ] {
+            let err = with(name, bad).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
     }
 }

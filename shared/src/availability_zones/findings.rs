@@ -45,22 +45,30 @@ impl FindingsStore for DynamoFindings {
                     severity: Severity::parse(&text("severity")).unwrap_or(Severity::Info),
                     title: text("title"),
                     resource: text("resource"),
+                    pending_since: item
+                        .get("pending_since")
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|n| n.parse().ok()),
                 });
             }
         }
         Ok(out)
     }
 
-    async fn remember(&self, f: &AzFinding) -> Result<()> {
-        self.client
+    async fn remember(&self, f: &AzFinding, pending_since: Option<u64>) -> Result<()> {
+        let mut put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item("pk", AttributeValue::S(f.fingerprint.clone()))
             .item("service_id", AttributeValue::S(f.service_id.clone()))
             .item("severity", AttributeValue::S(f.severity.as_str().into()))
             .item("title", AttributeValue::S(f.title.clone()))
-            .item("resource", AttributeValue::S(f.resource.clone()))
-            .send()
+            .item("resource", AttributeValue::S(f.resource.clone()));
+        if let Some(since) = pending_since {
+            put = put.item("pending_since", AttributeValue::N(since.to_string()));
+        }
+        put.send()
             .await
             .map(|_| ())
             .map_err(|e| Error::aws("dynamodb:PutItem", e))

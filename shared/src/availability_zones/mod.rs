@@ -45,6 +45,8 @@ pub fn auditor(sdk: &crate::aws::SdkConfig, config: &config::Config) -> AwsAudit
             ),
             account: config.home_account.clone(),
             region: config.region.clone(),
+            rates: Some(estate::Rates::share(config.rate_share)),
+            memory: estate::Memory::new(std::time::Duration::from_secs(config.keep_seconds)),
         },
         findings: findings::DynamoFindings::new(
             aws_sdk_dynamodb::Client::new(sdk),
@@ -54,5 +56,6 @@ pub fn auditor(sdk: &crate::aws::SdkConfig, config: &config::Config) -> AwsAudit
             aws_sdk_sns::Client::new(sdk),
             config.alert_topic_arn.clone(),
         ),
+        grace: config.grace,
     }
 }

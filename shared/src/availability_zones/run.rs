@@ -1,6 +1,8 @@
 //! The availability-zone audit: collect a snapshot of the estate, [`analyse`] it, and compare
 //! with the findings remembered as open, so a notification goes out when a finding opens or
-//! resolves and a run that finds the same open finding stays quiet.
+//! resolves and a run that finds the same open finding stays quiet. A finding caused only by
+//! targets in transition (a deploy, a scaling step) is remembered as pending and opens only when
+//! a later observation, at least its grace later, still finds it.
 
 use crate::availability_zones::analysis::{AzFinding, NotAudited, analyse, undecided};
 use crate::availability_zones::notifications;
@@ -8,7 +10,7 @@ use crate::availability_zones::ports::{AuditScope, Estate, FindingsStore, OpenFi
 use crate::error::Result;
 use crate::notify::Publisher;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct AuditReport {
@@ -16,8 +18,18 @@ pub struct AuditReport {
     pub resolved: Vec<OpenFinding>,
     /// Open before and still open: not announced again.
     pub still_open: usize,
+    /// Seen for the first time, caused only by targets in transition: remembered as pending,
+    /// not announced.
+    pub pending: Vec<AzFinding>,
+    /// Pending before and still within their grace: quiet.
+    pub still_pending: usize,
+    /// Pending before and gone (the deploy settled): forgotten, never announced.
+    pub settled: Vec<OpenFinding>,
     /// Open before, and its evidence could not be read or judged this run: kept open, quiet.
     pub undecided: usize,
+    /// Endpoint services whose reads failed this run (throttled past the retries, refused):
+    /// their findings are neither opened nor resolved; the next run tries again.
+    pub unread_services: Vec<String>,
     /// Deliberately not audited, with the reason.
     pub not_audited: Vec<NotAudited>,
 }
@@ -26,6 +38,9 @@ pub struct Auditor<E, F, P> {
     pub estate: E,
     pub findings: F,
     pub publisher: P,
+    /// `FINDING_GRACE_SECONDS`: the grace of every finding caused by targets in transition,
+    /// instead of its target group's settle time.
+    pub grace: Option<u64>,
 }
 
 /// What an audit found, before anything is announced or remembered.
@@ -41,14 +56,41 @@ pub struct Assessment {
 impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, F, P> {
     /// The audit, read-only: the estate analysed and compared with the open findings.
     pub async fn assess(&self, scope: &AuditScope) -> Result<Assessment> {
+        let resolved;
+        let scope = match scope {
+            AuditScope::Resources(arns) => {
+                let services = self.estate.services_behind(arns).await?;
+                tracing::info!(
+                    ?arns,
+                    ?services,
+                    "the event's resources front these services"
+                );
+                resolved = AuditScope::Services(services);
+                &resolved
+            }
+            other => other,
+        };
         let snapshot = self.estate.snapshot(scope).await?;
         let current: Vec<AzFinding> = analyse(&snapshot)
             .into_iter()
             .filter(|f| f.service_id == "*" || scope.covers(&f.service_id))
+            .map(|mut f| {
+                if f.grace_seconds.is_some() && self.grace.is_some() {
+                    f.grace_seconds = self.grace;
+                }
+                f
+            })
             .collect();
         let known = self.findings.open().await?;
-        let mut report = reconcile(scope, current.clone(), &known, &undecided(&snapshot));
+        let mut report = reconcile(
+            scope,
+            current.clone(),
+            &known,
+            &undecided(&snapshot),
+            crate::events::now_secs(),
+        );
         report.not_audited = snapshot.not_audited;
+        report.unread_services = snapshot.unread_services.into_iter().collect();
         Ok(Assessment {
             current,
             known,
@@ -64,62 +106,83 @@ impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, 
         for k in &report.resolved {
             tracing::info!(fingerprint = %k.fingerprint, title = %k.title, "finding resolved");
         }
+        for f in &report.pending {
+            tracing::info!(fingerprint = %f.fingerprint, grace_seconds = ?f.grace_seconds, title = %f.title, "finding pending: targets in transition");
+        }
+        for service in &report.unread_services {
+            tracing::warn!(%service, "service not read this run: its findings are kept as they are");
+        }
         // One notification per finding, threaded by finding, so a chat client can put the
         // resolution under the message that opened it. Each is remembered (or forgotten) right
         // after it is published: a failure part-way leaves the rest for the next run.
         for f in &report.opened {
             self.publisher.publish(&notifications::opened(f)).await?;
-            self.findings.remember(f).await?;
+            self.findings.remember(f, None).await?;
         }
         for k in &report.resolved {
             self.publisher.publish(&notifications::resolved(k)).await?;
+            self.findings.forget(&k.fingerprint).await?;
+        }
+        // Nothing announced for these: a pending finding lost here is seen again next run.
+        let now = crate::events::now_secs();
+        for f in &report.pending {
+            self.findings.remember(f, Some(now)).await?;
+        }
+        for k in &report.settled {
             self.findings.forget(&k.fingerprint).await?;
         }
         Ok(report)
     }
 }
 
-/// Pure: what this run's findings mean against those remembered as open. A finding not open
-/// before opens; one open before and found again stays open, quietly; one open before and not
-/// found resolves, but only if this run looked at it (its service was in scope; account-wide
-/// findings only on a full run) and could judge it (its resource is not `undecided`: unknown is
-/// not resolved).
+/// Pure: what this run's findings (seen at `now`) mean against those remembered. A finding not
+/// known before opens, or, caused only by targets in transition, becomes pending; a pending one
+/// opens once it is still found its grace after it was first seen (or is no longer caused by
+/// targets in transition), and is forgotten, unannounced, when it is gone; one open before and
+/// found again stays open, quietly; one open before and not found resolves, but only if this
+/// run looked at it (its service was in scope; account-wide findings only on a full run) and
+/// could judge it (its resource is not `undecided`: unknown is not resolved).
 pub fn reconcile(
     scope: &AuditScope,
     current: Vec<AzFinding>,
     known: &[OpenFinding],
     undecided: &BTreeSet<String>,
+    now: u64,
 ) -> AuditReport {
-    let known_prints: BTreeSet<&str> = known.iter().map(|k| k.fingerprint.as_str()).collect();
+    let known_by_print: BTreeMap<&str, &OpenFinding> =
+        known.iter().map(|k| (k.fingerprint.as_str(), k)).collect();
     let current_prints: BTreeSet<&str> = current.iter().map(|f| f.fingerprint.as_str()).collect();
     let looked_at = |k: &OpenFinding| match scope {
         AuditScope::All => true,
-        AuditScope::Services(_) => k.service_id != "*" && scope.covers(&k.service_id),
+        AuditScope::Services(_) | AuditScope::Resources(_) => {
+            k.service_id != "*" && scope.covers(&k.service_id)
+        }
     };
     let gone = |k: &&OpenFinding| looked_at(k) && !current_prints.contains(k.fingerprint.as_str());
-    let undecided_count = known
-        .iter()
-        .filter(gone)
-        .filter(|k| undecided.contains(&k.resource))
-        .count();
-    let resolved: Vec<OpenFinding> = known
-        .iter()
-        .filter(gone)
-        .filter(|k| !undecided.contains(&k.resource))
-        .cloned()
-        .collect();
-    let total = current.len();
-    let opened: Vec<AzFinding> = current
-        .into_iter()
-        .filter(|f| !known_prints.contains(f.fingerprint.as_str()))
-        .collect();
-    AuditReport {
-        still_open: total - opened.len(),
-        opened,
-        resolved,
-        undecided: undecided_count,
-        not_audited: Vec::new(),
+    let mut report = AuditReport::default();
+    for k in known.iter().filter(gone) {
+        if undecided.contains(&k.resource) || undecided.contains(&k.service_id) {
+            report.undecided += 1;
+        } else if k.pending_since.is_some() {
+            report.settled.push(k.clone());
+        } else {
+            report.resolved.push(k.clone());
+        }
     }
+    for f in current {
+        match known_by_print.get(f.fingerprint.as_str()) {
+            Some(k) => match (k.pending_since, f.grace_seconds) {
+                (None, _) => report.still_open += 1,
+                (Some(since), Some(grace)) if now < since.saturating_add(grace) => {
+                    report.still_pending += 1
+                }
+                (Some(_), _) => report.opened.push(f),
+            },
+            None if f.grace_seconds.is_some() => report.pending.push(f),
+            None => report.opened.push(f),
+        }
+    }
+    report
 }
 
 #[cfg(test)]
@@ -139,6 +202,7 @@ mod tests {
             title: print.into(),
             evidence: BTreeMap::new(),
             fix: String::new(),
+            grace_seconds: None,
         }
     }
 
@@ -149,6 +213,7 @@ mod tests {
             severity: Severity::Critical,
             title: print.into(),
             resource: "nlb".into(),
+            pending_since: None,
         }
     }
 
@@ -164,6 +229,7 @@ mod tests {
             vec![finding("svc-a", "a1"), finding("svc-b", "b1")],
             &known,
             &BTreeSet::new(),
+            0,
         );
         assert_eq!(prints(&r.opened, |f| &f.fingerprint), ["b1"]);
         assert_eq!(prints(&r.resolved, |k| &k.fingerprint), ["a2"]);
@@ -178,9 +244,9 @@ mod tests {
             open("*", "account"),
         ];
         let scope = AuditScope::Services(["svc-a".to_owned()].into());
-        let r = reconcile(&scope, vec![], &known, &BTreeSet::new());
+        let r = reconcile(&scope, vec![], &known, &BTreeSet::new(), 0);
         assert_eq!(prints(&r.resolved, |k| &k.fingerprint), ["a1"]);
-        let all = reconcile(&AuditScope::All, vec![], &known, &BTreeSet::new());
+        let all = reconcile(&AuditScope::All, vec![], &known, &BTreeSet::new(), 0);
         assert_eq!(all.resolved.len(), 3);
     }
 
@@ -192,16 +258,96 @@ mod tests {
         unread.resource = "vpce-unread".into();
         let known = [unread, open("svc-a", "a2")];
         let undecided = BTreeSet::from(["vpce-unread".to_owned()]);
-        let r = reconcile(&AuditScope::All, vec![], &known, &undecided);
+        let r = reconcile(&AuditScope::All, vec![], &known, &undecided, 0);
         assert_eq!(prints(&r.resolved, |k| &k.fingerprint), ["a2"]);
         assert_eq!((r.undecided, r.still_open), (1, 0));
+    }
+
+    fn transient(service: &str, print: &str, grace: u64) -> AzFinding {
+        AzFinding {
+            grace_seconds: Some(grace),
+            ..finding(service, print)
+        }
+    }
+
+    /// A deploy: seen at 1,000 with a grace of 150 s, the finding is pending, not opened; still
+    /// there at 1,100 it stays pending; still there at 1,150 it opens. One that is gone by the
+    /// next look settles unannounced; one no longer caused by targets in transition opens at once.
+    #[test]
+    fn a_finding_caused_by_targets_in_transition_opens_only_after_its_grace() {
+        let none = BTreeSet::new();
+        let first = reconcile(
+            &AuditScope::All,
+            vec![transient("s", "t", 150)],
+            &[],
+            &none,
+            1_000,
+        );
+        assert_eq!(prints(&first.pending, |f| &f.fingerprint), ["t"]);
+        assert!(first.opened.is_empty());
+        let pending = [OpenFinding {
+            pending_since: Some(1_000),
+            ..open("s", "t")
+        }];
+        let early = reconcile(
+            &AuditScope::All,
+            vec![transient("s", "t", 150)],
+            &pending,
+            &none,
+            1_100,
+        );
+        assert_eq!(
+            (early.opened.len(), early.still_pending, early.pending.len()),
+            (0, 1, 0)
+        );
+        let late = reconcile(
+            &AuditScope::All,
+            vec![transient("s", "t", 150)],
+            &pending,
+            &none,
+            1_150,
+        );
+        assert_eq!(prints(&late.opened, |f| &f.fingerprint), ["t"]);
+        let settled = reconcile(&AuditScope::All, vec![], &pending, &none, 1_100);
+        assert_eq!(prints(&settled.settled, |k| &k.fingerprint), ["t"]);
+        assert!(
+            settled.resolved.is_empty(),
+            "never announced, so nothing to resolve"
+        );
+        let stuck = reconcile(
+            &AuditScope::All,
+            vec![finding("s", "t")],
+            &pending,
+            &none,
+            1_001,
+        );
+        assert_eq!(prints(&stuck.opened, |f| &f.fingerprint), ["t"]);
+        // An open finding now seen with targets in transition stays open, quietly.
+        let open_now = reconcile(
+            &AuditScope::All,
+            vec![transient("s", "a1", 150)],
+            &[open("s", "a1")],
+            &none,
+            5,
+        );
+        assert_eq!((open_now.still_open, open_now.opened.len()), (1, 0));
+    }
+
+    /// A service whose reads failed: its findings, open or pending, are kept as they are.
+    #[test]
+    fn an_unread_service_keeps_its_findings() {
+        let known = [open("svc-a", "a1"), open("svc-b", "b1")];
+        let unread = BTreeSet::from(["svc-a".to_owned()]);
+        let r = reconcile(&AuditScope::All, vec![], &known, &unread, 0);
+        assert_eq!(prints(&r.resolved, |k| &k.fingerprint), ["b1"]);
+        assert_eq!(r.undecided, 1);
     }
 
     /// The audit end to end, on in-memory ports.
     mod engine {
         use super::*;
         use crate::availability_zones::analysis::{
-            CrossZone, LoadBalancer, Service, Snapshot, Target, TargetAzs, TargetGroup,
+            CrossZone, LoadBalancer, Service, Snapshot, Target, TargetAzs, TargetGroup, TargetState,
         };
         use crate::fakes::{FakeEstate, MemoryFindings, MemoryPublisher};
 
@@ -212,7 +358,11 @@ mod tests {
             let target = |id: &str, az: &str, healthy| Target {
                 id: id.into(),
                 azs: TargetAzs::In(vec![az.into()]),
-                healthy,
+                state: if healthy {
+                    TargetState::Healthy
+                } else {
+                    TargetState::Unhealthy
+                },
             };
             let names = |pairs: &[(&str, &str)]| {
                 pairs
@@ -244,6 +394,7 @@ mod tests {
                         target("i-a", "us-east-1a", true),
                         target("i-b", "us-east-1b", healthy_in_b),
                     ],
+                    settle_seconds: None,
                 }],
                 ..Snapshot::default()
             }
@@ -255,6 +406,7 @@ mod tests {
                 estate: FakeEstate::default(),
                 findings: MemoryFindings::default(),
                 publisher: MemoryPublisher::default(),
+                grace: None,
             };
             *auditor.estate.snapshot.lock().unwrap() = estate(false);
             let opened = auditor.run(AuditScope::All).await.unwrap();
@@ -291,6 +443,7 @@ mod tests {
                 estate: FakeEstate::default(),
                 findings: MemoryFindings::default(),
                 publisher: MemoryPublisher::default(),
+                grace: None,
             };
             *auditor.estate.snapshot.lock().unwrap() = estate(false);
             auditor.findings.fault.set("InternalServerError");

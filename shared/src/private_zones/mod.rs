@@ -7,7 +7,6 @@
 //! - `run`: read VPCs → plan → authorize, associate, clean up → announce
 //! - `changes`: one change at a time, and the leftovers of runs that died
 //! - `notifications`: what the run announces
-//! - `pace`: Route 53's documented request rates, kept on our side
 
 pub mod config;
 pub mod rules;
@@ -17,7 +16,6 @@ mod changes;
 #[cfg(feature = "private-zones")]
 pub mod notifications;
 #[cfg(feature = "private-zones")]
-pub mod pace;
 #[cfg(feature = "private-zones")]
 pub mod route53;
 #[cfg(feature = "private-zones")]

@@ -4,7 +4,7 @@
 
 use crate::accounts::AccountConfigs;
 use crate::error::{Error, Result};
-use crate::private_zones::pace::{self, Pace};
+use crate::pace::Pace;
 use crate::private_zones::rules::{Vpc, Zone};
 use aws_sdk_route53::types::{Tag, TagResourceType, Vpc as R53Vpc, VpcRegion};
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,6 +79,17 @@ fn r53_vpc(vpc_id: &str, region: &str) -> R53Vpc {
         .build()
 }
 
+/// Route 53's request rates: every request takes a token from its account's bucket (and from
+/// its operation's).
+/// <https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/throttling-api-requests.html>:
+/// per account 50 requests at once, 10 per second after; `AssociateVPCWithHostedZone` 20 at once,
+/// 5 per second after. An account's requests: kept 5% under, so that the jitter between our
+/// clock and Route 53's never makes a request arrive before its token.
+pub const ACCOUNT: (f64, f64) = (10.0 * MARGIN, 50.0 - 5.0);
+/// `AssociateVPCWithHostedZone`: 5 per second, 20 at once (5% under, likewise).
+pub const ASSOCIATE: (f64, f64) = (5.0 * MARGIN, 20.0 - 2.0);
+const MARGIN: f64 = 0.95;
+
 /// Codes Route 53 answers while another change to the same zone is in progress: tried again
 /// after a pause, not reported. Create/DeleteVPCAssociationAuthorization document
 /// `ConcurrentModification`; Associate/DisassociateVPC, `PriorRequestNotComplete`.
@@ -127,8 +138,8 @@ impl Route53Owner {
     pub fn new(client: aws_sdk_route53::Client) -> Self {
         Route53Owner {
             client,
-            pace: Pace::new(pace::ACCOUNT),
-            associations: Pace::new(pace::ASSOCIATE),
+            pace: Pace::new(ACCOUNT),
+            associations: Pace::new(ASSOCIATE),
         }
     }
 }
@@ -363,8 +374,8 @@ impl AssumedRoleSpokes {
                     .retry_config(self.retry.clone())
                     .build(),
             ),
-            requests: Pace::new(pace::ACCOUNT),
-            associations: Pace::new(pace::ASSOCIATE),
+            requests: Pace::new(ACCOUNT),
+            associations: Pace::new(ASSOCIATE),
         });
         let mut spokes = self.spokes.lock().unwrap_or_else(|e| e.into_inner());
         spokes.entry(account.to_owned()).or_insert(spoke).clone()

@@ -104,6 +104,7 @@ const FACTS: &[(&str, &str, bool)] = &[
     ("endpoint_az_ids", "Endpoint AZ IDs", true),
     ("consumer_az_ids", "Consumer AZ IDs", true),
     ("healthy_per_az", "Healthy targets per AZ ID", false),
+    ("target_states", "Target states", false),
     ("resource", "Resource", true),
     (fact::OPENED_SEVERITY, "Severity when opened", false),
     ("reason", "Reason", false),
