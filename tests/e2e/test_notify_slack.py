@@ -330,8 +330,8 @@ def test_real_findings_flow_from_the_auditor_through_the_alert_topic_into_a_thre
     table = create_table(emu, "deliveries")
     fn = functions(FUNCTION, secret_env(emu, slack, "bot", table, "critical=#privatelink-oncall,default=#privatelink"))
 
-    def audit_and_notify() -> None:
-        assert auditor.invoke(scheduled_event()).ok
+    def audit_and_notify(event: dict | None = None) -> None:
+        assert auditor.invoke(event or scheduled_event()).ok
         for envelope in drain(emu, provider.alert_queue):
             result = fn.invoke(sns_event(envelope))
             assert result.ok, result.body
@@ -341,8 +341,11 @@ def test_real_findings_flow_from_the_auditor_through_the_alert_topic_into_a_thre
     [finding] = slack.delivered()
     assert finding["channel"] == "#privatelink-oncall" and "thread_ts" not in finding
     assert finding["blocks"][0]["text"]["text"].startswith("🔴 CRITICAL · PrivateLink availability zones: No healthy target in")
+    # The change's CloudTrail event has the group's kept settings read anew.
     provider.target_group_cross_zone("true")
-    audit_and_notify()
+    audit_and_notify({**scheduled_event(), "detail-type": "AWS API Call via CloudTrail", "source": "aws.elasticloadbalancing",
+                      "detail": {"eventSource": "elasticloadbalancing.amazonaws.com", "eventName": "ModifyTargetGroupAttributes",
+                                 "awsRegion": "us-east-1", "requestParameters": {"targetGroupArn": provider.target_group}}})
     _, cost, resolution = slack.delivered()
     assert cost["blocks"][0]["text"]["text"].startswith("🔵 INFO")
     assert resolution["blocks"][0]["text"]["text"].startswith("✅ RESOLVED · No healthy target in")
