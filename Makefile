@@ -9,9 +9,12 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 FUNCTIONS := accept-endpoint-connections associate-private-zones audit-availability-zones notify-slack connection-notifications
-# The operator CLI (`autopilot`), for the demo and the end-to-end tests: built on its own, so its
-# extra features (aws-config's SSO) stay out of the functions' builds.
-CLI := autopilot-cli
+# The functions' and the operator CLI's (`autopilot`) debug binaries for the demo and the
+# end-to-end tests, in the feature set `cargo test --workspace` already compiled the dependencies
+# with (dev-dependencies' test helpers, the CLI's SSO sign-in): the AWS SDK crates are compiled
+# once, not once per feature set. The deployed functions are built one by one (`make build`), so
+# none of this reaches them.
+BINARIES := cargo build --workspace --all-targets
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: demo test test-rust test-e2e lint deny fuzz bench build size-breakdown deploy venv clean
@@ -20,8 +23,7 @@ export SAM_CLI_TELEMETRY := 0
 ## `make test` builds too: the same code, built in a third of the time of the size-tuned release
 ## profile; `make bench` measures the release binaries)
 demo: $(STAMP)
-	cargo build $(addprefix -p ,$(FUNCTIONS))
-	cargo build -p $(CLI)
+	$(BINARIES)
 	$(PY) tests/demo.py
 
 ## test: every test — Rust unit and adapter tests, then end to end on the emulator
@@ -31,8 +33,7 @@ test-rust:
 	cargo test --workspace
 
 test-e2e: $(STAMP)
-	cargo build $(addprefix -p ,$(FUNCTIONS))
-	cargo build -p $(CLI)
+	$(BINARIES)
 	$(PY) -m pytest tests/e2e -n 2 -q
 
 ## bench: every function's size, init, latency and memory (release binaries, arm64 from make build),

@@ -945,10 +945,14 @@ impl Provider {
                             "Cannot specify more than 20 load balancer ARNs",
                         ));
                     }
-                    let found: Vec<&Lb> = arns
-                        .iter()
-                        .filter_map(|arn| p.lbs.iter().find(|lb| &lb.arn == arn))
-                        .collect();
+                    // No ARNs: every load balancer of the account.
+                    let found: Vec<&Lb> = if arns.is_empty() {
+                        p.lbs.iter().collect()
+                    } else {
+                        arns.iter()
+                            .filter_map(|arn| p.lbs.iter().find(|lb| &lb.arn == arn))
+                            .collect()
+                    };
                     let (found, next) = page(&found, r.marker(), LB_PAGE, "lb-");
                     let mut out = DescribeLoadBalancersOutput::builder();
                     for lb in found {
@@ -1003,10 +1007,15 @@ impl Provider {
                     ids.extend(r.target_group_arns().iter().cloned());
                     log.push("DescribeTargetGroups", &ids, vec![], r.marker());
                     let named = r.target_group_arns();
+                    // Neither a load balancer nor names: every target group of the account.
                     let of_lb: Vec<&Tg> = p
                         .tgs
                         .iter()
-                        .filter(|tg| tg.lb == lb || named.contains(&tg.arn))
+                        .filter(|tg| {
+                            (lb.is_empty() && named.is_empty())
+                                || tg.lb == lb
+                                || named.contains(&tg.arn)
+                        })
                         .collect();
                     let (of_lb, next) = page(&of_lb, r.marker(), TG_PAGE, "tg-");
                     let mut out = DescribeTargetGroupsOutput::builder();
@@ -1457,6 +1466,7 @@ async fn a_small_estate_is_read_into_the_snapshot() {
             },
         ],
         unreachable: vec![],
+        reached: BTreeSet::from([HOME.to_owned(), CONSUMER.to_owned()]),
         unread: BTreeSet::new(),
         not_audited: snapshot.not_audited.clone(),
     };
@@ -1598,11 +1608,12 @@ async fn a_small_estate_is_read_into_the_snapshot() {
 }
 
 /// 45 services, each in front of its own NLB with one instance target group of five
-/// instances: the NLBs are described in 3 batches of at most 20 ARNs (each batch followed over
-/// its pages), every NLB is read once with its target groups, and the 225 instances of the 45
-/// target groups are placed in 2 calls (200 filter values, then 25), not one per target group.
+/// instances: the load balancers and the target groups are listed unfiltered, in pages (not a
+/// call per NLB, not 20 ARNs at a time), every NLB is read once with its target groups, and the
+/// 225 instances of the 45 target groups are placed in 2 calls (200 filter values, then 25), not
+/// one per target group. Fewer NLBs than one call by ARN takes are described by ARN.
 #[tokio::test]
-async fn forty_five_nlbs_are_read_in_three_batches_of_at_most_twenty() {
+async fn forty_five_nlbs_are_listed_in_pages_not_read_one_by_one() {
     let zones = ["us-east-1a", "us-east-1b", "us-east-1c"];
     let nlb = |i: usize| {
         format!("arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/net/n{i:02}/{i}")
@@ -1650,20 +1661,12 @@ async fn forty_five_nlbs_are_read_in_three_batches_of_at_most_twenty() {
         calls.iter().all(|c| c.ids.len() <= AWS_MAX_LB_ARNS),
         "{calls:?}"
     );
-    let batches: Vec<&Req> = calls.iter().filter(|c| c.page.is_none()).collect();
-    assert_eq!(batches.len(), 3, "{calls:?}");
-    let mut sizes: Vec<usize> = batches.iter().map(|b| b.ids.len()).collect();
-    sizes.sort_unstable();
-    assert_eq!(sizes, [5, 20, 20]);
-    let batched: Vec<String> = batches.iter().flat_map(|b| b.ids.clone()).collect();
-    assert_eq!(batched.len(), 45, "no NLB in two batches");
-    assert_eq!(sorted(&batched), all_nlbs);
-    // A batch's later pages ask for that batch again: the two full batches took two pages each.
-    assert!(
-        calls.iter().all(|c| batches.iter().any(|b| b.ids == c.ids)),
-        "{calls:?}"
+    // One unfiltered listing, followed over its pages (15 a page here).
+    assert!(calls.iter().all(|c| c.ids.is_empty()), "{calls:?}");
+    assert_eq!(
+        calls.iter().map(|c| c.page.clone()).collect::<Vec<_>>(),
+        [None, Some("lb-15".into()), Some("lb-30".into())]
     );
-    assert_eq!(calls.len(), 5, "{calls:?}");
 
     // Every NLB is read, once, with its target groups.
     let read: Vec<String> = snapshot
@@ -1680,12 +1683,13 @@ async fn forty_five_nlbs_are_read_in_three_batches_of_at_most_twenty() {
             .all(|lb| lb.az_names == zones && lb.account == HOME)
     );
     assert_eq!(log.of("DescribeLoadBalancerAttributes").len(), 45);
-    assert_eq!(
-        sorted(&log.ids("DescribeTargetGroups").concat()),
-        all_nlbs,
-        "the target groups of every NLB"
+    // Every target group of the account, unfiltered, over its pages (2 a page here).
+    let listed = log.of("DescribeTargetGroups");
+    assert!(
+        listed.iter().all(|c| c.ids.iter().all(String::is_empty)),
+        "{listed:?}"
     );
-    assert_eq!(log.of("DescribeTargetGroups").len(), 45);
+    assert_eq!(listed.len(), 23, "45 groups in pages of 2");
     assert_eq!(snapshot.target_groups.len(), 45);
     for (i, tg) in (0..45).map(|i| (i, group(i))) {
         let read = snapshot

@@ -24,11 +24,12 @@ def world(emu):
 
 @pytest.fixture
 def functions():
-    """Start a function's binary: functions(name, env). Every one started is stopped after the test."""
+    """Start a function's binary: functions(name, env, **LambdaHost options). Every one started is
+    stopped after the test."""
     hosts = []
 
-    def start(name: str, env: dict[str, str]) -> LambdaHost:
-        host = LambdaHost(name, env)
+    def start(name: str, env: dict[str, str], **options) -> LambdaHost:
+        host = LambdaHost(name, env, **options)
         hosts.append(host)
         return host
 

@@ -130,6 +130,27 @@ def test_an_event_audits_only_the_service_it_names(emu, audit):
     assert checks(fn.invoke(naming)) == ["blackhole"]
 
 
+def test_an_endpoint_changed_by_its_consumer_audits_the_service_it_connects_to(emu, functions):
+    p = azs.build(emu)
+    p.stop("us-east-1b")
+    azs.services_with_nlbs(emu, 2, azs=("us-east-1a",), prefix="lone", cidr="10.9.0.0/16")
+    ids = p.zone_ids("123456789012")
+    served = [ids["us-east-1a"], ids["us-east-1b"]]
+    endpoint = p.consumer_endpoint(CONSUMER, served, served, by_id=True)
+    fn = functions(azs.FUNCTION, {**p.env, "EVENT_SENDER_ACCOUNT_IDS": CONSUMER})
+    modify = {**scheduled_event(), "account": CONSUMER, "detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2",
+              "detail": {"eventSource": "ec2.amazonaws.com", "eventName": "ModifyVpcEndpoint", "awsRegion": "us-east-1",
+                         "recipientAccountId": CONSUMER,
+                         "requestParameters": {"ModifyVpcEndpointRequest": {"VpcEndpointId": endpoint}},
+                         "responseElements": {"ModifyVpcEndpointResponse": {"return": True}}}}
+    result = fn.invoke(modify)
+    assert result.ok, result.body
+    # Only the endpoint's service: the two single-AZ services are not audited.
+    assert {(f["service_id"], f["check"]) for f in result.body["opened"]} == {(p.service_id, "blackhole")}
+    unnamed = {**modify, "detail": {**modify["detail"], "requestParameters": {"ModifyVpcEndpointRequest": {}}}}
+    assert fn.invoke(unnamed).body == {"ignored": "ModifyVpcEndpoint names no endpoint service and no endpoint"}
+
+
 # --- production-shaped estates ---------------------------------------------------------------
 
 
@@ -360,3 +381,45 @@ def test_an_elb_event_reads_only_the_service_behind_what_it_names(emu, audit):
     # The group's load balancer, the group's settings read anew (the event names it), its health.
     assert elb == {"DescribeTargetGroups": 1, "DescribeTargetGroupAttributes": 1, "DescribeTargetHealth": 1}, elb
     assert sum(elb.values()) <= 5
+
+
+def test_an_estate_larger_than_one_invocation_is_covered_across_invocations(emu, functions):
+    """60 services, and an invocation whose deadline leaves time for one stretch (25 services):
+    three scheduled invocations cover the estate, each service read once; the blackholes of the
+    first, a middle and the last service (in id order) each open once; the invocation after is
+    idle until the period is over."""
+    p = azs.build(emu)
+    azs.services_with_nlbs(emu, 59)
+    elb, ec2 = emu.client("elbv2"), emu.client("ec2")
+    ids = sorted(c["ServiceId"] for c in ec2.describe_vpc_endpoint_service_configurations()["ServiceConfigurations"])
+    assert len(ids) == 60
+    broken = [ids[0], ids[30], ids[59]]
+    for service in broken:
+        [config] = ec2.describe_vpc_endpoint_service_configurations(ServiceIds=[service])["ServiceConfigurations"]
+        [tg] = elb.describe_target_groups(LoadBalancerArn=config["NetworkLoadBalancerArns"][0])["TargetGroups"]
+        health = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+        placed = ec2.describe_instances(InstanceIds=[h["Target"]["Id"] for h in health])["Reservations"]
+        in_b = [i["InstanceId"] for r in placed for i in r["Instances"] if i["Placement"]["AvailabilityZone"] == "us-east-1b"]
+        elb.deregister_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": i} for i in in_b])
+    # The harness's deadline 20 s away leaves no budget past the first stretch.
+    fn = functions(azs.FUNCTION, {**p.env, "AUDIT_PERIOD_MINUTES": "5"}, timeout=20)
+    emu.reset_calls()
+    passes, opened = [], []
+    for _ in range(3):
+        result = fn.invoke(scheduled_event())
+        assert result.ok, result.body
+        passes.append(result.body["pass"])
+        opened += [(f["service_id"], f["check"]) for f in result.body["opened"]]
+    assert [(x["audited"], x["complete"]) for x in passes] == [(25, False), (25, False), (10, True)]
+    assert [x["after"] for x in passes] == [ids[24], ids[49], ids[59]]
+    assert len({x["started"] for x in passes}) == 1, "one pass"
+    health = emu.calls()["elasticloadbalancing:DescribeTargetHealth"]["count"]
+    assert health == 60, f"every service's target group read once, not {health} times"
+    assert sorted(s for s, check in opened if check == "blackhole") == broken
+    assert {s for s, _ in opened} == set(broken)
+    assert len(p.alerts()) == len(opened)
+    # This period's pass is complete: the next scheduled invocation reads no ELB.
+    emu.reset_calls()
+    idle = fn.invoke(scheduled_event())
+    assert "pass is complete" in idle.body["pass"]["idle"]
+    assert not [op for op in emu.calls() if op.startswith("elasticloadbalancing:")]

@@ -11,8 +11,9 @@ credential chain brings `sts:AssumeRole` (a profile's role chain) and
 `sts:AssumeRoleWithWebIdentity` (a web identity token). On Lambda the credentials come from the
 environment, so neither is ever made. `sts:AssumeRole` is ours only where the cross-account module
 (`autopilot::accounts`) is linked too. The chain's other sources are not SDK operations (instance
-metadata and container credentials are plain HTTP), and aws-config is built without its `sso`
-feature: were it enabled, SSO's operations would be the chain's, not ours, and are set aside too.
+metadata and container credentials are plain HTTP). The debug binaries are built in the
+workspace's one feature set, where the operator CLI turns on aws-config's `sso` feature: SSO's
+operations are then the chain's too (never IAM actions of a Lambda role), and are set aside.
 
 Where a function reaches other accounts it does so through a role of spoke-template.yaml, named by
 a parameter of both templates (SpokeRoleName, ConsumerReadRoleName): that role's grants count as

@@ -95,7 +95,9 @@ def build(emu: Emulator, azs: tuple[str, ...] = ("us-east-1a", "us-east-1b"), pe
     ec2.modify_vpc_endpoint_service_permissions(ServiceId=service["ServiceId"], AddAllowedPrincipals=["*"])
     topic, queue = topic_with_queue(emu, "privatelink-alerts")
     env = {**emu.function_env(), "ALERT_TOPIC_ARN": topic, "FINDINGS_TABLE": create_table(emu, "privatelink-findings"),
-           "HOME_ACCOUNT_ID": PROVIDER, "CONSUMER_ROLE_NAME": "privatelink-autopilot-reader"}
+           "HOME_ACCOUNT_ID": PROVIDER, "CONSUMER_ROLE_NAME": "privatelink-autopilot-reader",
+           # a new pass each scheduled invocation: a test runs the schedule when it wants an audit
+           "AUDIT_PERIOD_MINUTES": "0"}
     p = Provider(emu, vpc, subnets, {az: [] for az in azs}, nlb, tg, service["ServiceId"], service["ServiceName"], queue, env)
     for az in azs:
         p.add_targets(az, per_az)

@@ -3,7 +3,7 @@
 use autopilot::Error;
 use autopilot::availability_zones::config::Config;
 use autopilot::availability_zones::ports::AuditScope;
-use autopilot::availability_zones::run::AuditReport;
+use autopilot::availability_zones::run::{AuditReport, Tick};
 use autopilot::availability_zones::{self, AwsAuditor};
 use autopilot::aws::SdkConfig;
 use autopilot::events::{Answer, Incoming, Triage, classify};
@@ -11,6 +11,7 @@ use autopilot::ids::find_ids;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 /// The calls that change what an endpoint service or a consumer endpoint serves (EC2), or where
 /// an NLB sends traffic (ELB).
@@ -26,9 +27,16 @@ const AUDITED_EVENTS: &[(&str, &str)] = &[
     ("aws.elasticloadbalancing", "DeregisterTargets"),
 ];
 
+/// The most a scheduled invocation spends starting stretches of the pass: under the schedule's
+/// minute, so invocations follow one another instead of waiting on each other's claim.
+const TICK_BUDGET: Duration = Duration::from_secs(45);
+/// Kept free before the invocation's deadline for the stretch under way to finish.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(20);
+
 pub struct Deps {
     auditor: AwsAuditor,
     senders: BTreeSet<String>,
+    period_seconds: u64,
 }
 
 impl Deps {
@@ -36,17 +44,40 @@ impl Deps {
         Deps {
             auditor: availability_zones::auditor(sdk, &config),
             senders: config.senders,
+            period_seconds: config.period_seconds,
         }
     }
 }
 
+/// What an invocation does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// The schedule: carry the pass through the estate on.
+    Pass,
+    /// An event: audit what it touched, now.
+    Audit(AuditScope),
+}
+
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<AuditReport>, Error> {
-    let scope = match scope_of(event.payload, &deps.senders) {
-        Ok(scope) => scope,
+    let job = match job_of(event.payload, &deps.senders) {
+        Ok(job) => job,
         Err(triage) => return triage.answer(),
     };
-    tracing::info!(?scope, request_id = %event.context.request_id, "invocation");
-    let report: AuditReport = deps.auditor.run(scope).await?;
+    tracing::info!(?job, request_id = %event.context.request_id, "invocation");
+    let report: AuditReport = match job {
+        Job::Audit(scope) => deps.auditor.run(scope).await?,
+        Job::Pass => {
+            let remaining = autopilot::events::deadline(event.context.deadline, Duration::ZERO)
+                .saturating_duration_since(tokio::time::Instant::now());
+            let tick = Tick {
+                holder: event.context.request_id.clone(),
+                period: deps.period_seconds,
+                budget: TICK_BUDGET.min(remaining.saturating_sub(DEADLINE_MARGIN)),
+                lease: remaining + Duration::from_secs(5),
+            };
+            deps.auditor.tick(&tick).await?
+        }
+    };
     tracing::info!(
         opened = report.opened.len(),
         resolved = report.resolved.len(),
@@ -56,12 +87,14 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Aud
     Ok(Answer::Ran(report))
 }
 
-/// Audit only what the event touched: the endpoint services an EC2 event names, or the services
-/// in front of the load balancers and target groups an ELB event names (resolved by the audit,
-/// in a call or two). An event from an account not among `senders` starts nothing.
-pub fn scope_of(payload: Value, senders: &BTreeSet<String>) -> Result<AuditScope, Triage> {
+/// The schedule carries the pass on; an event audits only what it touched: the endpoint
+/// services an EC2 event names (or those of the endpoints it names), or the services in front
+/// of the load balancers and target groups an ELB event names (resolved by the audit, in a call
+/// or two). An event that names none of these, or comes from an account not among `senders`,
+/// starts nothing.
+pub fn job_of(payload: Value, senders: &BTreeSet<String>) -> Result<Job, Triage> {
     match classify(payload)? {
-        Incoming::Scheduled => Ok(AuditScope::All),
+        Incoming::Scheduled => Ok(Job::Pass),
         Incoming::CloudTrail(event) => {
             event.handled(AUDITED_EVENTS)?;
             if !senders.contains(&event.account) {
@@ -79,15 +112,23 @@ pub fn scope_of(payload: Value, senders: &BTreeSet<String>) -> Result<AuditScope
                         r.event_name
                     )));
                 }
-                return Ok(AuditScope::Resources(arns));
+                return Ok(Job::Audit(AuditScope::Resources(arns)));
             }
             let text = format!("{} {}", r.request, r.response);
             let services = find_ids(&text, "vpce-svc-");
-            Ok(if services.is_empty() {
-                AuditScope::All
-            } else {
-                AuditScope::Services(services)
-            })
+            if !services.is_empty() {
+                return Ok(Job::Audit(AuditScope::Services(services)));
+            }
+            // A consumer's endpoint named without its service (`ModifyVpcEndpoint`): the
+            // audit finds the service through the endpoint's connection.
+            let endpoints = find_ids(&text, "vpce-");
+            if endpoints.is_empty() {
+                return Err(Triage::Ignored(format!(
+                    "{} names no endpoint service and no endpoint",
+                    r.event_name
+                )));
+            }
+            Ok(Job::Audit(AuditScope::Endpoints(endpoints)))
         }
         other @ (Incoming::Sns(_) | Incoming::OtherEventBridge { .. }) => Err(other.unhandled()),
     }
@@ -134,10 +175,12 @@ mod tests {
 
     #[test]
     fn events_naming_a_service_audit_that_service() {
-        let scope = scope_of(sample("eventbridge-create-vpc-endpoint.json"), &senders()).unwrap();
+        let scope = job_of(sample("eventbridge-create-vpc-endpoint.json"), &senders()).unwrap();
         assert_eq!(
             scope,
-            AuditScope::Services(["vpce-svc-0123456789abcdef0".to_owned()].into())
+            Job::Audit(AuditScope::Services(
+                ["vpce-svc-0123456789abcdef0".to_owned()].into()
+            ))
         );
     }
 
@@ -145,7 +188,7 @@ mod tests {
     fn elb_events_audit_what_they_name_schedules_everything_and_others_are_ignored() {
         let mut elb = sample("real/elbv2_AddTags__eventbridge.json");
         assert!(matches!(
-            scope_of(elb.clone(), &senders()),
+            job_of(elb.clone(), &senders()),
             Err(Triage::Ignored(_))
         ));
         elb["detail"]["eventName"] = json!("ModifyTargetGroupAttributes");
@@ -153,29 +196,50 @@ mod tests {
             "arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/app/73e2d6bc24d8a067";
         elb["detail"]["requestParameters"] = json!({"targetGroupArn": tg, "attributes": [{"key": "deregistration_delay.timeout_seconds", "value": "30"}]});
         assert_eq!(
-            scope_of(elb.clone(), &senders()).unwrap(),
-            AuditScope::Resources([tg.to_owned()].into())
+            job_of(elb.clone(), &senders()).unwrap(),
+            Job::Audit(AuditScope::Resources([tg.to_owned()].into()))
         );
         let lb = "arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/net/orders/50dc6c495c0c9188";
         elb["detail"]["eventName"] = json!("SetSubnets");
         elb["detail"]["requestParameters"] =
             json!({"loadBalancerArn": lb, "subnets": ["subnet-1"]});
         assert_eq!(
-            scope_of(elb.clone(), &senders()).unwrap(),
-            AuditScope::Resources([lb.to_owned()].into())
+            job_of(elb.clone(), &senders()).unwrap(),
+            Job::Audit(AuditScope::Resources([lb.to_owned()].into()))
         );
         elb["detail"]["requestParameters"] = json!({"subnets": ["subnet-1"]});
         assert!(
-            matches!(scope_of(elb.clone(), &senders()), Err(Triage::Ignored(why)) if why.contains("names no load balancer"))
+            matches!(job_of(elb.clone(), &senders()), Err(Triage::Ignored(why)) if why.contains("names no load balancer"))
         );
         elb["detail"]["errorCode"] = json!("ValidationError");
         assert!(
-            matches!(scope_of(elb, &senders()), Err(Triage::Ignored(why)) if why.contains("ValidationError"))
+            matches!(job_of(elb, &senders()), Err(Triage::Ignored(why)) if why.contains("ValidationError"))
         );
         assert_eq!(
-            scope_of(sample("scheduled.json"), &senders()).unwrap(),
-            AuditScope::All
+            job_of(sample("scheduled.json"), &senders()).unwrap(),
+            Job::Pass
         );
+    }
+
+    #[test]
+    fn an_endpoint_named_without_its_service_audits_its_service_and_nothing_named_is_ignored() {
+        let mut event = sample("eventbridge-create-vpc-endpoint.json");
+        event["detail"]["eventName"] = json!("ModifyVpcEndpoint");
+        event["detail"]["requestParameters"] = json!({"ModifyVpcEndpointRequest": {"VpcEndpointId": "vpce-0abc1234def567890", "AddSubnetId": {"tag": 1, "content": "subnet-1"}}});
+        event["detail"]["responseElements"] =
+            json!({"ModifyVpcEndpointResponse": {"return": true}});
+        assert_eq!(
+            job_of(event.clone(), &senders()).unwrap(),
+            Job::Audit(AuditScope::Endpoints(
+                ["vpce-0abc1234def567890".to_owned()].into()
+            ))
+        );
+        event["detail"]["requestParameters"] =
+            json!({"ModifyVpcEndpointRequest": {"AddSubnetId": "subnet-1"}});
+        assert!(matches!(
+            job_of(event, &senders()),
+            Err(Triage::Ignored(why)) if why.contains("names no endpoint service and no endpoint")
+        ));
     }
 
     #[test]
@@ -183,7 +247,7 @@ mod tests {
         let event = sample("eventbridge-create-vpc-endpoint.json");
         let only_home = ["999999999999".to_owned()].into();
         assert!(matches!(
-            scope_of(event, &only_home),
+            job_of(event, &only_home),
             Err(Triage::Ignored(why)) if why.contains("account 111111111111, which is neither this account nor in EVENT_SENDER_ACCOUNT_IDS")
         ));
     }

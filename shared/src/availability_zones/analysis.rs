@@ -20,6 +20,9 @@ pub struct Snapshot {
     pub endpoints: Vec<Endpoint>,
     /// Consumer accounts that could not be read (account, problem).
     pub unreachable: Vec<(String, String)>,
+    /// Consumer accounts read whole this run: an account-wide finding about one of them
+    /// (`unreachable`) can be judged by any audit that read it.
+    pub reached: BTreeSet<String>,
     /// Resources whose evidence could not be read this run (the endpoints of an unreachable
     /// account): their open findings stay open, unannounced.
     pub unread: BTreeSet<String>,
@@ -552,6 +555,7 @@ mod tests {
             }],
             endpoints: vec![],
             unreachable: vec![],
+            reached: BTreeSet::new(),
             unread: BTreeSet::new(),
             unread_services: BTreeSet::new(),
             not_audited: vec![],

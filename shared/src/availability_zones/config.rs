@@ -28,6 +28,9 @@ pub struct Config {
     /// `AUDIT_KEEP_SECONDS` (default 3600): how long what rarely changes (load balancer and
     /// target group settings, which groups serve which NLB) is kept before it is read again.
     pub keep_seconds: u64,
+    /// `AUDIT_PERIOD_MINUTES` (default 5): every endpoint service is audited once per period by
+    /// the scheduled invocations, which carry the pass on from one to the next.
+    pub period_seconds: u64,
 }
 
 impl Config {
@@ -74,6 +77,17 @@ impl Config {
             rate_share,
             grace: seconds("FINDING_GRACE_SECONDS")?,
             keep_seconds: seconds("AUDIT_KEEP_SECONDS")?.unwrap_or(3600),
+            period_seconds: env
+                .optional("AUDIT_PERIOD_MINUTES")
+                .map(|v| {
+                    v.trim().parse::<u64>().map(|m| m * 60).map_err(|_| {
+                        Error::Config(format!(
+                            "AUDIT_PERIOD_MINUTES: {v:?} is not a number of minutes"
+                        ))
+                    })
+                })
+                .transpose()?
+                .unwrap_or(300),
             alert_topic_arn: env.required("ALERT_TOPIC_ARN")?,
             findings_table: env.required("FINDINGS_TABLE")?,
             home_account,
@@ -130,19 +144,27 @@ mod tests {
     #[test]
     fn rates_grace_and_keeping_have_defaults_and_refuse_nonsense() {
         let c = Config::from_env(&env("")).unwrap();
-        assert_eq!((c.rate_share, c.grace, c.keep_seconds), (0.5, None, 3600));
+        assert_eq!(
+            (c.rate_share, c.grace, c.keep_seconds, c.period_seconds),
+            (0.5, None, 3600, 300)
+        );
         let with = |name: &'static str, value: &'static str| {
             Config::from_env(&env_with("", Some((name, value))))
         };
         assert_eq!(with("AUDIT_RATE_SHARE", "0.25").unwrap().rate_share, 0.25);
         assert_eq!(with("FINDING_GRACE_SECONDS", "60").unwrap().grace, Some(60));
         assert_eq!(with("AUDIT_KEEP_SECONDS", "600").unwrap().keep_seconds, 600);
+        assert_eq!(
+            with("AUDIT_PERIOD_MINUTES", "15").unwrap().period_seconds,
+            900
+        );
         for (name, bad) in [
             ("AUDIT_RATE_SHARE", "0"),
             ("AUDIT_RATE_SHARE", "1.5"),
             ("AUDIT_RATE_SHARE", "half"),
             ("FINDING_GRACE_SECONDS", "-1"),
             ("AUDIT_KEEP_SECONDS", "1h"),
+            ("AUDIT_PERIOD_MINUTES", "5m"),
         ] {
             let err = with(name, bad).unwrap_err().to_string();
             assert!(err.contains(name), "{err}");

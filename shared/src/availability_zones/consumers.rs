@@ -16,7 +16,15 @@ impl AwsEstate {
         service_of: &BTreeMap<String, String>,
     ) -> Result<()> {
         let ec2 = self.accounts.ec2(account, &self.region).await;
-        s.az_maps.insert(account.to_owned(), az_map(&ec2).await?);
+        let map = match self.memory.az_map.get(account) {
+            Some(map) => map,
+            None => {
+                let map = az_map(&ec2).await?;
+                self.memory.az_map.put(account, map.clone());
+                map
+            }
+        };
+        s.az_maps.insert(account.to_owned(), map);
         // By filter, not by id: an endpoint deleted since the connection was listed is absent,
         // not an error that would hide the others.
         let mut endpoints = Vec::new();

@@ -45,6 +45,9 @@ use tokio::time::Instant;
 
 /// ARNs per `DescribeLoadBalancers` call (its documented maximum).
 pub const LBS_PER_CALL: usize = 20;
+/// `PageSize` of an unfiltered `DescribeLoadBalancers` / `DescribeTargetGroups` (the most ELB
+/// gives in one page).
+pub const PAGE: i32 = 400;
 /// Values per EC2 filter.
 pub const VALUES_PER_FILTER: usize = 200;
 /// ELB's `Describe*` bucket per account and region: 10 per second, 40 at once.
@@ -122,8 +125,8 @@ pub struct Memory {
     tg_cross_zone: Kept<CrossZone>,
     /// Instance id → its AZ (an instance never moves).
     placements: Kept<String>,
-    /// This account's AZ map (it never changes).
-    az_map: Kept<BTreeMap<String, String>>,
+    /// Each account's AZ map, this one's and the consumers' (it never changes).
+    pub(super) az_map: Kept<BTreeMap<String, String>>,
 }
 
 impl Memory {
@@ -286,6 +289,24 @@ impl AwsEstate {
                 None => missing.push(arn.clone()),
             }
         }
+        // Many unknown: every load balancer of the account in pages of 400 (a call or a few
+        // for the whole estate, kept for the next stretches), instead of one call per 20.
+        if missing.len() > LBS_PER_CALL {
+            match self.all_lbs().await {
+                Ok(all) => {
+                    missing.retain(|arn| match all.get(arn) {
+                        Some(zones) => {
+                            out.insert(arn.clone(), zones.clone());
+                            false
+                        }
+                        None => true,
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "load balancers not listed; reading them by ARN")
+                }
+            }
+        }
         for chunk in missing.chunks(LBS_PER_CALL) {
             if let Err(e) = self.lb_batch(chunk, &mut out).await {
                 tracing::warn!(error = %e, "load balancers not read");
@@ -293,6 +314,71 @@ impl AwsEstate {
             }
         }
         (out, failed)
+    }
+
+    /// Every load balancer of the account, unfiltered, `PAGE` a call; kept.
+    async fn all_lbs(&self) -> Result<BTreeMap<String, Vec<String>>> {
+        let mut out = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .read(Api::Elb, || async {
+                    self.elb
+                        .describe_load_balancers()
+                        .page_size(PAGE)
+                        .set_marker(marker.clone())
+                        .send()
+                        .await
+                        .map_err(|e| Error::aws("elasticloadbalancing:DescribeLoadBalancers", e))
+                })
+                .await?;
+            for lb in page.load_balancers() {
+                if let Some(arn) = lb.load_balancer_arn() {
+                    self.memory.lbs.put(arn, zone_names(lb));
+                    out.insert(arn.to_owned(), zone_names(lb));
+                }
+            }
+            marker = page.next_marker().map(str::to_owned);
+            if marker.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Every target group of the account, unfiltered, `PAGE` a call, kept by load balancer;
+    /// `lbs` that none serves are kept as serving none.
+    async fn all_groups(&self, lbs: &[&String]) -> Result<()> {
+        let mut by_lb: BTreeMap<String, Vec<GroupInfo>> = BTreeMap::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .read(Api::Elb, || async {
+                    self.elb
+                        .describe_target_groups()
+                        .page_size(PAGE)
+                        .set_marker(marker.clone())
+                        .send()
+                        .await
+                        .map_err(|e| Error::aws("elasticloadbalancing:DescribeTargetGroups", e))
+                })
+                .await?;
+            for info in page.target_groups().iter().filter_map(group_info) {
+                for lb in &info.lb_arns {
+                    by_lb.entry(lb.clone()).or_default().push(info.clone());
+                }
+            }
+            marker = page.next_marker().map(str::to_owned);
+            if marker.is_none() {
+                break;
+            }
+        }
+        for lb in lbs {
+            by_lb.entry((*lb).clone()).or_default();
+        }
+        for (lb, groups) in by_lb {
+            self.memory.groups.put(&lb, groups);
+        }
+        Ok(())
     }
 
     async fn lb_batch(
@@ -788,8 +874,49 @@ fn locate_ip(
 }
 
 impl Estate for AwsEstate {
+    async fn service_ids(&self) -> Result<Vec<String>> {
+        let mut s = Snapshot::default();
+        self.services(&AuditScope::All, &mut s).await?;
+        let mut ids: Vec<String> = s.services.into_iter().map(|v| v.id).collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
     async fn services_behind(&self, arns: &BTreeSet<String>) -> Result<BTreeSet<String>> {
         self.behind(arns).await
+    }
+
+    /// The provider's connections from these endpoints, 200 ids per filter, every page.
+    async fn services_of_endpoints(&self, ids: &BTreeSet<String>) -> Result<BTreeSet<String>> {
+        let ids: Vec<&String> = ids.iter().collect();
+        let mut out = BTreeSet::new();
+        for chunk in ids.chunks(VALUES_PER_FILTER) {
+            let mut token: Option<String> = None;
+            loop {
+                let page = self
+                    .read(Api::Ec2, || async {
+                        self.ec2
+                            .describe_vpc_endpoint_connections()
+                            .filters(filter("vpc-endpoint-id", chunk))
+                            .set_next_token(token.clone())
+                            .send()
+                            .await
+                            .map_err(|e| Error::aws("ec2:DescribeVpcEndpointConnections", e))
+                    })
+                    .await?;
+                out.extend(
+                    page.vpc_endpoint_connections()
+                        .iter()
+                        .filter_map(|c| c.service_id().map(str::to_owned)),
+                );
+                token = page.next_token().map(str::to_owned);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn snapshot(&self, scope: &AuditScope) -> Result<Snapshot> {
@@ -808,6 +935,18 @@ impl Estate for AwsEstate {
         // The load balancers' AZs in batches; a batch that fails leaves its services unread.
         let nlbs: BTreeSet<String> = s.services.iter().flat_map(|v| v.nlb_arns.clone()).collect();
         let (zones, failed) = self.lb_zones(&nlbs).await;
+        // The target groups of more than one load balancer unknown: every group of the account
+        // in pages of 400 rather than a call per load balancer (a failure here only leaves the
+        // groups to be read per load balancer).
+        let unknown: Vec<&String> = nlbs
+            .iter()
+            .filter(|lb| self.memory.groups.get(lb).is_none())
+            .collect();
+        if unknown.len() > 1 {
+            if let Err(e) = self.all_groups(&unknown).await {
+                tracing::warn!(error = %e, "target groups not listed; reading them by load balancer");
+            }
+        }
         let mut groups = Vec::new();
         let mut seen_lbs = BTreeSet::new();
         let mut seen_groups = BTreeSet::new();
@@ -853,11 +992,16 @@ impl Estate for AwsEstate {
             }
         }
         for (account, ids) in by_account {
-            if let Err(e) = self.consumer(&account, &ids, &mut s, &service_of).await {
-                tracing::warn!(%account, error = %e, "consumer account unreachable");
-                s.unreachable.push((account, e.to_string()));
-                // Its endpoints' findings can be neither confirmed nor resolved this run.
-                s.unread.extend(ids);
+            match self.consumer(&account, &ids, &mut s, &service_of).await {
+                Ok(()) => {
+                    s.reached.insert(account);
+                }
+                Err(e) => {
+                    tracing::warn!(%account, error = %e, "consumer account unreachable");
+                    s.unreachable.push((account, e.to_string()));
+                    // Its endpoints' findings can be neither confirmed nor resolved this run.
+                    s.unread.extend(ids);
+                }
             }
         }
         Ok(s)

@@ -1,10 +1,15 @@
-//! The memory of open findings: one DynamoDB item per open finding, keyed by its fingerprint.
+//! The memory of open findings: one DynamoDB item per open finding, keyed by its fingerprint;
+//! and, under the key `#pass`, the scheduled audit's pass through the estate.
 
 use crate::availability_zones::analysis::AzFinding;
-use crate::availability_zones::ports::{FindingsStore, OpenFinding};
+use crate::availability_zones::ports::{FindingsStore, OpenFinding, Pass, PassStore};
+use crate::dynamo::conditional_failed;
 use crate::error::{Error, Result};
 use crate::notify::Severity;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+/// The key of the pass's item (no fingerprint starts with `#`).
+const PASS: &str = "#pass";
 
 pub struct DynamoFindings {
     client: aws_sdk_dynamodb::Client,
@@ -33,6 +38,13 @@ impl FindingsStore for DynamoFindings {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| Error::aws("dynamodb:Scan", e))?;
             for item in page.items() {
+                if item
+                    .get("pk")
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|k| k.starts_with('#'))
+                {
+                    continue;
+                }
                 let text = |k: &str| {
                     item.get(k)
                         .and_then(|v| v.as_s().ok())
@@ -83,5 +95,98 @@ impl FindingsStore for DynamoFindings {
             .await
             .map(|_| ())
             .map_err(|e| Error::aws("dynamodb:DeleteItem", e))
+    }
+}
+
+impl PassStore for DynamoFindings {
+    async fn claim(&self, holder: &str, now: u64, until: u64) -> Result<Option<Pass>> {
+        let answer = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(PASS.into()))
+            .update_expression("SET lease_holder = :h, lease_until = :u")
+            .condition_expression(
+                "attribute_not_exists(lease_until) OR lease_until < :now OR lease_holder = :h",
+            )
+            .expression_attribute_values(":h", AttributeValue::S(holder.into()))
+            .expression_attribute_values(":u", AttributeValue::N(until.to_string()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let item = match answer {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            // Another invocation's lease runs.
+            Err(e) if conditional_failed(&e) => return Ok(None),
+            Err(e) => return Err(Error::aws("dynamodb:UpdateItem", e)),
+        };
+        let number = |k: &str| {
+            item.get(k)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        Ok(Some(match number("pass_started") {
+            // No pass yet: as if one had ended long ago.
+            None => Pass {
+                started: 0,
+                after: None,
+                complete: true,
+            },
+            Some(started) => Pass {
+                started,
+                after: item.get("pass_after").and_then(|v| v.as_s().ok()).cloned(),
+                complete: item
+                    .get("pass_complete")
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false),
+            },
+        }))
+    }
+
+    async fn advance(&self, holder: &str, pass: &Pass, until: u64) -> Result<()> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(PASS.into()))
+            .condition_expression("lease_holder = :h")
+            .expression_attribute_values(":h", AttributeValue::S(holder.into()))
+            .expression_attribute_values(":u", AttributeValue::N(until.to_string()))
+            .expression_attribute_values(":s", AttributeValue::N(pass.started.to_string()))
+            .expression_attribute_values(":c", AttributeValue::Bool(pass.complete));
+        update = match &pass.after {
+            Some(after) => update
+                .update_expression(
+                    "SET lease_until = :u, pass_started = :s, pass_complete = :c, pass_after = :a",
+                )
+                .expression_attribute_values(":a", AttributeValue::S(after.clone())),
+            None => update.update_expression(
+                "SET lease_until = :u, pass_started = :s, pass_complete = :c REMOVE pass_after",
+            ),
+        };
+        update
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::aws("dynamodb:UpdateItem", e))
+    }
+
+    async fn release(&self, holder: &str) -> Result<()> {
+        let answer = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(PASS.into()))
+            .update_expression("REMOVE lease_holder, lease_until")
+            .condition_expression("lease_holder = :h")
+            .expression_attribute_values(":h", AttributeValue::S(holder.into()))
+            .send()
+            .await;
+        match answer {
+            Err(e) if !conditional_failed(&e) => Err(Error::aws("dynamodb:UpdateItem", e)),
+            _ => Ok(()),
+        }
     }
 }

@@ -6,11 +6,19 @@
 
 use crate::availability_zones::analysis::{AzFinding, NotAudited, analyse, undecided};
 use crate::availability_zones::notifications;
-use crate::availability_zones::ports::{AuditScope, Estate, FindingsStore, OpenFinding};
+use crate::availability_zones::ports::{
+    AuditScope, Estate, FindingsStore, OpenFinding, Pass, PassStore,
+};
 use crate::error::Result;
 use crate::notify::Publisher;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Services per stretch of the scheduled pass: each stretch is audited, announced and recorded
+/// before the next, so an invocation stopped part-way loses at most one stretch's work.
+pub const STRETCH: usize = 25;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct AuditReport {
@@ -32,6 +40,57 @@ pub struct AuditReport {
     pub unread_services: Vec<String>,
     /// Deliberately not audited, with the reason.
     pub not_audited: Vec<NotAudited>,
+    /// A scheduled invocation's share of the pass through the estate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass: Option<PassReport>,
+}
+
+impl AuditReport {
+    /// This report and a later stretch's, as one.
+    fn absorb(&mut self, other: AuditReport) {
+        self.opened.extend(other.opened);
+        self.resolved.extend(other.resolved);
+        self.still_open += other.still_open;
+        self.pending.extend(other.pending);
+        self.still_pending += other.still_pending;
+        self.settled.extend(other.settled);
+        self.undecided += other.undecided;
+        self.unread_services.extend(other.unread_services);
+        self.not_audited.extend(other.not_audited);
+    }
+}
+
+/// What a scheduled invocation did of the pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct PassReport {
+    /// When the pass it worked on began (seconds since the epoch).
+    pub started: u64,
+    /// The services it audited.
+    pub audited: usize,
+    /// The last service audited in the pass so far.
+    pub after: Option<String>,
+    /// Every service of the pass audited.
+    pub complete: bool,
+    /// The pass outlasted its period: the estate needs more time than the period gives at this
+    /// rate share.
+    pub behind: bool,
+    /// Why it audited nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle: Option<String>,
+}
+
+/// A scheduled invocation's bounds.
+#[derive(Debug, Clone)]
+pub struct Tick {
+    /// Who claims the pass (the invocation's request id).
+    pub holder: String,
+    /// Every service is audited once per `period` seconds (`AUDIT_PERIOD_MINUTES`).
+    pub period: u64,
+    /// How long the invocation may spend starting stretches.
+    pub budget: Duration,
+    /// How long its claim on the pass lasts: past the invocation's own deadline, so a claim
+    /// never ends while its holder still works, and no longer, so a dead holder's claim passes.
+    pub lease: Duration,
 }
 
 pub struct Auditor<E, F, P> {
@@ -68,6 +127,16 @@ impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, 
                 resolved = AuditScope::Services(services);
                 &resolved
             }
+            AuditScope::Endpoints(ids) => {
+                let services = self.estate.services_of_endpoints(ids).await?;
+                tracing::info!(
+                    ?ids,
+                    ?services,
+                    "the event's endpoints connect to these services"
+                );
+                resolved = AuditScope::Services(services);
+                &resolved
+            }
             other => other,
         };
         let snapshot = self.estate.snapshot(scope).await?;
@@ -87,6 +156,7 @@ impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, 
             current.clone(),
             &known,
             &undecided(&snapshot),
+            &snapshot.reached,
             crate::events::now_secs(),
         );
         report.not_audited = snapshot.not_audited;
@@ -135,18 +205,147 @@ impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, 
     }
 }
 
+impl<E, F, P> Auditor<E, F, P>
+where
+    E: Estate + Sync,
+    F: FindingsStore + PassStore + Sync,
+    P: Publisher + Sync,
+{
+    /// A scheduled invocation: the pass through the estate taken up where the last invocation
+    /// left it, stretch after stretch of [`STRETCH`] services (in service id order) while the
+    /// budget allows, each audited, announced and recorded before the next. A complete pass is
+    /// followed by the next once its period is over; one still running past its period goes on
+    /// (nothing is skipped) and says it is behind. One invocation works on the pass at a time.
+    pub async fn tick(&self, tick: &Tick) -> Result<AuditReport> {
+        let now = crate::events::now_secs();
+        let Some(pass) = self
+            .findings
+            .claim(&tick.holder, now, now + tick.lease.as_secs())
+            .await?
+        else {
+            return Ok(idle(
+                Pass::default(),
+                "another invocation is working on the pass",
+            ));
+        };
+        let outcome = self.stretches(tick, pass, now).await;
+        if let Err(e) = self.findings.release(&tick.holder).await {
+            // The lease ends on its own; the next invocation waits for it at most that long.
+            tracing::warn!(error = %e, "the pass's claim not released");
+        }
+        outcome
+    }
+
+    async fn stretches(&self, tick: &Tick, mut pass: Pass, now: u64) -> Result<AuditReport> {
+        let began = Instant::now();
+        if pass.complete {
+            let next = pass.started.saturating_add(tick.period);
+            if now < next {
+                let why = format!("this period's pass is complete; the next begins at {next}");
+                return Ok(idle(pass, &why));
+            }
+            pass = Pass {
+                started: now,
+                after: None,
+                complete: false,
+            };
+        }
+        let behind = now > pass.started.saturating_add(tick.period);
+        if behind {
+            tracing::warn!(
+                started = pass.started,
+                period = tick.period,
+                "the pass outlasts its period: the estate needs a longer AUDIT_PERIOD_MINUTES or a larger AUDIT_RATE_SHARE"
+            );
+        }
+        let ids = self.estate.service_ids().await?;
+        let rest: Vec<&String> = ids
+            .iter()
+            .filter(|id| pass.after.as_ref().is_none_or(|a| *id > a))
+            .collect();
+        // Nothing left: one last, empty stretch still closes the pass (and resolves the
+        // findings of services deleted since).
+        let stretches: Vec<&[&String]> = if rest.is_empty() {
+            vec![&[]]
+        } else {
+            rest.chunks(STRETCH).collect()
+        };
+        let mut report = AuditReport::default();
+        let mut audited = 0;
+        let mut longest = Duration::ZERO;
+        for (i, stretch) in stretches.iter().enumerate() {
+            let last = i + 1 == stretches.len();
+            let started = Instant::now();
+            let scope = AuditScope::Range {
+                after: pass.after.clone(),
+                through: if last {
+                    None
+                } else {
+                    stretch.last().map(|id| (*id).clone())
+                },
+            };
+            report.absorb(self.run(scope).await?);
+            audited += stretch.len();
+            if let Some(id) = stretch.last() {
+                pass.after = Some((*id).clone());
+            }
+            pass.complete = last;
+            let now = crate::events::now_secs();
+            self.findings
+                .advance(&tick.holder, &pass, now + tick.lease.as_secs())
+                .await?;
+            longest = longest.max(started.elapsed());
+            if began.elapsed() + longest.mul_f64(1.5) > tick.budget {
+                break;
+            }
+        }
+        tracing::info!(
+            started = pass.started,
+            audited,
+            after = pass.after.as_deref().unwrap_or_default(),
+            complete = pass.complete,
+            "pass"
+        );
+        report.pass = Some(PassReport {
+            started: pass.started,
+            audited,
+            after: pass.after,
+            complete: pass.complete,
+            behind,
+            idle: None,
+        });
+        Ok(report)
+    }
+}
+
+fn idle(pass: Pass, why: &str) -> AuditReport {
+    tracing::info!(reason = why, "nothing to audit in this invocation");
+    AuditReport {
+        pass: Some(PassReport {
+            started: pass.started,
+            after: pass.after,
+            complete: pass.complete,
+            idle: Some(why.to_owned()),
+            ..PassReport::default()
+        }),
+        ..AuditReport::default()
+    }
+}
+
 /// Pure: what this run's findings (seen at `now`) mean against those remembered. A finding not
 /// known before opens, or, caused only by targets in transition, becomes pending; a pending one
 /// opens once it is still found its grace after it was first seen (or is no longer caused by
 /// targets in transition), and is forgotten, unannounced, when it is gone; one open before and
 /// found again stays open, quietly; one open before and not found resolves, but only if this
-/// run looked at it (its service was in scope; account-wide findings only on a full run) and
-/// could judge it (its resource is not `undecided`: unknown is not resolved).
+/// run looked at it (its service was in scope; an account-wide finding on a full run, or when
+/// its account was `reached`) and could judge it (its resource is not `undecided`: unknown is
+/// not resolved).
 pub fn reconcile(
     scope: &AuditScope,
     current: Vec<AzFinding>,
     known: &[OpenFinding],
     undecided: &BTreeSet<String>,
+    reached: &BTreeSet<String>,
     now: u64,
 ) -> AuditReport {
     let known_by_print: BTreeMap<&str, &OpenFinding> =
@@ -154,9 +353,8 @@ pub fn reconcile(
     let current_prints: BTreeSet<&str> = current.iter().map(|f| f.fingerprint.as_str()).collect();
     let looked_at = |k: &OpenFinding| match scope {
         AuditScope::All => true,
-        AuditScope::Services(_) | AuditScope::Resources(_) => {
-            k.service_id != "*" && scope.covers(&k.service_id)
-        }
+        _ if k.service_id == "*" => reached.contains(&k.resource),
+        _ => scope.covers(&k.service_id),
     };
     let gone = |k: &&OpenFinding| looked_at(k) && !current_prints.contains(k.fingerprint.as_str());
     let mut report = AuditReport::default();
@@ -229,6 +427,7 @@ mod tests {
             vec![finding("svc-a", "a1"), finding("svc-b", "b1")],
             &known,
             &BTreeSet::new(),
+            &BTreeSet::new(),
             0,
         );
         assert_eq!(prints(&r.opened, |f| &f.fingerprint), ["b1"]);
@@ -244,10 +443,58 @@ mod tests {
             open("*", "account"),
         ];
         let scope = AuditScope::Services(["svc-a".to_owned()].into());
-        let r = reconcile(&scope, vec![], &known, &BTreeSet::new(), 0);
+        let r = reconcile(
+            &scope,
+            vec![],
+            &known,
+            &BTreeSet::new(),
+            &BTreeSet::new(),
+            0,
+        );
         assert_eq!(prints(&r.resolved, |k| &k.fingerprint), ["a1"]);
-        let all = reconcile(&AuditScope::All, vec![], &known, &BTreeSet::new(), 0);
+        let all = reconcile(
+            &AuditScope::All,
+            vec![],
+            &known,
+            &BTreeSet::new(),
+            &BTreeSet::new(),
+            0,
+        );
         assert_eq!(all.resolved.len(), 3);
+    }
+
+    /// A stretch of the pass looks at the services whose ids fall in it — a deleted service's
+    /// among them — and at the account-wide findings of the consumer accounts it read.
+    #[test]
+    fn a_stretch_resolves_what_falls_in_it_and_what_it_read() {
+        let account = |id: &str| OpenFinding {
+            resource: id.into(),
+            ..open("*", &format!("unreachable:{id}"))
+        };
+        let known = [
+            open("svc-a", "a1"),
+            open("svc-g", "g1"),
+            open("svc-m", "m1"),
+            open("svc-z", "z1"),
+            account("111111111111"),
+            account("222222222222"),
+        ];
+        let scope = AuditScope::Range {
+            after: Some("svc-a".into()),
+            through: Some("svc-m".into()),
+        };
+        let reached = BTreeSet::from(["111111111111".to_owned()]);
+        let r = reconcile(&scope, vec![], &known, &BTreeSet::new(), &reached, 0);
+        assert_eq!(
+            prints(&r.resolved, |k| &k.fingerprint),
+            ["g1", "m1", "unreachable:111111111111"]
+        );
+        let last = AuditScope::Range {
+            after: Some("svc-m".into()),
+            through: None,
+        };
+        let r = reconcile(&last, vec![], &known, &BTreeSet::new(), &BTreeSet::new(), 0);
+        assert_eq!(prints(&r.resolved, |k| &k.fingerprint), ["z1"]);
     }
 
     /// A finding whose evidence could not be read (its consumer account unreachable, its target
@@ -258,7 +505,14 @@ mod tests {
         unread.resource = "vpce-unread".into();
         let known = [unread, open("svc-a", "a2")];
         let undecided = BTreeSet::from(["vpce-unread".to_owned()]);
-        let r = reconcile(&AuditScope::All, vec![], &known, &undecided, 0);
+        let r = reconcile(
+            &AuditScope::All,
+            vec![],
+            &known,
+            &undecided,
+            &BTreeSet::new(),
+            0,
+        );
         assert_eq!(prints(&r.resolved, |k| &k.fingerprint), ["a2"]);
         assert_eq!((r.undecided, r.still_open), (1, 0));
     }
@@ -281,6 +535,7 @@ mod tests {
             vec![transient("s", "t", 150)],
             &[],
             &none,
+            &BTreeSet::new(),
             1_000,
         );
         assert_eq!(prints(&first.pending, |f| &f.fingerprint), ["t"]);
@@ -294,6 +549,7 @@ mod tests {
             vec![transient("s", "t", 150)],
             &pending,
             &none,
+            &BTreeSet::new(),
             1_100,
         );
         assert_eq!(
@@ -305,10 +561,18 @@ mod tests {
             vec![transient("s", "t", 150)],
             &pending,
             &none,
+            &BTreeSet::new(),
             1_150,
         );
         assert_eq!(prints(&late.opened, |f| &f.fingerprint), ["t"]);
-        let settled = reconcile(&AuditScope::All, vec![], &pending, &none, 1_100);
+        let settled = reconcile(
+            &AuditScope::All,
+            vec![],
+            &pending,
+            &none,
+            &BTreeSet::new(),
+            1_100,
+        );
         assert_eq!(prints(&settled.settled, |k| &k.fingerprint), ["t"]);
         assert!(
             settled.resolved.is_empty(),
@@ -319,6 +583,7 @@ mod tests {
             vec![finding("s", "t")],
             &pending,
             &none,
+            &BTreeSet::new(),
             1_001,
         );
         assert_eq!(prints(&stuck.opened, |f| &f.fingerprint), ["t"]);
@@ -328,6 +593,7 @@ mod tests {
             vec![transient("s", "a1", 150)],
             &[open("s", "a1")],
             &none,
+            &BTreeSet::new(),
             5,
         );
         assert_eq!((open_now.still_open, open_now.opened.len()), (1, 0));
@@ -338,7 +604,14 @@ mod tests {
     fn an_unread_service_keeps_its_findings() {
         let known = [open("svc-a", "a1"), open("svc-b", "b1")];
         let unread = BTreeSet::from(["svc-a".to_owned()]);
-        let r = reconcile(&AuditScope::All, vec![], &known, &unread, 0);
+        let r = reconcile(
+            &AuditScope::All,
+            vec![],
+            &known,
+            &unread,
+            &BTreeSet::new(),
+            0,
+        );
         assert_eq!(prints(&r.resolved, |k| &k.fingerprint), ["b1"]);
         assert_eq!(r.undecided, 1);
     }
@@ -435,6 +708,89 @@ mod tests {
                 Some(Lifecycle::Resolved { .. })
             ));
             assert_eq!(published[0].thread_id, published[1].thread_id);
+        }
+
+        /// 60 services in stretches of 25, one invocation's budget for one stretch: three
+        /// invocations cover the estate, each service once, the finding of the last one is
+        /// announced once; then nothing until the period is over; a stretch that fails is
+        /// done again by the next invocation; another invocation's claim is respected.
+        #[tokio::test]
+        async fn the_pass_goes_on_where_the_last_invocation_stopped() {
+            let auditor = Auditor {
+                estate: FakeEstate::default(),
+                findings: MemoryFindings::default(),
+                publisher: MemoryPublisher::default(),
+                grace: None,
+            };
+            let mut s = estate(false);
+            for n in 0..59 {
+                s.services.push(Service {
+                    id: format!("vpce-svc-0{n:02}"),
+                    account: "123456789012".into(),
+                    nlb_arns: vec![],
+                });
+            }
+            *auditor.estate.snapshot.lock().unwrap() = s;
+            let tick = |holder: &str, period| Tick {
+                holder: holder.into(),
+                period,
+                budget: Duration::ZERO,
+                lease: Duration::from_secs(60),
+            };
+            let pass = |r: &AuditReport| r.pass.clone().unwrap();
+
+            let first = auditor.tick(&tick("a", 300)).await.unwrap();
+            assert_eq!(
+                (pass(&first).audited, pass(&first).after.as_deref()),
+                (25, Some("vpce-svc-024"))
+            );
+            assert!(!pass(&first).complete && first.opened.is_empty());
+            let second = auditor.tick(&tick("b", 300)).await.unwrap();
+            assert_eq!(
+                (pass(&second).audited, pass(&second).after.as_deref()),
+                (25, Some("vpce-svc-049"))
+            );
+            assert_eq!(pass(&second).started, pass(&first).started);
+
+            // The last stretch fails after announcing: the pass stays where it was.
+            auditor.findings.fault.set("InternalServerError");
+            assert!(auditor.tick(&tick("c", 300)).await.is_err());
+            assert_eq!(
+                auditor
+                    .findings
+                    .pass
+                    .lock()
+                    .unwrap()
+                    .clone()
+                    .unwrap()
+                    .after
+                    .as_deref(),
+                Some("vpce-svc-049")
+            );
+            let third = auditor.tick(&tick("d", 300)).await.unwrap();
+            assert_eq!((pass(&third).audited, pass(&third).complete), (10, true));
+            assert_eq!(third.opened.len(), 1);
+            assert_eq!(third.opened[0].service_id, "vpce-svc-1");
+            assert!(auditor.findings.lease.lock().unwrap().is_none(), "released");
+
+            let done = auditor.tick(&tick("e", 300)).await.unwrap();
+            assert!(pass(&done).idle.unwrap().contains("pass is complete"));
+            assert_eq!(pass(&done).audited, 0);
+
+            *auditor.findings.lease.lock().unwrap() = Some(("other".into(), u64::MAX));
+            let busy = auditor.tick(&tick("f", 0)).await.unwrap();
+            assert!(pass(&busy).idle.unwrap().contains("another invocation"));
+
+            // The period over: a new pass from the start.
+            *auditor.findings.lease.lock().unwrap() = None;
+            let next = auditor.tick(&tick("g", 0)).await.unwrap();
+            assert_eq!(
+                (pass(&next).audited, pass(&next).after.as_deref()),
+                (25, Some("vpce-svc-024"))
+            );
+            assert!(pass(&next).started >= pass(&first).started);
+            // Announced at least once: before the failed write, and again by the stretch redone.
+            assert_eq!(auditor.publisher.titles().len(), 2);
         }
 
         #[tokio::test]
