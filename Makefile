@@ -17,7 +17,7 @@ FUNCTIONS := accept-endpoint-connections associate-private-zones audit-availabil
 BINARIES := cargo build --workspace --all-targets
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test test-rust test-e2e lint deny fuzz bench build size-breakdown deploy venv clean
+.PHONY: demo test test-build test-rust test-e2e lint deny fuzz bench build tools size-breakdown deploy venv clean
 
 ## demo: run the scenario on the local emulator with the functions' binaries (the dev profile
 ## `make test` builds too: the same code, built in a third of the time of the size-tuned release
@@ -29,12 +29,17 @@ demo: $(STAMP)
 ## test: every test — Rust unit and adapter tests, then end to end on the emulator
 test: test-rust test-e2e
 
-test-rust:
+## test-build: compile every test and the binaries the end-to-end tests run (the first thing
+## `make test` does; CI runs it beside the deploy build)
+test-build:
+	cargo test --workspace --no-run
+	$(BINARIES)
+
+test-rust: test-build
 	cargo test --workspace
 
-test-e2e: $(STAMP)
-	$(BINARIES)
-	$(PY) -m pytest tests/e2e -n 2 -q
+test-e2e: $(STAMP) test-build
+	$(PY) -m pytest tests/e2e -n 2 -q --durations=10
 
 ## bench: every function's size, init, latency and memory (release binaries, arm64 from make build),
 ## the Slack notifier's time per message, the acceptor's sweep of 1,000 connections, the audit of 100 services,
@@ -75,6 +80,10 @@ fuzz: $(STAMP)
 	done
 
 venv: $(STAMP)
+
+## tools: every tool the steps install for themselves (the venvs, SAM and cargo-lambda, the arm64
+## Rust target), installed once before CI runs steps side by side
+tools: $(STAMP) $(CHECKOV_STAMP) $(VENV)/.deploy
 $(STAMP): tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r tests/requirements.txt

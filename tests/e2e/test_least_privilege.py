@@ -158,7 +158,7 @@ def _symbols(function: str) -> str:
     try:
         path = binary(function, "debug")
     except FileNotFoundError as e:
-        pytest.skip(f"no debug binary to read the calls from ({e}); `make test` builds them first")
+        pytest.fail(f"no debug binary to read the calls from ({e}); `make test` builds them first")
     out = subprocess.run(["nm", "-C", str(path)], capture_output=True, text=True, check=True).stdout
     assert "::orchestrate" in out, f"{path}: no SDK operation symbols (stripped?); the check needs a debug build"
     return out

@@ -137,13 +137,20 @@ def _status(tg: FakeTargetGroup, target: dict, state: str, reason: str | None = 
 # --- when a target can be health-checked -------------------------------------------------------
 
 
-def _load_balancers_using(backend: ELBv2Backend, tg: FakeTargetGroup) -> list:
-    found = []
+def _users(backend: ELBv2Backend) -> dict[str, list]:
+    """Target group ARN → the load balancers whose listeners forward to it (one walk of every
+    listener rule, so a refresh costs the size of the estate once, not once per group)."""
+    users: dict[str, list] = {}
     for lb in backend.load_balancers.values():
-        if any(tg.arn in backend._get_target_group_arns_from(action_data=action.data)
-               for listener in lb.listeners.values() for rule in listener.rules.values() for action in rule.actions):
-            found.append(lb)
-    return found
+        arns = {arn for listener in lb.listeners.values() for rule in listener.rules.values()
+                for action in rule.actions for arn in backend._get_target_group_arns_from(action_data=action.data)}
+        for arn in arns:
+            users.setdefault(arn, []).append(lb)
+    return users
+
+
+def _load_balancers_using(backend: ELBv2Backend, tg: FakeTargetGroup) -> list:
+    return _users(backend).get(tg.arn, [])
 
 
 def _target_zone(backend: ELBv2Backend, tg: FakeTargetGroup, target: dict) -> str | None:
@@ -185,9 +192,10 @@ def refresh(backend: ELBv2Backend, now: float | None = None) -> None:
     """Note, for every registered target of the backend that can be health-checked, when it will
     have passed its checks (from the moment it could first be checked); forget it for the others."""
     now = time.monotonic() if now is None else now
+    users = _users(backend)
     for tg in list(backend.target_groups.values()):
         healthy_at = _state(tg, "_autopilot_healthy_at")
-        lbs = _load_balancers_using(backend, tg) if tg.targets else []
+        lbs = users.get(tg.arn, [])
         for target_id, target in tg.targets.items():
             if _not_in_use(backend, tg, target, lbs) is None:
                 if target_id not in healthy_at:
