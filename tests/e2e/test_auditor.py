@@ -384,16 +384,16 @@ def test_an_elb_event_reads_only_the_service_behind_what_it_names(emu, audit):
 
 
 def test_an_estate_larger_than_one_invocation_is_covered_across_invocations(emu, functions):
-    """60 services, and an invocation whose deadline leaves time for one stretch (25 services):
+    """110 services, and an invocation whose deadline leaves time for one stretch (50 services):
     three scheduled invocations cover the estate, each service read once; the blackholes of the
     first, a middle and the last service (in id order) each open once; the invocation after is
     idle until the period is over."""
     p = azs.build(emu)
-    azs.services_with_nlbs(emu, 59)
+    azs.services_with_nlbs(emu, 109)
     elb, ec2 = emu.client("elbv2"), emu.client("ec2")
     ids = sorted(c["ServiceId"] for c in ec2.describe_vpc_endpoint_service_configurations()["ServiceConfigurations"])
-    assert len(ids) == 60
-    broken = [ids[0], ids[30], ids[59]]
+    assert len(ids) == 110
+    broken = [ids[0], ids[55], ids[109]]
     for service in broken:
         [config] = ec2.describe_vpc_endpoint_service_configurations(ServiceIds=[service])["ServiceConfigurations"]
         [tg] = elb.describe_target_groups(LoadBalancerArn=config["NetworkLoadBalancerArns"][0])["TargetGroups"]
@@ -401,8 +401,9 @@ def test_an_estate_larger_than_one_invocation_is_covered_across_invocations(emu,
         placed = ec2.describe_instances(InstanceIds=[h["Target"]["Id"] for h in health])["Reservations"]
         in_b = [i["InstanceId"] for r in placed for i in r["Instances"] if i["Placement"]["AvailabilityZone"] == "us-east-1b"]
         elb.deregister_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": i} for i in in_b])
-    # The harness's deadline 20 s away leaves no budget past the first stretch.
-    fn = functions(azs.FUNCTION, {**p.env, "AUDIT_PERIOD_MINUTES": "5"}, timeout=20)
+    # A deadline 25 s away leaves 5 s to start stretches (20 s are kept for the one under way):
+    # no room for a second stretch after the first (150 reads at ELB's whole rate, AUDIT_RATE_SHARE 1).
+    fn = functions(azs.FUNCTION, {**p.env, "AUDIT_PERIOD_MINUTES": "5", "AUDIT_RATE_SHARE": "1"}, timeout=25)
     emu.reset_calls()
     passes, opened = [], []
     for _ in range(3):
@@ -410,11 +411,11 @@ def test_an_estate_larger_than_one_invocation_is_covered_across_invocations(emu,
         assert result.ok, result.body
         passes.append(result.body["pass"])
         opened += [(f["service_id"], f["check"]) for f in result.body["opened"]]
-    assert [(x["audited"], x["complete"]) for x in passes] == [(25, False), (25, False), (10, True)]
-    assert [x["after"] for x in passes] == [ids[24], ids[49], ids[59]]
+    assert [(x["audited"], x["complete"]) for x in passes] == [(50, False), (50, False), (10, True)]
+    assert [x["after"] for x in passes] == [ids[49], ids[99], ids[109]]
     assert len({x["started"] for x in passes}) == 1, "one pass"
     health = emu.calls()["elasticloadbalancing:DescribeTargetHealth"]["count"]
-    assert health == 60, f"every service's target group read once, not {health} times"
+    assert health == 110, f"every service's target group read once, not {health} times"
     assert sorted(s for s, check in opened if check == "blackhole") == broken
     assert {s for s, _ in opened} == set(broken)
     assert len(p.alerts()) == len(opened)

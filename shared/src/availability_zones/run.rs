@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 /// Services per stretch of the scheduled pass: each stretch is audited, announced and recorded
 /// before the next, so an invocation stopped part-way loses at most one stretch's work.
-pub const STRETCH: usize = 25;
+pub const STRETCH: usize = 50;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct AuditReport {
@@ -710,7 +710,7 @@ mod tests {
             assert_eq!(published[0].thread_id, published[1].thread_id);
         }
 
-        /// 60 services in stretches of 25, one invocation's budget for one stretch: three
+        /// 110 services in stretches of 50, one invocation's budget for one stretch: three
         /// invocations cover the estate, each service once, the finding of the last one is
         /// announced once; then nothing until the period is over; a stretch that fails is
         /// done again by the next invocation; another invocation's claim is respected.
@@ -723,9 +723,9 @@ mod tests {
                 grace: None,
             };
             let mut s = estate(false);
-            for n in 0..59 {
+            for n in 0..109 {
                 s.services.push(Service {
-                    id: format!("vpce-svc-0{n:02}"),
+                    id: format!("vpce-svc-0{n:03}"),
                     account: "123456789012".into(),
                     nlb_arns: vec![],
                 });
@@ -742,13 +742,13 @@ mod tests {
             let first = auditor.tick(&tick("a", 300)).await.unwrap();
             assert_eq!(
                 (pass(&first).audited, pass(&first).after.as_deref()),
-                (25, Some("vpce-svc-024"))
+                (50, Some("vpce-svc-0049"))
             );
             assert!(!pass(&first).complete && first.opened.is_empty());
             let second = auditor.tick(&tick("b", 300)).await.unwrap();
             assert_eq!(
                 (pass(&second).audited, pass(&second).after.as_deref()),
-                (25, Some("vpce-svc-049"))
+                (50, Some("vpce-svc-0099"))
             );
             assert_eq!(pass(&second).started, pass(&first).started);
 
@@ -765,7 +765,7 @@ mod tests {
                     .unwrap()
                     .after
                     .as_deref(),
-                Some("vpce-svc-049")
+                Some("vpce-svc-0099")
             );
             let third = auditor.tick(&tick("d", 300)).await.unwrap();
             assert_eq!((pass(&third).audited, pass(&third).complete), (10, true));
@@ -786,7 +786,7 @@ mod tests {
             let next = auditor.tick(&tick("g", 0)).await.unwrap();
             assert_eq!(
                 (pass(&next).audited, pass(&next).after.as_deref()),
-                (25, Some("vpce-svc-024"))
+                (50, Some("vpce-svc-0049"))
             );
             assert!(pass(&next).started >= pass(&first).started);
             // Announced at least once: before the failed write, and again by the stretch redone.
