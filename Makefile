@@ -42,8 +42,9 @@ test-e2e: $(STAMP) test-build
 	$(PY) -m pytest tests/e2e -n 2 -q --durations=10
 
 ## bench: every function's size, init, latency and memory (release binaries, arm64 from make build),
-## the Slack notifier's time per message, the acceptor's sweep of 1,000 connections, the audit of 100 services,
-## and a burst of 200 VPCs for the associator under Route 53's rates
+## the Slack notifier's time per message, the acceptor's sweep of 1,000 connections, the AZ audit
+## of 1,000 services within ELB's and EC2's rates, and a burst of 200 VPCs for the associator
+## under Route 53's rates
 bench: build $(STAMP)
 	cargo build --release $(addprefix -p ,$(FUNCTIONS))
 	$(PY) tests/bench_functions.py
