@@ -70,7 +70,7 @@ deny: $(CHECKOV_STAMP)
 ## fuzz: each parser that sees outside input under libFuzzer for FUZZ_SECONDS (default 60) each,
 ## seeded from events/ (needs a nightly toolchain; cargo-fuzz is installed when missing)
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := envelope chatbot policy rules
+FUZZ_TARGETS := envelope connection_events zone_events audit_events chatbot policy rules
 CARGO_FUZZ_VERSION := 0.13.2
 fuzz: $(STAMP)
 	@[ "$$(cargo fuzz --version 2>/dev/null)" = "cargo-fuzz $(CARGO_FUZZ_VERSION)" ] || \

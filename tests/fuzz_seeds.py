@@ -1,4 +1,5 @@
-"""Seeds for the fuzz targets, from the samples in events/: every event for `envelope`, the Chatbot
+"""Seeds for the fuzz targets, from the samples in events/: every event for `envelope` and the
+three decoders (`connection_events`, `zone_events`, `audit_events`), the Chatbot
 documents inside the SNS samples for `chatbot`, the sample policy and zone rules for `policy` and
 `rules`. Usage: fuzz_seeds.py CORPUS_DIR (one folder per target is filled)."""
 
@@ -10,13 +11,15 @@ EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 
 def main(out: Path) -> None:
-    seeds: dict[str, list[bytes]] = {"envelope": [], "chatbot": [], "policy": [], "rules": []}
+    decoders = ("envelope", "connection_events", "zone_events", "audit_events")
+    seeds: dict[str, list[bytes]] = {t: [] for t in (*decoders, "chatbot", "policy", "rules")}
     for path in sorted(EVENTS.rglob("*.json")):
         data = path.read_bytes()
         if path.parent.name == "documents":
             seeds["rules" if "rules" in path.name else "policy"].append(data)
             continue
-        seeds["envelope"].append(data)
+        for target in decoders:
+            seeds[target].append(data)
         doc = json.loads(data)
         for record in doc.get("Records", []) if isinstance(doc, dict) else []:
             message = record.get("Sns", {}).get("Message")

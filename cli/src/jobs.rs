@@ -8,13 +8,14 @@ use autopilot::availability_zones;
 use autopilot::availability_zones::ports::AuditScope;
 use autopilot::aws::SdkConfig;
 use autopilot::config::Env;
+use autopilot::endpoint_connections::events::Scope;
 use autopilot::endpoint_connections::policy::Action;
-use autopilot::endpoint_connections::run::{Scope, Status};
+use autopilot::endpoint_connections::run::Status;
 use autopilot::endpoint_connections::{self, load_policy};
 use autopilot::events::Answer;
 use autopilot::notify::Severity;
 use autopilot::private_zones;
-use autopilot::private_zones::run::Target;
+use autopilot::private_zones::events::Target;
 use serde_json::json;
 
 /// The AWS configuration and the environment every subcommand reads.

@@ -153,6 +153,14 @@ pub fn list(value: Option<&Value>) -> Vec<&Value> {
     }
 }
 
+/// The resource ids an EC2 tagging call names (`resourcesSet`, in either shape).
+pub fn resource_ids(request: &Value) -> Vec<String> {
+    list(get(request, "resourcesSet"))
+        .into_iter()
+        .filter_map(|item| get(item, "resourceId").and_then(scalar_string))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,9 +2,12 @@
 //! checks what must hold of what it accepts. `fuzz/` runs them under libFuzzer (`make fuzz`); the
 //! tests below run them on every sample in `events/`, so `make test` exercises them too.
 
+use crate::availability_zones::events::{Job, job_of};
+use crate::endpoint_connections::events::{Scope, admit, scope_of};
 use crate::endpoint_connections::policy::{Connection, Policy, Tags, decide};
 use crate::events::{Incoming, classify};
 use crate::notify::Notification;
+use crate::private_zones::events::{Target, target_of};
 use crate::private_zones::rules::{Rules, Vpc, Zone, plan};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +32,106 @@ pub fn envelope(data: &[u8]) {
         }
         Ok(_) => {}
         Err(e) => assert!(!e.to_string().is_empty()),
+    }
+}
+
+/// The account a CloudTrail event in its EventBridge envelope comes from, as the decoders see it.
+fn sender(event: &Value) -> Option<String> {
+    match classify(event.clone()) {
+        Ok(Incoming::CloudTrail(e)) => Some(e.account),
+        _ => None,
+    }
+}
+
+/// The accounts an admission is tried with: the event's own, and one that is not.
+fn trust_cases(sender: &Option<String>) -> Vec<String> {
+    let other = "000000000000".to_owned();
+    match sender {
+        Some(account) if *account != other => vec![account.clone(), other],
+        _ => vec![other],
+    }
+}
+
+/// The acceptor's decoder and admission: a consumer's event speaks only for its own account and
+/// of endpoints; what is admitted comes from a trusted account about a managed service.
+pub fn connection_events(data: &[u8]) {
+    let Ok(event) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let sender = sender(&event);
+    let Ok(scope) = scope_of(event) else {
+        return;
+    };
+    if let Scope::Claims(claims) = &scope {
+        assert!(!claims.is_empty());
+        for c in claims {
+            assert_eq!(
+                Some(&c.account),
+                sender.as_ref(),
+                "a claim speaks for its sender"
+            );
+            assert!(c.endpoint_id.starts_with("vpce-") && !c.endpoint_id.starts_with("vpce-svc-"));
+        }
+    }
+    for trusted in trust_cases(&sender) {
+        let document = format!(
+            r#"{{"version": 1, "services": {{"vpce-svc-0123456789abcdef0": {{"allow": [{{"name": "a", "accounts": ["{trusted}"]}}], "otherwise": "reject"}}}}}}"#
+        );
+        let Ok(policy) = Policy::parse(&document) else {
+            continue;
+        };
+        if let Ok((services, claims)) = admit(&policy, scope.clone()) {
+            assert!(services.iter().all(|s| policy.service(s).is_some()));
+            assert!(claims.iter().all(|c| c.account == trusted));
+        }
+    }
+}
+
+/// The associator's decoder and admission: an event's VPCs are VPC ids of its sender, admitted
+/// only when the rules trust the sender.
+pub fn zone_events(data: &[u8]) {
+    let Ok(event) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let sender = sender(&event);
+    let Ok(target) = target_of(event) else {
+        return;
+    };
+    if let Target::Vpcs {
+        account, vpc_ids, ..
+    } = &target
+    {
+        assert_eq!(Some(account), sender.as_ref(), "the VPCs are the sender's");
+        assert!(!vpc_ids.is_empty() && vpc_ids.iter().all(|id| id.starts_with("vpc-")));
+    }
+    for trusted in trust_cases(&sender) {
+        let document = format!(
+            r#"{{"version": 1, "accounts": ["{trusted}"], "regions": ["us-east-1"], "rules": [{{"name": "all", "zones": ["Z0123456789ABCDEFGHIJ"]}}]}}"#
+        );
+        let Ok(rules) = Rules::parse(&document) else {
+            continue;
+        };
+        if let Ok(scopes) = crate::private_zones::events::admit(&rules, target.clone()) {
+            assert!(scopes.iter().all(|(account, _, _)| *account == trusted));
+        }
+    }
+}
+
+/// The auditor's decoder and admission: nothing is audited for an account it does not trust.
+pub fn audit_events(data: &[u8]) {
+    let Ok(event) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let sender = sender(&event);
+    for trusted in trust_cases(&sender) {
+        let senders = BTreeSet::from([trusted.clone()]);
+        if let Ok(Job::Audit(_)) = job_of(event.clone(), &senders) {
+            assert_eq!(
+                sender.as_deref(),
+                Some(trusted.as_str()),
+                "audited for a stranger"
+            );
+        }
     }
 }
 
@@ -147,6 +250,9 @@ mod tests {
             }
             for input in &inputs {
                 envelope(input);
+                connection_events(input);
+                zone_events(input);
+                audit_events(input);
                 chatbot(input);
                 policy(input);
                 rules(input);

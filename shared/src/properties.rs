@@ -30,8 +30,9 @@ fn tags() -> impl Strategy<Value = BTreeMap<String, String>> {
 #[cfg(feature = "endpoint-connections")]
 mod connections {
     use super::*;
+    use crate::endpoint_connections::events::Scope;
     use crate::endpoint_connections::policy::{Action, Connection, Policy, Tags, decide};
-    use crate::endpoint_connections::run::{Acceptor, Scope};
+    use crate::endpoint_connections::run::Acceptor;
     use crate::fakes::{FakeConnections, MemoryLedger, MemoryOfConnections, MemoryPublisher};
     use serde_json::{Value, json};
 

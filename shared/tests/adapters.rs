@@ -2,9 +2,10 @@
 #![allow(clippy::unwrap_used)]
 
 use autopilot::endpoint_connections::ec2::{ConnectionApi, Ec2Connections};
+use autopilot::endpoint_connections::events::Scope;
 use autopilot::endpoint_connections::memory::DynamoMemory;
 use autopilot::endpoint_connections::policy::{Policy, Tags};
-use autopilot::endpoint_connections::run::{Acceptor, Scope};
+use autopilot::endpoint_connections::run::Acceptor;
 use autopilot::ledger::{DynamoLedger, Ledger};
 use autopilot::notify::SnsPublisher;
 use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;

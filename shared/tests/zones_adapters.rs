@@ -5,11 +5,12 @@
 use autopilot::accounts::AccountConfigs;
 use autopilot::ledger::DynamoLedger;
 use autopilot::notify::SnsPublisher;
+use autopilot::private_zones::events::Target;
 use autopilot::private_zones::route53::{
     AssumedRoleSpokes, Route53Owner, Spokes, ZoneOwner, associate_with,
 };
 use autopilot::private_zones::rules::{Rules, Vpc, Zone};
-use autopilot::private_zones::run::{Associator, Status, Target, route53_retry};
+use autopilot::private_zones::run::{Associator, Status, route53_retry};
 use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
 use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
 use aws_sdk_route53::operation::associate_vpc_with_hosted_zone::AssociateVpcWithHostedZoneOutput;

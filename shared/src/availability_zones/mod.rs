@@ -2,6 +2,7 @@
 //! whose AZ or cross-zone set-up drops or misroutes traffic, announced when a finding opens and
 //! when it resolves.
 //!
+//! - `events`: what an invocation is about (the CloudTrail decoder) and the pure `admit`
 //! - `analysis`: the pure analysis of a snapshot, by AZ ID
 //! - `ports`: the estate and the findings memory the run needs
 //! - `estate`: the snapshot from EC2/ELBv2; `consumers`: the consumers' side, through their read roles
@@ -11,6 +12,8 @@
 
 pub mod analysis;
 pub mod config;
+pub mod events;
+pub mod ports;
 
 #[cfg(feature = "availability-zones")]
 mod consumers;
@@ -20,8 +23,6 @@ pub mod estate;
 pub mod findings;
 #[cfg(feature = "availability-zones")]
 pub mod notifications;
-#[cfg(feature = "availability-zones")]
-pub mod ports;
 #[cfg(feature = "availability-zones")]
 pub mod run;
 

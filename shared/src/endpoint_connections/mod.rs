@@ -2,6 +2,7 @@
 //! accepted or rejected against the written policy; and the custom resource
 //! (`connection-notifications`) that gives each managed service its connection notification.
 //!
+//! - `events`: what an invocation is about (the CloudTrail decoders) and the pure `admit`
 //! - `policy`: the policy document and the pure `decide`
 //! - `ec2`: the port the run needs (shaped like its IAM permissions) and its EC2 adapter
 //! - `claims`: what consumers' events say of their endpoints (VPC, tags), pure
@@ -13,6 +14,7 @@
 
 pub mod claims;
 pub mod config;
+pub mod events;
 pub mod policy;
 
 #[cfg(feature = "endpoint-connections")]

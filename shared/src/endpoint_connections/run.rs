@@ -12,6 +12,7 @@
 use crate::announce;
 use crate::endpoint_connections::claims::{Claim, inform};
 use crate::endpoint_connections::ec2::ConnectionApi;
+use crate::endpoint_connections::events::{Scope, admit};
 use crate::endpoint_connections::memory::{Entries, Entry, Memory};
 use crate::endpoint_connections::notifications;
 use crate::endpoint_connections::policy::{
@@ -24,18 +25,6 @@ use crate::notify::Publisher;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-
-/// What an invocation asks to look at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// Every service the policy manages (schedule, or a notification without a service id).
-    All,
-    /// These services (a connection notification naming them).
-    Services(BTreeSet<String>),
-    /// Endpoints a consumer's event speaks of (`CreateVpcEndpoint`, `CreateTags`, `DeleteTags`),
-    /// all from the event's account.
-    Claims(Vec<Claim>),
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,52 +98,6 @@ fn lock_holder() -> String {
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     format!("{}-{nanos}", std::process::id())
-}
-
-/// Pure: which services a run reads, and the consumers' claims it may use; or why the event is
-/// ignored. Services the policy does not manage are left alone; claims are believed only from
-/// an account the policy trusts, about a service it manages (every managed service, for a tag
-/// event that does not say which).
-pub fn admit(
-    policy: &Policy,
-    scope: Scope,
-) -> std::result::Result<(Vec<String>, Vec<Claim>), String> {
-    let all = || policy.service_ids().map(str::to_owned).collect::<Vec<_>>();
-    match scope {
-        Scope::All => Ok((all(), vec![])),
-        Scope::Services(ids) => {
-            let (managed, other): (Vec<_>, Vec<_>) =
-                ids.into_iter().partition(|id| policy.service(id).is_some());
-            if !other.is_empty() {
-                tracing::info!(services = ?other, "not managed by the policy; left alone");
-            }
-            if managed.is_empty() {
-                return Err(format!("no managed service among {}", other.join(", ")));
-            }
-            Ok((managed, vec![]))
-        }
-        Scope::Claims(claims) => {
-            if let Some(stranger) = claims.iter().find(|c| !policy.trusts_account(&c.account)) {
-                return Err(format!(
-                    "event from account {}, which the policy does not trust",
-                    stranger.account
-                ));
-            }
-            let named: BTreeSet<&str> = claims
-                .iter()
-                .filter_map(|c| c.service_id.as_deref())
-                .collect();
-            if let Some(other) = named.iter().find(|s| policy.service(s).is_none()) {
-                return Err(format!("{other} is not managed by the policy"));
-            }
-            let services = if claims.iter().all(|c| c.service_id.is_some()) {
-                named.into_iter().map(str::to_owned).collect()
-            } else {
-                all()
-            };
-            Ok((services, claims))
-        }
-    }
 }
 
 /// Pure: of what an earlier run wrote down, the decisions that did happen (the connection is in
@@ -243,7 +186,7 @@ where
         .await?;
         let (services, claims) = match admit(&policy, scope) {
             Ok(admitted) => admitted,
-            Err(why) => return Ok(Answer::ignored(why)),
+            Err(triage) => return triage.answer(),
         };
         if self.dry_run {
             return self.decide_and_apply(&policy, services, claims, None).await;
@@ -475,25 +418,7 @@ where
 mod tests {
     use super::*;
     use crate::endpoint_connections::claims::TagChange;
-
-    fn policy() -> Policy {
-        Policy::parse(
-            r#"{"version": 1, "services": {
-                "vpce-svc-0a": {"allow": [{"name": "orders", "accounts": ["111111111111"]}], "otherwise": "reject"},
-                "vpce-svc-0b": {"allow": [{"name": "tagged", "accounts": ["333333333333"], "tags": {"team": "orders"}}], "otherwise": "reject"}}}"#,
-        )
-        .unwrap()
-    }
-
-    fn claim(account: &str, service: Option<&str>) -> Claim {
-        Claim {
-            endpoint_id: "vpce-0e1".into(),
-            service_id: service.map(str::to_owned),
-            account: account.into(),
-            vpc_id: Some("vpc-0c".into()),
-            tags: TagChange::Set(BTreeMap::new()),
-        }
-    }
+    use crate::endpoint_connections::events::tests::{claim, policy};
 
     fn connection(service: &str, endpoint: &str, owner: &str) -> Connection {
         Connection {
@@ -504,50 +429,6 @@ mod tests {
             vpc_id: None,
             tags: Tags::Unknown,
         }
-    }
-
-    #[test]
-    fn only_managed_services_and_trusted_claims_are_admitted() {
-        let p = policy();
-        assert_eq!(
-            admit(&p, Scope::All).unwrap().0,
-            ["vpce-svc-0a", "vpce-svc-0b"]
-        );
-        let some = Scope::Services(["vpce-svc-0a".to_owned(), "vpce-svc-0f".to_owned()].into());
-        assert_eq!(
-            admit(&p, some).unwrap(),
-            (vec!["vpce-svc-0a".to_owned()], vec![])
-        );
-        let none = Scope::Services(["vpce-svc-0f".to_owned()].into());
-        assert_eq!(
-            admit(&p, none).unwrap_err(),
-            "no managed service among vpce-svc-0f"
-        );
-
-        let trusted = claim("111111111111", Some("vpce-svc-0a"));
-        assert_eq!(
-            admit(&p, Scope::Claims(vec![trusted.clone()])).unwrap(),
-            (vec!["vpce-svc-0a".to_owned()], vec![trusted])
-        );
-        // A tag event does not name the service: every managed service is looked at.
-        let tags = claim("111111111111", None);
-        assert_eq!(admit(&p, Scope::Claims(vec![tags])).unwrap().0.len(), 2);
-        assert_eq!(
-            admit(
-                &p,
-                Scope::Claims(vec![claim("999999999999", Some("vpce-svc-0a"))])
-            )
-            .unwrap_err(),
-            "event from account 999999999999, which the policy does not trust"
-        );
-        assert_eq!(
-            admit(
-                &p,
-                Scope::Claims(vec![claim("111111111111", Some("vpce-svc-0f"))])
-            )
-            .unwrap_err(),
-            "vpce-svc-0f is not managed by the policy"
-        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Route 53 private hosted zones, across accounts through the authorize → associate → clean-up
 //! flow.
 //!
+//! - `events`: what an invocation is about (the CloudTrail decoder) and the pure `admit`
 //! - `rules`: the zone rules and the pure `plan`
 //! - `route53`: the ports (zone owner, spokes) and their Route 53 / EC2 adapters
 //! - `run`: read VPCs → plan → authorize, associate, clean up → announce
@@ -9,13 +10,13 @@
 //! - `notifications`: what the run announces
 
 pub mod config;
+pub mod events;
 pub mod rules;
 
 #[cfg(feature = "private-zones")]
 mod changes;
 #[cfg(feature = "private-zones")]
 pub mod notifications;
-#[cfg(feature = "private-zones")]
 #[cfg(feature = "private-zones")]
 pub mod route53;
 #[cfg(feature = "private-zones")]

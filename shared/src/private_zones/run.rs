@@ -15,6 +15,7 @@ use crate::ids::fnv1a;
 use crate::ledger::{Ledger, now_secs};
 use crate::notify::Publisher;
 use crate::private_zones::changes::{Applied, Leftovers};
+use crate::private_zones::events::{Target, admit};
 use crate::private_zones::notifications;
 use crate::private_zones::route53::{Spokes, ZoneOwner};
 use crate::private_zones::rules::{Change, Rules, Step, Vpc, Zone, plan};
@@ -53,18 +54,6 @@ pub fn route53_retry() -> aws_smithy_types::retry::RetryConfig {
     aws_smithy_types::retry::RetryConfig::standard()
         .with_max_attempts(10)
         .with_initial_backoff(std::time::Duration::from_millis(200))
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// VPCs named by an event (`CreateVpc`, `CreateTags`, `DeleteTags`) in one account and region.
-    Vpcs {
-        account: String,
-        region: String,
-        vpc_ids: Vec<String>,
-    },
-    /// Every VPC of every trusted account in every configured region.
-    Reconcile,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -170,34 +159,9 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
             ..Report::default()
         };
         let reconcile = target == Target::Reconcile;
-        let scopes: Vec<(String, String, Vec<String>)> = match target {
-            Target::Vpcs {
-                account,
-                region,
-                vpc_ids,
-            } => {
-                if !rules.trusts_account(&account) {
-                    return Ok(Answer::ignored(format!(
-                        "event from account {account}, which the rules do not trust"
-                    )));
-                }
-                if !rules.covers_region(&region) {
-                    return Ok(Answer::ignored(format!(
-                        "region {region} is not covered by the rules"
-                    )));
-                }
-                vec![(account, region, vpc_ids)]
-            }
-            Target::Reconcile => rules
-                .accounts
-                .iter()
-                .flat_map(|a| {
-                    rules
-                        .regions
-                        .iter()
-                        .map(move |r| (a.clone(), r.clone(), vec![]))
-                })
-                .collect(),
+        let scopes = match admit(&rules, target) {
+            Ok(scopes) => scopes,
+            Err(triage) => return triage.answer(),
         };
 
         let mut vpcs: Vec<Vpc> = Vec::new();
