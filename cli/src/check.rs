@@ -1,8 +1,8 @@
 //! `autopilot policy check FILE` and `autopilot rules check FILE`: a document validated offline by
 //! the parser the functions use, each error pointed at its place.
 
-use crate::exit;
 use crate::output::{Output, Table};
+use crate::{Failure, Outcome, Verdict};
 use autopilot::documents::{PolicyError, Problem, explain};
 use autopilot::endpoint_connections::policy::Policy;
 use autopilot::private_zones::rules::Rules;
@@ -43,12 +43,10 @@ fn summary(kind: Kind, text: &str) -> Result<String, PolicyError> {
     })
 }
 
-pub fn document(out: &Output, file: &Path, kind: Kind) -> u8 {
+pub fn document(out: &Output, file: &Path, kind: Kind) -> Outcome {
     let name = file.display().to_string();
-    let text = match std::fs::read_to_string(file) {
-        Ok(text) => text,
-        Err(e) => return out.fail(&format!("cannot read {name}: {e}")),
-    };
+    let text =
+        std::fs::read_to_string(file).map_err(|e| Failure(format!("cannot read {name}: {e}")))?;
     match summary(kind, &text) {
         Ok(summary) => {
             if out.json() {
@@ -56,7 +54,7 @@ pub fn document(out: &Output, file: &Path, kind: Kind) -> u8 {
             } else {
                 out.tables(&[], &[format!("{name}: {summary}")]);
             }
-            exit::CLEAR
+            Ok(Verdict::Clear)
         }
         Err(e) => {
             let problems = explain(&e, &text);
@@ -73,7 +71,7 @@ pub fn document(out: &Output, file: &Path, kind: Kind) -> u8 {
                     &[],
                 );
             }
-            exit::ERROR
+            Ok(Verdict::Failed)
         }
     }
 }

@@ -3,8 +3,8 @@
 //! whatever AWS endpoint the environment configures. The function's logs go to stderr, its
 //! answer to stdout. <https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html>
 
-use crate::exit;
 use crate::output::Output;
+use crate::{Failure, Outcome, Verdict};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -39,34 +39,33 @@ pub async fn run(
     event: &Path,
     binary: Option<PathBuf>,
     timeout: u64,
-) -> u8 {
+) -> Outcome {
     if !FUNCTIONS.contains(&function) {
-        return out.fail(&format!(
+        return Err(Failure(format!(
             "{function:?} is not a function of this project (one of {})",
             FUNCTIONS.join(", ")
-        ));
+        )));
     }
-    let payload = match std::fs::read(event) {
-        Ok(bytes) if serde_json::from_slice::<Value>(&bytes).is_ok() => bytes,
-        Ok(_) => return out.fail(&format!("{} is not a JSON document", event.display())),
-        Err(e) => return out.fail(&format!("cannot read {}: {e}", event.display())),
-    };
+    let payload = std::fs::read(event)
+        .map_err(|e| Failure(format!("cannot read {}: {e}", event.display())))?;
+    if serde_json::from_slice::<Value>(&payload).is_err() {
+        return Err(Failure(format!(
+            "{} is not a JSON document",
+            event.display()
+        )));
+    }
     let binary = match binary.or_else(|| beside_this(function)) {
         Some(path) if path.is_file() => path,
         _ => {
-            return out.fail(&format!(
+            return Err(Failure(format!(
                 "no binary for {function} next to this one: build it (`cargo build -p {function}`) or give --binary"
-            ));
+            )));
         }
     };
-    let listener = match TcpListener::bind("127.0.0.1:0").await {
-        Ok(listener) => listener,
-        Err(e) => return out.fail(&format!("cannot listen on loopback: {e}")),
-    };
-    let address = match listener.local_addr() {
-        Ok(address) => address,
-        Err(e) => return out.fail(&e.to_string()),
-    };
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Failure(format!("cannot listen on loopback: {e}")))?;
+    let address = listener.local_addr()?;
     let (tx, mut rx) = mpsc::channel::<Answer>(1);
     let deadline_ms = now_ms() + timeout * 1000;
     tokio::spawn(serve(
@@ -98,7 +97,7 @@ pub async fn run(
         .spawn()
     {
         Ok(child) => child,
-        Err(e) => return out.fail(&format!("cannot start {}: {e}", binary.display())),
+        Err(e) => return Err(Failure(format!("cannot start {}: {e}", binary.display()))),
     };
     let answer = tokio::select! {
         answer = rx.recv() => answer,
@@ -116,7 +115,7 @@ pub async fn run(
     match answer {
         Some(Answer::Response(body)) => {
             out.document(&body);
-            exit::CLEAR
+            Ok(Verdict::Clear)
         }
         Some(Answer::Error(body)) | Some(Answer::InitError(body)) => {
             out.document(&body);
@@ -124,9 +123,11 @@ pub async fn run(
                 "error: {function} failed: {}",
                 body["errorMessage"].as_str().unwrap_or("no message")
             );
-            exit::ERROR
+            Ok(Verdict::Failed)
         }
-        None => out.fail(&format!("{function} gave no answer within {timeout} s")),
+        None => Err(Failure(format!(
+            "{function} gave no answer within {timeout} s"
+        ))),
     }
 }
 

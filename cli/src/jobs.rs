@@ -2,8 +2,8 @@
 //! `--apply` the runs are previews: the same reads and decisions, with nothing written, nothing
 //! applied and nothing announced (read-only ports in place of the ledger, memory and publisher).
 
-use crate::exit;
 use crate::output::{Output, Table};
+use crate::{Failure, Outcome, Verdict};
 use autopilot::availability_zones;
 use autopilot::availability_zones::ports::AuditScope;
 use autopilot::aws::SdkConfig;
@@ -37,15 +37,14 @@ impl Aws {
     }
 }
 
-/// The run's report; or, when there is none, its exit code (an ignored run has nothing to do).
-fn ran<R>(out: &Output, answer: autopilot::Result<Answer<R>>) -> Result<R, u8> {
-    match answer {
-        Ok(Answer::Ran(report)) => Ok(report),
-        Ok(Answer::Ignored { ignored }) => {
+/// The run's report; none when the run was ignored (it has nothing to do).
+fn ran<R>(out: &Output, answer: autopilot::Result<Answer<R>>) -> Result<Option<R>, Failure> {
+    match answer? {
+        Answer::Ran(report) => Ok(Some(report)),
+        Answer::Ignored { ignored } => {
             out.progress(&format!("nothing to do: {ignored}"));
-            Err(exit::CLEAR)
+            Ok(None)
         }
-        Err(e) => Err(out.fail(&e.to_string())),
     }
 }
 
@@ -57,11 +56,8 @@ fn mode(apply: bool, dry_run: bool) -> &'static str {
     }
 }
 
-pub async fn connections(out: &Output, aws: Aws, apply: bool) -> u8 {
-    let config = match endpoint_connections::config::Config::from_env(&aws.env) {
-        Ok(config) => config,
-        Err(e) => return out.fail(&e.to_string()),
-    };
+pub async fn connections(out: &Output, aws: Aws, apply: bool) -> Outcome {
+    let config = endpoint_connections::config::Config::from_env(&aws.env)?;
     out.progress(&format!(
         "connections ({}); policy from {}",
         mode(apply, config.run.dry_run),
@@ -74,10 +70,7 @@ pub async fn connections(out: &Output, aws: Aws, apply: bool) -> u8 {
             .run(policy, Scope::All)
             .await
     } else {
-        let policy = match policy {
-            Ok(policy) => policy,
-            Err(e) => return out.fail(&format!("{e}: nothing would be accepted")),
-        };
+        let policy = policy.map_err(|e| Failure(format!("{e}: nothing would be accepted")))?;
         out.progress(&format!(
             "reading the pending connections of {} managed service(s)",
             policy.service_ids().count()
@@ -86,9 +79,8 @@ pub async fn connections(out: &Output, aws: Aws, apply: bool) -> u8 {
             .run(Ok(policy), Scope::All)
             .await
     };
-    let report = match ran(out, answer) {
-        Ok(report) => report,
-        Err(code) => return code,
+    let Some(report) = ran(out, answer)? else {
+        return Ok(Verdict::Clear);
     };
     let failed = report.outcomes.iter().any(|o| o.status == Status::Failed);
     let pending = report
@@ -139,11 +131,11 @@ pub async fn connections(out: &Output, aws: Aws, apply: bool) -> u8 {
             &[closing],
         );
     }
-    match (apply, failed, pending) {
-        (_, true, _) => exit::ERROR,
-        (false, _, true) => exit::PENDING,
-        _ => exit::CLEAR,
-    }
+    Ok(match (apply, failed, pending) {
+        (_, true, _) => Verdict::Failed,
+        (false, _, true) => Verdict::Pending,
+        _ => Verdict::Clear,
+    })
 }
 
 fn status(s: &Status) -> &'static str {
@@ -155,11 +147,8 @@ fn status(s: &Status) -> &'static str {
     }
 }
 
-pub async fn zones(out: &Output, aws: Aws, apply: bool) -> u8 {
-    let config = match private_zones::config::Config::from_env(&aws.env) {
-        Ok(config) => config,
-        Err(e) => return out.fail(&e.to_string()),
-    };
+pub async fn zones(out: &Output, aws: Aws, apply: bool) -> Outcome {
+    let config = private_zones::config::Config::from_env(&aws.env)?;
     out.progress(&format!(
         "zones ({}); rules from {}",
         mode(apply, config.run.dry_run),
@@ -171,10 +160,7 @@ pub async fn zones(out: &Output, aws: Aws, apply: bool) -> u8 {
             .run(rules, Target::Reconcile)
             .await
     } else {
-        let rules = match rules {
-            Ok(rules) => rules,
-            Err(e) => return out.fail(&format!("{e}: no zone would be associated")),
-        };
+        let rules = rules.map_err(|e| Failure(format!("{e}: no zone would be associated")))?;
         out.progress(&format!(
             "reading the VPCs of {} account(s) in {} region(s), the zones and their authorizations",
             rules.accounts.len(),
@@ -184,9 +170,8 @@ pub async fn zones(out: &Output, aws: Aws, apply: bool) -> u8 {
             .run(Ok(rules), Target::Reconcile)
             .await
     };
-    let report = match ran(out, answer) {
-        Ok(report) => report,
-        Err(code) => return code,
+    let Some(report) = ran(out, answer)? else {
+        return Ok(Verdict::Clear);
     };
     let refused = report.outcomes.iter().any(|o| o.finding.is_some());
     if out.json() {
@@ -250,28 +235,21 @@ pub async fn zones(out: &Output, aws: Aws, apply: bool) -> u8 {
             &[closing],
         );
     }
-    if refused || !report.unreachable.is_empty() {
-        exit::ERROR
+    Ok(if refused || !report.unreachable.is_empty() {
+        Verdict::Failed
     } else if !apply && !report.outcomes.is_empty() {
-        exit::PENDING
+        Verdict::Pending
     } else {
-        exit::CLEAR
-    }
+        Verdict::Clear
+    })
 }
 
-pub async fn audit(out: &Output, aws: Aws) -> u8 {
-    let config = match availability_zones::config::Config::from_env(&aws.env) {
-        Ok(config) => config,
-        Err(e) => return out.fail(&e.to_string()),
-    };
+pub async fn audit(out: &Output, aws: Aws) -> Outcome {
+    let config = availability_zones::config::Config::from_env(&aws.env)?;
     out.progress("audit (read-only): reading the endpoint services, their NLBs and consumers");
-    let audit = match availability_zones::auditor(&aws.sdk, &config)
+    let audit = availability_zones::auditor(&aws.sdk, &config)
         .assess(&AuditScope::All)
-        .await
-    {
-        Ok(audit) => audit,
-        Err(e) => return out.fail(&e.to_string()),
-    };
+        .await?;
     let open = |fingerprint: &str| audit.known.iter().any(|k| k.fingerprint == fingerprint);
     if out.json() {
         let findings: Vec<_> = audit
@@ -350,9 +328,11 @@ pub async fn audit(out: &Output, aws: Aws) -> u8 {
         );
     }
     // Informational findings (cross-zone on, say) are listed but do not gate.
-    if audit.current.iter().any(|f| f.severity > Severity::Info) {
-        exit::PENDING
-    } else {
-        exit::CLEAR
-    }
+    Ok(
+        if audit.current.iter().any(|f| f.severity > Severity::Info) {
+            Verdict::Pending
+        } else {
+            Verdict::Clear
+        },
+    )
 }

@@ -12,15 +12,33 @@ use output::Output;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Exit codes, so the CLI can gate a pipeline.
-pub mod exit {
-    /// Nothing to do: no decision pending, no warning or critical finding, the document is valid.
-    pub const CLEAR: u8 = 0;
-    /// An error: bad configuration, an AWS call that failed, an invalid document, a failed change.
-    pub const ERROR: u8 = 1;
-    /// Changes pending (a preview found something to do) or warning / critical findings open.
-    pub const PENDING: u8 = 2;
+/// How a subcommand ended, once what it found is shown; its exit code gates a pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing to do: no decision pending, no warning or critical finding, the document is valid
+    /// (exit 0).
+    Clear,
+    /// Changes pending (a preview found something to do) or warning / critical findings open
+    /// (exit 2).
+    Pending,
+    /// Something failed and what is shown says what: a change, a document, an account not read,
+    /// the function invoked (exit 1).
+    Failed,
 }
+
+/// A subcommand that could not do its work (bad configuration, an AWS call that failed, a file
+/// not read): its message, printed once (exit 1).
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(err: E) -> Self {
+        Failure(err.to_string())
+    }
+}
+
+/// What a subcommand returns.
+pub type Outcome = Result<Verdict, Failure>;
 
 #[derive(Parser)]
 #[command(
@@ -125,7 +143,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = Output::new(matches!(cli.output, Format::Json));
     let (profile, region) = (cli.profile, cli.region);
-    let code = match cli.command {
+    let outcome = match cli.command {
         Command::Policy {
             action: Check::Check { file },
         } => check::document(&out, &file, check::Kind::Policy),
@@ -137,30 +155,36 @@ fn main() -> ExitCode {
             event,
             binary,
             timeout,
-        } => on_runtime(&out, invoke::run(&out, &function, &event, binary, timeout)),
-        Command::Connections { apply } => on_runtime(&out, async {
+        } => on_runtime(invoke::run(&out, &function, &event, binary, timeout)),
+        Command::Connections { apply } => on_runtime(async {
             let aws = jobs::Aws::new(profile.as_deref(), region.as_deref()).await;
             jobs::connections(&out, aws, apply).await
         }),
-        Command::Zones { apply } => on_runtime(&out, async {
+        Command::Zones { apply } => on_runtime(async {
             let aws = jobs::Aws::new(profile.as_deref(), region.as_deref()).await;
             jobs::zones(&out, aws, apply).await
         }),
-        Command::Audit => on_runtime(&out, async {
+        Command::Audit => on_runtime(async {
             let aws = jobs::Aws::new(profile.as_deref(), region.as_deref()).await;
             jobs::audit(&out, aws).await
         }),
     };
-    ExitCode::from(code)
+    ExitCode::from(match outcome {
+        Ok(Verdict::Clear) => 0,
+        Ok(Verdict::Pending) => 2,
+        Ok(Verdict::Failed) => 1,
+        Err(Failure(message)) => {
+            out.fail(&message);
+            1
+        }
+    })
 }
 
-/// Runs a subcommand that talks to AWS (or to a function) to its exit code.
-fn on_runtime(out: &Output, work: impl std::future::Future<Output = u8>) -> u8 {
-    match tokio::runtime::Builder::new_current_thread()
+/// Runs a subcommand that talks to AWS (or to a function).
+fn on_runtime(work: impl std::future::Future<Output = Outcome>) -> Outcome {
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime.block_on(work),
-        Err(e) => out.fail(&format!("cannot start: {e}")),
-    }
+        .map_err(|e| Failure(format!("cannot start: {e}")))?;
+    runtime.block_on(work)
 }

@@ -29,13 +29,12 @@ impl Output {
         eprintln!("{line}");
     }
 
-    /// An error on stderr (and as JSON on stdout with `--output json`); the error exit code.
-    pub fn fail(&self, message: &str) -> u8 {
+    /// An error on stderr (and as JSON on stdout with `--output json`).
+    pub fn fail(&self, message: &str) {
         eprintln!("error: {message}");
         if self.json {
             self.document(&serde_json::json!({ "error": message }));
         }
-        crate::exit::ERROR
     }
 
     /// The JSON document (with `--output json`).

@@ -4,7 +4,7 @@
 //!
 //! Every SDK client shares one HTTPS client: hyper 1 and rustls with the `ring` crypto provider.
 //! The SDK's default client would compile aws-lc (a C library, and a C build); TLS to AWS
-//! endpoints needs nothing ring lacks. The README's "Size, start-up and memory" has the figures.
+//! endpoints needs nothing ring lacks. `docs/benchmarks.md` has the figures.
 
 pub use aws_config::SdkConfig;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};

@@ -56,7 +56,7 @@ impl Request {
         }
         let request: Request = serde_json::from_value(payload)
             .map_err(|e| Error::InvalidEvent(format!("malformed custom resource request: {e}")))?;
-        checked_url("ResponseURL", &request.response_url).map_err(Error::InvalidEvent)?;
+        checked_url("ResponseURL", &request.response_url).map_err(|e| Error::InvalidEvent(e.0))?;
         Ok(request)
     }
 }
@@ -134,7 +134,8 @@ pub async fn respond(
     response: &Response,
     deadline: Instant,
 ) -> Result<()> {
-    let uri = checked_url("ResponseURL", &request.response_url).map_err(Error::InvalidEvent)?;
+    let uri =
+        checked_url("ResponseURL", &request.response_url).map_err(|e| Error::InvalidEvent(e.0))?;
     let body = Bytes::from(response.body(request));
     let mut attempt = 0;
     loop {

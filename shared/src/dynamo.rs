@@ -51,7 +51,7 @@ pub async fn get(
                 .set_keys(Some(keys))
                 .consistent_read(true)
                 .build()
-                .map_err(|e| Error::Config(format!("dynamodb:BatchGetItem: {e}")))?;
+                .map_err(|e| Error::encoding("a dynamodb:BatchGetItem request", e))?;
             let out = client
                 .batch_get_item()
                 .request_items(table, request)
@@ -89,7 +89,7 @@ pub async fn put(client: &aws_sdk_dynamodb::Client, table: &str, items: Vec<Item
                 .map(|put| WriteRequest::builder().put_request(put).build())
         })
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::Config(format!("dynamodb:BatchWriteItem: {e}")))?;
+        .map_err(|e| Error::encoding("a dynamodb:BatchWriteItem request", e))?;
     write(client, table, requests).await
 }
 
@@ -105,7 +105,7 @@ pub async fn delete(client: &aws_sdk_dynamodb::Client, table: &str, pks: &[Strin
                 .map(|delete| WriteRequest::builder().delete_request(delete).build())
         })
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::Config(format!("dynamodb:BatchWriteItem: {e}")))?;
+        .map_err(|e| Error::encoding("a dynamodb:BatchWriteItem request", e))?;
     write(client, table, requests).await
 }
 

@@ -63,9 +63,36 @@ pub enum Error {
         retryable: bool,
     },
 
+    /// A request or a record could not be encoded (an SDK builder refused it, a record did not
+    /// serialise): a defect, not a passing fault. Nothing was sent.
+    #[error("encoding {what}: {source}")]
+    Encoding {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// AWS answered, but some items of a batch call were not applied.
     #[error("{} item(s) not applied: {}", .0.len(), summarize(.0))]
     Unapplied(Vec<ItemFailure>),
+}
+
+/// A value a pure check refused, and why. Its caller makes it the [`Error`] its context calls
+/// for (an invalid event, a configuration error) or a reason to leave an event alone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl From<&str> for Invalid {
+    fn from(why: &str) -> Self {
+        Invalid(why.to_owned())
+    }
+}
+
+impl From<String> for Invalid {
+    fn from(why: String) -> Self {
+        Invalid(why)
+    }
 }
 
 /// One item of a batch call that AWS reported as `Unsuccessful`.
@@ -160,6 +187,17 @@ impl Error {
         }
     }
 
+    /// `what` could not be encoded.
+    pub fn encoding(
+        what: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Encoding {
+            what,
+            source: Box::new(source),
+        }
+    }
+
     /// Whether running the same invocation again may succeed.
     pub fn retryable(&self) -> bool {
         match self {
@@ -167,7 +205,10 @@ impl Error {
             // Unsuccessful items are often a race (an endpoint that changed state meanwhile): the
             // retry re-reads the truth and decides again.
             Error::Unapplied(_) | Error::Busy(_) => true,
-            Error::Config(_) | Error::InvalidEvent(_) | Error::Policy(_) => false,
+            Error::Config(_)
+            | Error::InvalidEvent(_)
+            | Error::Policy(_)
+            | Error::Encoding { .. } => false,
         }
     }
 
@@ -186,6 +227,7 @@ impl Error {
             Error::Unapplied(_) => "Unapplied",
             Error::Delivery { .. } => "Delivery",
             Error::Busy(_) => "Busy",
+            Error::Encoding { .. } => "Encoding",
         }
     }
 

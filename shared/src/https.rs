@@ -2,6 +2,7 @@
 //! rustls with the same crypto provider and system roots the SDK's client uses, so no second
 //! HTTP or TLS stack is compiled.
 
+use crate::error::Invalid;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -16,7 +17,7 @@ type Inner = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// system's root certificates takes milliseconds a cold start need not spend.
 #[derive(Default)]
 pub struct HttpsClient {
-    inner: OnceLock<std::result::Result<Inner, String>>,
+    inner: OnceLock<std::result::Result<Inner, RequestError>>,
 }
 
 impl HttpsClient {
@@ -34,10 +35,7 @@ impl HttpsClient {
             .inner
             .get_or_init(build)
             .as_ref()
-            .map_err(|e| RequestError {
-                message: e.clone(),
-                maybe_sent: false,
-            })?;
+            .map_err(Clone::clone)?;
         client.request(request).await.map_err(|e| RequestError {
             message: format!("unreachable: {}", chain(&e)),
             // Only a failed connection surely sent nothing; a connection cut later may have
@@ -61,10 +59,13 @@ impl std::fmt::Display for RequestError {
     }
 }
 
-fn build() -> std::result::Result<Inner, String> {
+fn build() -> std::result::Result<Inner, RequestError> {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_provider_and_native_roots(crate::aws::crypto_provider())
-        .map_err(|e| format!("no TLS root certificates: {e}"))?
+        .map_err(|e| RequestError {
+            message: format!("no TLS root certificates: {e}"),
+            maybe_sent: false,
+        })?
         .https_or_http()
         .enable_http1()
         .build();
@@ -74,12 +75,16 @@ fn build() -> std::result::Result<Inner, String> {
 /// `url` parsed, if it is `https://`, or `http://` to a loopback address (local runs). Judged by
 /// the parsed host, so `http://127.0.0.1:@elsewhere/` is refused. The error names `what`, never
 /// the URL (it can be a credential).
-pub fn checked_url(what: &str, url: &str) -> std::result::Result<hyper::Uri, String> {
-    let refused = || format!("{what} must be an https:// URL (http:// only to a loopback address)");
+pub fn checked_url(what: &str, url: &str) -> std::result::Result<hyper::Uri, Invalid> {
+    let refused = || {
+        Invalid(format!(
+            "{what} must be an https:// URL (http:// only to a loopback address)"
+        ))
+    };
     let uri: hyper::Uri = url.parse().map_err(|_| refused())?;
     let authority = uri.authority().ok_or_else(refused)?;
     if authority.as_str().contains('@') {
-        return Err(format!("{what} must not carry user information"));
+        return Err(Invalid(format!("{what} must not carry user information")));
     }
     let host = authority.host();
     let loopback = host == "localhost"
@@ -132,7 +137,7 @@ mod tests {
             "not a url",
             "",
         ] {
-            let err = checked_url("ResponseURL", bad).unwrap_err();
+            let err = checked_url("ResponseURL", bad).unwrap_err().0;
             assert!(err.starts_with("ResponseURL must"), "{bad}: {err}");
             assert!(bad.is_empty() || !err.contains(bad), "{err}");
         }

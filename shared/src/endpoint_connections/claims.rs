@@ -3,6 +3,7 @@
 //! when they arrive before the connection is visible or while it is held for want of them.
 
 use crate::endpoint_connections::policy::{Connection, Tags};
+use crate::error::Invalid;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -100,12 +101,12 @@ pub fn merge(known: Option<Known>, claim: &Claim) -> Known {
 
 /// Pure: give the connection what its owner's events said. Facts from another account than the
 /// connection's owner are not used; `Err` says whose they were.
-pub fn inform(connection: &mut Connection, known: &Known) -> Result<(), String> {
+pub fn inform(connection: &mut Connection, known: &Known) -> Result<(), Invalid> {
     if known.account != connection.owner {
-        return Err(format!(
+        return Err(Invalid(format!(
             "account {} does not own {}",
             known.account, connection.endpoint_id
-        ));
+        )));
     }
     if known.vpc_id.is_some() {
         connection.vpc_id.clone_from(&known.vpc_id);
@@ -201,7 +202,7 @@ mod tests {
             tags: Tags::Unknown,
         };
         assert_eq!(
-            inform(&mut c, &theirs).unwrap_err(),
+            inform(&mut c, &theirs).unwrap_err().0,
             "account 222222222222 does not own vpce-1"
         );
         assert_eq!(c.tags, Tags::Unknown);

@@ -15,7 +15,7 @@
 use crate::dynamo::{self, text};
 use crate::endpoint_connections::claims::Known;
 use crate::endpoint_connections::policy::Action;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -153,12 +153,11 @@ impl Memory for DynamoMemory {
             .iter()
             .filter(|(_, e)| !e.is_empty())
             .map(|(service, e)| {
-                (
-                    outbox_pk(service),
-                    serde_json::to_string(e).unwrap_or_default(),
-                )
+                serde_json::to_string(e)
+                    .map(|doc| (outbox_pk(service), doc))
+                    .map_err(|e| Error::encoding("the acceptor's outbox", e))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         if docs.is_empty() {
             return Ok(());
         }
@@ -183,12 +182,11 @@ impl Memory for DynamoMemory {
         let docs: Vec<(String, String)> = known
             .iter()
             .map(|k| {
-                (
-                    claim_pk(&k.endpoint_id),
-                    serde_json::to_string(k).unwrap_or_default(),
-                )
+                serde_json::to_string(k)
+                    .map(|doc| (claim_pk(&k.endpoint_id), doc))
+                    .map_err(|e| Error::encoding("a remembered claim", e))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         dynamo::put(&self.client, &self.table, documents(&docs, CLAIM_DAYS)).await
     }
 

@@ -253,7 +253,7 @@ where
                 && let Err(why) = inform(c, k)
             {
                 if !claims.is_empty() {
-                    return Ok(Answer::ignored(why));
+                    return Ok(Answer::ignored(why.0));
                 }
                 tracing::warn!(reason = %why, "remembered claim not used");
             }

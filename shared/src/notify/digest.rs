@@ -284,11 +284,10 @@ impl Digest {
             RESOURCES_PER_MESSAGE,
         );
         if let Some(fact) = self.records_fact {
-            let records: Vec<&Value> = items.iter().filter_map(|i| i.record.as_ref()).collect();
-            message.context.insert(
-                fact.to_owned(),
-                serde_json::to_string(&records).unwrap_or_default(),
-            );
+            let records: Vec<Value> = items.iter().filter_map(|i| i.record.clone()).collect();
+            message
+                .context
+                .insert(fact.to_owned(), Value::Array(records).to_string());
         }
     }
 

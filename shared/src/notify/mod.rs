@@ -8,6 +8,7 @@ mod sns;
 pub use digest::Digest;
 pub use sns::{Publisher, SnsPublisher};
 
+use crate::error::Invalid;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -164,7 +165,7 @@ impl Notification {
     /// Reads a Chatbot custom-notification document back (what a subscriber of the alert topic
     /// receives); the inverse of [`Notification::to_chatbot`]. Only `version`, `source` and
     /// `content.description` are required, as for Chatbot; the error says what is wrong.
-    pub fn from_chatbot(doc: &Value) -> std::result::Result<Notification, String> {
+    pub fn from_chatbot(doc: &Value) -> std::result::Result<Notification, Invalid> {
         if doc["version"] != "1.0" || doc["source"] != "custom" {
             return Err(
                 "not an AWS Chatbot custom notification (needs version \"1.0\" and source \"custom\")"
@@ -189,7 +190,7 @@ impl Notification {
             .unwrap_or_default();
         let severity = match context.remove("severity") {
             None => Severity::Info,
-            Some(s) => Severity::parse(&s).ok_or(format!("unknown severity {s:?}"))?,
+            Some(s) => Severity::parse(&s).ok_or(Invalid(format!("unknown severity {s:?}")))?,
         };
         let summary = text(&metadata["summary"]).unwrap_or_default();
         Ok(Notification {

@@ -34,7 +34,7 @@ impl Publisher for SnsPublisher {
                 .data_type("String")
                 .string_value(value)
                 .build()
-                .map_err(|e| Error::Config(format!("SNS message attribute: {e}")))
+                .map_err(|e| Error::encoding("an SNS message attribute", e))
         };
         let out = self
             .client

@@ -229,7 +229,8 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
                 })
                 .collect();
             if !intents.is_empty() {
-                journal.body = serde_json::to_string(&intents).unwrap_or_default();
+                journal.body = serde_json::to_string(&intents)
+                    .map_err(|e| Error::encoding("the associator's journal", e))?;
                 self.ledger
                     .open(&journal.run, &journal.body, now_secs())
                     .await?;

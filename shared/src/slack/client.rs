@@ -9,7 +9,7 @@
 
 use super::config::{Destination, Secret};
 use super::ports::{PostError, Poster, Target};
-use crate::error::Result;
+use crate::error::{Invalid, Result};
 use crate::https::{HttpsClient, RequestError};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -200,7 +200,7 @@ impl SlackClient {
     fn readable<'a>(
         &'a self,
         target: Target<'a>,
-    ) -> std::result::Result<(&'a Secret, &'a str, &'a str), String> {
+    ) -> std::result::Result<(&'a Secret, &'a str, &'a str), Invalid> {
         match (&self.destination, target.channel) {
             (Destination::Webhook { .. }, _) => {
                 Err("an incoming webhook cannot read its channel".into())
@@ -366,7 +366,7 @@ impl Poster for SlackClient {
                 Verdict::Lost(why) => {
                     failures += 1;
                     if let Err(cannot) = self.readable(target) {
-                        return Err(may_be_posted(&why, &cannot));
+                        return Err(may_be_posted(&why, &cannot.0));
                     }
                     // Give Slack a moment to finish what it may have been doing, then look.
                     lost = Some(why.clone());
@@ -398,7 +398,7 @@ impl Poster for SlackClient {
         deadline: Instant,
     ) -> Result<Option<Posted>> {
         let cannot = |why: String| super::failed(why, false);
-        let (token, api_url, channel) = self.readable(target).map_err(cannot)?;
+        let (token, api_url, channel) = self.readable(target).map_err(|why| cannot(why.0))?;
         let mut cursor: Option<String> = None;
         for _ in 0..HISTORY_PAGES {
             let mut url = match target.thread_ts {

@@ -145,7 +145,7 @@ const WEBHOOK_HOSTS: &[&str] = &["hooks.slack.com", "hooks.slack-gov.com"];
 /// (`http://127.0.0.1:@evil.example/`) and look-alikes (`slack.com.evil.example`) are refused:
 /// a token never goes elsewhere, nor anywhere in clear text.
 fn check_url(what: &str, url: &str, hosts: &[&str], subdomains: bool) -> Result<()> {
-    let uri = crate::https::checked_url(what, url).map_err(Error::Config)?;
+    let uri = crate::https::checked_url(what, url).map_err(|e| Error::Config(e.0))?;
     let host = uri.host().unwrap_or_default().to_ascii_lowercase();
     let slack = hosts.iter().any(|h| {
         host == *h || (subdomains && host.strip_suffix(h).is_some_and(|rest| rest.ends_with('.')))

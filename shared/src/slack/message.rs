@@ -46,7 +46,7 @@ impl Alert {
             published_epoch: notice.published_epoch,
             published: notice.published.clone(),
             region: notice.topic_arn.split(':').nth(3).map(str::to_owned),
-            notification: Notification::from_chatbot(&doc).map_err(invalid)?,
+            notification: Notification::from_chatbot(&doc).map_err(|e| invalid(e.0))?,
         })
     }
 

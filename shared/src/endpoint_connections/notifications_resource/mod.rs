@@ -14,7 +14,7 @@
 pub mod ec2;
 pub mod run;
 
-use crate::error::{ItemFailure, Result};
+use crate::error::{Invalid, ItemFailure, Result};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -42,23 +42,23 @@ impl Wanted {
     /// `TopicArn` (an SNS topic ARN), `ServiceIds` (a list, as CloudFormation passes a
     /// `CommaDelimitedList`, or one comma-separated string; blanks ignored, so an empty
     /// parameter means none) and `ConnectionEvents` (`Connect` unless given).
-    pub fn from_properties(props: &Map<String, Value>) -> std::result::Result<Self, String> {
+    pub fn from_properties(props: &Map<String, Value>) -> Result<Self, Invalid> {
         let topic_arn = topic_of(props)?;
         let service_ids = strings(props, "ServiceIds")?;
         if let Some(bad) = service_ids.iter().find(|id| !is_service_id(id)) {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "ServiceIds: {bad:?} is not an endpoint service id (vpce-svc-…)"
-            ));
+            )));
         }
         let mut events = strings(props, "ConnectionEvents")?;
         if events.is_empty() {
             events.insert("Connect".to_owned());
         }
         if let Some(bad) = events.iter().find(|e| !EVENTS.contains(&e.as_str())) {
-            return Err(format!(
+            return Err(Invalid(format!(
                 "ConnectionEvents: {bad:?} is not one of {}",
                 EVENTS.join(", ")
-            ));
+            )));
         }
         Ok(Wanted {
             topic_arn,
@@ -69,7 +69,7 @@ impl Wanted {
 }
 
 /// The `TopicArn` property, checked to be an SNS topic ARN.
-pub fn topic_of(props: &Map<String, Value>) -> std::result::Result<String, String> {
+pub fn topic_of(props: &Map<String, Value>) -> Result<String, Invalid> {
     let arn = props
         .get("TopicArn")
         .and_then(Value::as_str)
@@ -86,11 +86,13 @@ pub fn topic_of(props: &Map<String, Value>) -> std::result::Result<String, Strin
     if well_formed {
         Ok(arn.to_owned())
     } else {
-        Err(format!("TopicArn: {arn:?} is not an SNS topic ARN"))
+        Err(Invalid(format!(
+            "TopicArn: {arn:?} is not an SNS topic ARN"
+        )))
     }
 }
 
-fn strings(props: &Map<String, Value>, key: &str) -> std::result::Result<BTreeSet<String>, String> {
+fn strings(props: &Map<String, Value>, key: &str) -> Result<BTreeSet<String>, Invalid> {
     let items: Vec<&str> = match props.get(key) {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => s.split(',').collect(),
@@ -98,10 +100,12 @@ fn strings(props: &Map<String, Value>, key: &str) -> std::result::Result<BTreeSe
             .iter()
             .map(|v| {
                 v.as_str()
-                    .ok_or_else(|| format!("{key}: {v} is not a string"))
+                    .ok_or_else(|| Invalid(format!("{key}: {v} is not a string")))
             })
             .collect::<std::result::Result<_, _>>()?,
-        Some(other) => return Err(format!("{key}: {other} is not a list of strings")),
+        Some(other) => {
+            return Err(Invalid(format!("{key}: {other} is not a list of strings")));
+        }
     };
     Ok(items
         .into_iter()

@@ -245,7 +245,7 @@ mod tests {
             (props(json!([1])), "is not a string"),
             (props(json!({"a": 1})), "not a list of strings"),
         ] {
-            let err = Wanted::from_properties(&bad).unwrap_err();
+            let err = Wanted::from_properties(&bad).unwrap_err().0;
             assert!(err.contains(says), "{err}");
         }
         let mut no_topic = props(json!([]));
@@ -256,6 +256,7 @@ mod tests {
         assert!(
             Wanted::from_properties(&no_topic)
                 .unwrap_err()
+                .0
                 .starts_with("TopicArn")
         );
         let mut odd_event = props(json!([]));
@@ -263,6 +264,7 @@ mod tests {
         assert!(
             Wanted::from_properties(&odd_event)
                 .unwrap_err()
+                .0
                 .contains("\"Explode\"")
         );
     }
