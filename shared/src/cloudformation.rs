@@ -70,7 +70,8 @@ pub enum Status {
 
 /// What the resource answers: the status, the reason (required when failed) and the physical id
 /// that names the resource from now on (a different one makes CloudFormation delete the old).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The function answers it too, as its report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Response {
     pub status: Status,
     pub reason: String,

@@ -31,9 +31,10 @@ fn tags() -> impl Strategy<Value = BTreeMap<String, String>> {
 mod connections {
     use super::*;
     use crate::endpoint_connections::events::Scope;
+    use crate::endpoint_connections::fakes::{FakeConnections, MemoryOfConnections};
     use crate::endpoint_connections::policy::{Action, Connection, Policy, Tags, decide};
     use crate::endpoint_connections::run::Acceptor;
-    use crate::fakes::{FakeConnections, MemoryLedger, MemoryOfConnections, MemoryPublisher};
+    use crate::fakes::{MemoryLedger, MemoryPublisher};
     use serde_json::{Value, json};
 
     const SERVICES: [&str; 2] = ["vpce-svc-0a", "vpce-svc-0b"];

@@ -1,10 +1,11 @@
 //! Adapter tests: the real SDK clients, with responses served by the SDK's own mocks.
 #![allow(clippy::unwrap_used)]
 
-use autopilot::endpoint_connections::ec2::{ConnectionApi, Ec2Connections};
+use autopilot::endpoint_connections::ec2::{Ec2Connections, IDS_PER_CALL};
 use autopilot::endpoint_connections::events::Scope;
 use autopilot::endpoint_connections::memory::DynamoMemory;
 use autopilot::endpoint_connections::policy::{Policy, Tags};
+use autopilot::endpoint_connections::ports::ConnectionApi;
 use autopilot::endpoint_connections::run::Acceptor;
 use autopilot::ledger::{DynamoLedger, Ledger};
 use autopilot::notify::SnsPublisher;
@@ -167,7 +168,7 @@ async fn ids_go_in_pages_and_unsuccessful_items_come_back() {
         .match_requests(|r| r.service_id() == Some(SVC))
         .then_compute_output(|r| {
             let ids = r.vpc_endpoint_ids();
-            assert!(ids.len() <= autopilot::endpoint_connections::ec2::IDS_PER_CALL);
+            assert!(ids.len() <= IDS_PER_CALL);
             let mut out = AcceptVpcEndpointConnectionsOutput::builder();
             if ids.contains(&"vpce-42".to_string()) {
                 out = out.unsuccessful(unsuccessful("vpce-42", "IncorrectState"));

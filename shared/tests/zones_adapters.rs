@@ -6,9 +6,8 @@ use autopilot::accounts::AccountConfigs;
 use autopilot::ledger::DynamoLedger;
 use autopilot::notify::SnsPublisher;
 use autopilot::private_zones::events::Target;
-use autopilot::private_zones::route53::{
-    AssumedRoleSpokes, Route53Owner, Spokes, ZoneOwner, associate_with,
-};
+use autopilot::private_zones::ports::{Spokes, ZoneOwner};
+use autopilot::private_zones::route53::{AssumedRoleSpokes, Route53Owner, associate_with};
 use autopilot::private_zones::rules::{Rules, Vpc, Zone};
 use autopilot::private_zones::run::{Associator, Status, route53_retry};
 use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;

@@ -9,13 +9,13 @@ use autopilot::notify::SnsPublisher;
 use autopilot::private_zones::config::Config;
 use autopilot::private_zones::events::target_of;
 use autopilot::private_zones::run::Report;
-use autopilot::private_zones::{self, Associator};
+use autopilot::private_zones::{self, AwsAssociator};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
 /// Everything built once per cold start.
 pub struct Deps {
-    associator: Associator<DynamoLedger, SnsPublisher>,
+    associator: AwsAssociator<DynamoLedger, SnsPublisher>,
     ssm: aws_sdk_ssm::Client,
     rules_source: PolicySource,
 }

@@ -1,13 +1,15 @@
-//! Event decoding: a CloudFormation custom resource request, answered at its `ResponseURL`.
+//! Wiring: a CloudFormation custom resource request decoded by the engine, carried out, and
+//! answered at its `ResponseURL`.
 
 use autopilot::Error;
 use autopilot::aws::SdkConfig;
-use autopilot::cloudformation::{Request, respond};
+use autopilot::cloudformation::{Request, Response, respond};
 use autopilot::endpoint_connections::notifications_resource::ec2::Ec2Notifications;
 use autopilot::endpoint_connections::notifications_resource::run::handle as run;
+use autopilot::events::Answer;
 use autopilot::https::HttpsClient;
 use lambda_runtime::LambdaEvent;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::time::Duration;
 
 /// Kept back from the invocation's deadline to deliver the answer.
@@ -30,7 +32,7 @@ impl Deps {
 /// Makes the change and answers CloudFormation. An error only when the answer could not be
 /// delivered (Lambda then runs the request again: every step is idempotent) or the event is not
 /// a custom resource request (nothing to answer, nothing changed).
-pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Error> {
+pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Response>, Error> {
     let request = Request::parse(event.payload).inspect_err(|e| {
         tracing::error!(error = %e, "not a custom resource request: nothing changed");
     })?;
@@ -46,10 +48,5 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, Err
     respond(&deps.http, &request, &response, deadline + MARGIN)
         .await
         .inspect_err(|e| tracing::error!(error = %e, "answer not delivered"))?;
-    Ok(json!({
-        "status": response.status,
-        "reason": response.reason,
-        "physical_resource_id": response.physical_resource_id,
-        "data": response.data,
-    }))
+    Ok(Answer::Ran(response))
 }

@@ -13,6 +13,8 @@
 pub mod analysis;
 pub mod config;
 pub mod events;
+#[cfg(test)]
+pub(crate) mod fakes;
 pub mod ports;
 
 #[cfg(feature = "availability-zones")]

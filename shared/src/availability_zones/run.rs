@@ -622,7 +622,8 @@ mod tests {
         use crate::availability_zones::analysis::{
             CrossZone, LoadBalancer, Service, Snapshot, Target, TargetAzs, TargetGroup, TargetState,
         };
-        use crate::fakes::{FakeEstate, MemoryFindings, MemoryPublisher};
+        use crate::availability_zones::fakes::{FakeEstate, MemoryFindings};
+        use crate::fakes::MemoryPublisher;
 
         const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/o/1";
 

@@ -2,9 +2,8 @@
 //! decide held connections again, kept while it may still matter, forgotten once decided.
 
 use crate::endpoint_connections::claims::{Claim, Known, inform, merge};
-use crate::endpoint_connections::ec2::ConnectionApi;
-use crate::endpoint_connections::memory::Memory;
 use crate::endpoint_connections::policy::{Action, Connection, Decision, Policy, decide};
+use crate::endpoint_connections::ports::{ConnectionApi, Memory};
 use crate::endpoint_connections::run::{Acceptor, Outcome, Status};
 use crate::error::Result;
 use crate::ledger::Ledger;

@@ -1,50 +1,15 @@
-//! The provider side of PrivateLink connections: the narrow port the acceptor needs (shaped like
-//! its IAM permissions) and its EC2 adapter.
+//! The provider side of PrivateLink connections on EC2: the adapter of [`ConnectionApi`].
 
 use crate::aws::ec2_filter as filter;
 use crate::endpoint_connections::policy::{Connection, Tags};
+use crate::endpoint_connections::ports::ConnectionApi;
 use crate::error::{Error, ItemFailure, Result, unsuccessful};
 use aws_sdk_ec2::types::{Filter, UnsuccessfulItem};
 use std::collections::BTreeMap;
-use std::future::Future;
 
 /// Ids per Accept/Reject call. The API takes a list without a documented maximum; a modest page
 /// keeps each call well inside request-size limits.
 pub const IDS_PER_CALL: usize = 100;
-
-/// `ec2:DescribeVpcEndpointConnections`, `ec2:AcceptVpcEndpointConnections`,
-/// `ec2:RejectVpcEndpointConnections`.
-pub trait ConnectionApi {
-    /// Connections to `service_id` waiting for acceptance (only those of `endpoint_ids`, when
-    /// some are given).
-    fn pending(
-        &self,
-        service_id: &str,
-        endpoint_ids: &[String],
-    ) -> impl Future<Output = Result<Vec<Connection>>> + Send;
-
-    /// The state of each of these connections to `service_id` (absent: no such connection).
-    fn states(
-        &self,
-        service_id: &str,
-        endpoint_ids: &[String],
-    ) -> impl Future<Output = Result<BTreeMap<String, String>>> + Send;
-
-    /// Accept; returns the items not accepted: those AWS reported as `Unsuccessful`, and every
-    /// item of a call AWS refused as a whole (so one refusal never hides what else was done).
-    fn accept(
-        &self,
-        service_id: &str,
-        endpoint_ids: &[String],
-    ) -> impl Future<Output = Result<Vec<ItemFailure>>> + Send;
-
-    /// Reject; returns the items not rejected, as [`ConnectionApi::accept`] does.
-    fn reject(
-        &self,
-        service_id: &str,
-        endpoint_ids: &[String],
-    ) -> impl Future<Output = Result<Vec<ItemFailure>>> + Send;
-}
 
 pub struct Ec2Connections {
     client: aws_sdk_ec2::Client,

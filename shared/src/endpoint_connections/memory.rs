@@ -14,57 +14,11 @@
 
 use crate::dynamo::{self, text};
 use crate::endpoint_connections::claims::Known;
-use crate::endpoint_connections::policy::Action;
+use crate::endpoint_connections::ports::{Entries, Entry, LOCK_LEASE, Memory};
 use crate::error::{Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::future::Future;
 
-/// One decision about to be applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    pub endpoint_id: String,
-    pub owner: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vpc_id: Option<String>,
-    pub action: Action,
-    pub reason: String,
-}
-
-/// Entries by endpoint service.
-pub type Entries = BTreeMap<String, Vec<Entry>>;
-
-/// `dynamodb:BatchGetItem`, `dynamodb:BatchWriteItem` on the decisions table.
-pub trait Memory {
-    /// What runs that did not finish left for these services.
-    fn left(&self, services: &[String]) -> impl Future<Output = Result<Entries>> + Send;
-    /// Write down what is about to be applied (each service's entries replace its item).
-    fn write_ahead(&self, entries: &Entries) -> impl Future<Output = Result<()>> + Send;
-    /// The services' decisions are announced: forget them.
-    fn clear(&self, services: &[String]) -> impl Future<Output = Result<()>> + Send;
-    /// What consumers' events said about these endpoints, by endpoint id.
-    fn recall(
-        &self,
-        endpoint_ids: &[String],
-    ) -> impl Future<Output = Result<BTreeMap<String, Known>>> + Send;
-    /// Keep these for later runs.
-    fn keep(&self, known: &[Known]) -> impl Future<Output = Result<()>> + Send;
-    /// These endpoints are decided: forget what was said about them.
-    fn forget(&self, endpoint_ids: &[String]) -> impl Future<Output = Result<()>> + Send;
-    /// How many times decisions have been applied so far (the lock's generation), read before
-    /// a run reads anything else.
-    fn generation(&self) -> impl Future<Output = Result<u64>> + Send;
-    /// The right to apply decisions, for [`LOCK_LEASE`] at most: the outbox has one writer at a
-    /// time (the function's runs, the operator CLI's `--apply`). `false` if another holds it, or
-    /// if another applied since this run read `seen` (what it read may be stale).
-    fn lock(&self, holder: &str, seen: u64) -> impl Future<Output = Result<bool>> + Send;
-    /// Give the lock back (only `holder`'s), one generation on.
-    fn unlock(&self, holder: &str) -> impl Future<Output = Result<()>> + Send;
-}
-
-/// A lock left by a run that died is free again after this long (well past the acceptor's
-/// timeout).
-pub const LOCK_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
 /// One item, kept (no TTL): its generation must outlive the runs.
 const LOCK_PK: &str = "lock#acceptor";
 
@@ -263,5 +217,39 @@ impl Memory for DynamoMemory {
             Err(e) if dynamo::conditional_failed(&e) => Ok(()),
             Err(e) => Err(crate::error::Error::aws("dynamodb:UpdateItem", e)),
         }
+    }
+}
+
+/// The acceptor's memory, read but never written: what consumers' events said is used, nothing
+/// is kept or forgotten, and no lock is taken (a preview applies nothing).
+pub struct ReadOnly<M>(pub M);
+
+impl<M: Memory + Sync> Memory for ReadOnly<M> {
+    async fn left(&self, services: &[String]) -> Result<Entries> {
+        self.0.left(services).await
+    }
+    async fn write_ahead(&self, _: &Entries) -> Result<()> {
+        Ok(())
+    }
+    async fn clear(&self, _: &[String]) -> Result<()> {
+        Ok(())
+    }
+    async fn recall(&self, endpoint_ids: &[String]) -> Result<BTreeMap<String, Known>> {
+        self.0.recall(endpoint_ids).await
+    }
+    async fn keep(&self, _: &[Known]) -> Result<()> {
+        Ok(())
+    }
+    async fn forget(&self, _: &[String]) -> Result<()> {
+        Ok(())
+    }
+    async fn generation(&self) -> Result<u64> {
+        Ok(0)
+    }
+    async fn lock(&self, _: &str, _: u64) -> Result<bool> {
+        Ok(true)
+    }
+    async fn unlock(&self, _: &str) -> Result<()> {
+        Ok(())
     }
 }

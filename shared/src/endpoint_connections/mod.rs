@@ -4,9 +4,10 @@
 //!
 //! - `events`: what an invocation is about (the CloudTrail decoders) and the pure `admit`
 //! - `policy`: the policy document and the pure `decide`
-//! - `ec2`: the port the run needs (shaped like its IAM permissions) and its EC2 adapter
 //! - `claims`: what consumers' events say of their endpoints (VPC, tags), pure
-//! - `memory`: the outbox and the remembered claims (port + DynamoDB adapter)
+//! - `ports`: the connections and the memory the run needs, shaped like its IAM permissions
+//! - `ec2`: the connections on EC2; `memory`: the outbox and the remembered claims on DynamoDB,
+//!   and read-only for a preview
 //! - `consumers`: the run's use of the claims (merge, recall for held connections, keep, forget)
 //! - `run`: recover → read → decide → write down → apply → announce → report
 //! - `notifications`: what the run announces
@@ -15,6 +16,8 @@
 pub mod claims;
 pub mod config;
 pub mod events;
+#[cfg(test)]
+pub(crate) mod fakes;
 pub mod policy;
 
 #[cfg(feature = "endpoint-connections")]
@@ -27,6 +30,8 @@ pub mod memory;
 pub mod notifications;
 #[cfg(feature = "connection-notifications")]
 pub mod notifications_resource;
+#[cfg(feature = "endpoint-connections")]
+pub mod ports;
 #[cfg(feature = "endpoint-connections")]
 pub mod run;
 
@@ -67,13 +72,13 @@ pub fn preview(
 ) -> run::Acceptor<
     ec2::Ec2Connections,
     crate::preview::Unrecorded,
-    crate::preview::ReadOnly<memory::DynamoMemory>,
+    memory::ReadOnly<memory::DynamoMemory>,
     crate::preview::Unpublished,
 > {
     run::Acceptor {
         connections: ec2::Ec2Connections::new(aws_sdk_ec2::Client::new(sdk)),
         ledger: crate::preview::Unrecorded,
-        memory: crate::preview::ReadOnly(memory::DynamoMemory::new(
+        memory: memory::ReadOnly(memory::DynamoMemory::new(
             aws_sdk_dynamodb::Client::new(sdk),
             config.run.decisions_table.clone(),
         )),

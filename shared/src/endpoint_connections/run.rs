@@ -11,13 +11,13 @@
 
 use crate::announce;
 use crate::endpoint_connections::claims::{Claim, inform};
-use crate::endpoint_connections::ec2::ConnectionApi;
+
 use crate::endpoint_connections::events::{Scope, admit};
-use crate::endpoint_connections::memory::{Entries, Entry, Memory};
 use crate::endpoint_connections::notifications;
 use crate::endpoint_connections::policy::{
     Action, Connection, Decision, Policy, PolicyError, Tags, decide,
 };
+use crate::endpoint_connections::ports::{ConnectionApi, Entries, Entry, Memory};
 use crate::error::{Error, ItemFailure, Result};
 use crate::events::Answer;
 use crate::ledger::Ledger;
@@ -469,7 +469,8 @@ mod tests {
     /// The engine end to end, on in-memory ports.
     mod engine {
         use super::*;
-        use crate::fakes::{FakeConnections, MemoryLedger, MemoryOfConnections, MemoryPublisher};
+        use crate::endpoint_connections::fakes::{FakeConnections, MemoryOfConnections};
+        use crate::fakes::{MemoryLedger, MemoryPublisher};
 
         type Fake = Acceptor<FakeConnections, MemoryLedger, MemoryOfConnections, MemoryPublisher>;
 

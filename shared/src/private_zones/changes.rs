@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::notify::Publisher;
-use crate::private_zones::route53::{Spokes, ZoneOwner};
+use crate::private_zones::ports::{Spokes, ZoneOwner};
 use crate::private_zones::rules::{Change, Leftover, Rules, Step, Vpc, Zone, leftover, managed};
 use crate::private_zones::run::{Associator, Report, Status, finding_of, outcome};
 use std::collections::BTreeMap;

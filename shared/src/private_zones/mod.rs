@@ -4,19 +4,24 @@
 //!
 //! - `events`: what an invocation is about (the CloudTrail decoder) and the pure `admit`
 //! - `rules`: the zone rules and the pure `plan`
-//! - `route53`: the ports (zone owner, spokes) and their Route 53 / EC2 adapters
+//! - `ports`: the zone owner and the spokes, shaped like the IAM permissions
+//! - `route53`: their Route 53 / EC2 adapters
 //! - `run`: read VPCs → plan → authorize, associate, clean up → announce
 //! - `changes`: one change at a time, and the leftovers of runs that died
 //! - `notifications`: what the run announces
 
 pub mod config;
 pub mod events;
+#[cfg(test)]
+pub(crate) mod fakes;
 pub mod rules;
 
 #[cfg(feature = "private-zones")]
 mod changes;
 #[cfg(feature = "private-zones")]
 pub mod notifications;
+#[cfg(feature = "private-zones")]
+pub mod ports;
 #[cfg(feature = "private-zones")]
 pub mod route53;
 #[cfg(feature = "private-zones")]
@@ -34,7 +39,7 @@ pub async fn load_rules(
 
 /// The associator on AWS's ports, with a ledger and a publisher of the caller's choosing.
 #[cfg(feature = "private-zones")]
-pub type Associator<L, P> =
+pub type AwsAssociator<L, P> =
     run::Associator<route53::Route53Owner, route53::AssumedRoleSpokes, L, P>;
 
 /// Route 53 as the hub and the spokes see it, built as the function builds them.
@@ -45,7 +50,7 @@ fn on_aws<L, P>(
     ledger: L,
     publisher: P,
     dry_run: bool,
-) -> Associator<L, P> {
+) -> AwsAssociator<L, P> {
     let route53 = aws_sdk_route53::Client::from_conf(
         aws_sdk_route53::config::Builder::from(sdk)
             .retry_config(run::route53_retry())
@@ -73,7 +78,7 @@ fn on_aws<L, P>(
 pub fn associator(
     sdk: &crate::aws::SdkConfig,
     config: &config::Config,
-) -> Associator<crate::ledger::DynamoLedger, crate::notify::SnsPublisher> {
+) -> AwsAssociator<crate::ledger::DynamoLedger, crate::notify::SnsPublisher> {
     on_aws(
         sdk,
         config,
@@ -96,7 +101,7 @@ pub fn associator(
 pub fn preview(
     sdk: &crate::aws::SdkConfig,
     config: &config::Config,
-) -> Associator<crate::preview::Unrecorded, crate::preview::Unpublished> {
+) -> AwsAssociator<crate::preview::Unrecorded, crate::preview::Unpublished> {
     on_aws(
         sdk,
         config,

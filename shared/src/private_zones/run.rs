@@ -17,7 +17,7 @@ use crate::notify::Publisher;
 use crate::private_zones::changes::{Applied, Leftovers};
 use crate::private_zones::events::{Target, admit};
 use crate::private_zones::notifications;
-use crate::private_zones::route53::{Spokes, ZoneOwner};
+use crate::private_zones::ports::{Spokes, ZoneOwner};
 use crate::private_zones::rules::{Change, Rules, Step, Vpc, Zone, plan};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -475,7 +475,8 @@ mod tests {
     /// The associator end to end, on in-memory ports.
     mod engine {
         use super::*;
-        use crate::fakes::{FakeRoute53, MemoryLedger, MemoryPublisher};
+        use crate::fakes::{MemoryLedger, MemoryPublisher};
+        use crate::private_zones::fakes::FakeRoute53;
         use std::collections::BTreeMap;
 
         const HUB: &str = "111111111111";

@@ -1,0 +1,69 @@
+//! What the associator needs of the world, shaped like its IAM permissions: Route 53 in the hub
+//! as the zones' owner, and each spoke account through its role (adapters in `route53.rs`).
+
+use crate::error::Result;
+use crate::private_zones::rules::{Vpc, Zone};
+use std::collections::BTreeSet;
+use std::future::Future;
+
+/// Route 53 in the hub, as the zones' owner: `route53:ListHostedZones`, `ListTagsForResources`,
+/// `GetHostedZone`, `AssociateVPCWithHostedZone`, `CreateVPCAssociationAuthorization`,
+/// `DeleteVPCAssociationAuthorization`, `DisassociateVPCFromHostedZone`.
+pub trait ZoneOwner {
+    /// Every private hosted zone of the hub, with its tags and associated VPCs.
+    fn catalogue(&self) -> impl Future<Output = Result<Vec<Zone>>> + Send;
+    fn associate(
+        &self,
+        zone_id: &str,
+        vpc_id: &str,
+        region: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn authorize(
+        &self,
+        zone_id: &str,
+        vpc_id: &str,
+        region: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn deauthorize(
+        &self,
+        zone_id: &str,
+        vpc_id: &str,
+        region: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn disassociate(
+        &self,
+        zone_id: &str,
+        vpc_id: &str,
+        region: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The (VPC id, region) pairs authorized to associate with the zone, every page.
+    fn authorizations(
+        &self,
+        zone_id: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+    /// The (VPC id, region) pairs associated with the zone now.
+    fn associated(
+        &self,
+        zone_id: &str,
+    ) -> impl Future<Output = Result<BTreeSet<(String, String)>>> + Send;
+}
+
+/// What the associator may do in a spoke account (through its role): `ec2:DescribeVpcs` and
+/// `route53:AssociateVPCWithHostedZone`.
+pub trait Spokes {
+    /// VPCs of `account` in `region` (only `vpc_ids`, when given), with their tags.
+    fn vpcs(
+        &self,
+        account: &str,
+        region: &str,
+        vpc_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Vpc>>> + Send;
+    /// Associate as the VPC's owner (after the hub authorized it).
+    fn associate(
+        &self,
+        account: &str,
+        zone_id: &str,
+        vpc_id: &str,
+        region: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
