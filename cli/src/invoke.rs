@@ -138,10 +138,7 @@ fn beside_this(function: &str) -> Option<PathBuf> {
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
+    autopilot::events::since_epoch().as_millis() as u64
 }
 
 /// The Runtime API for one invocation: the event to the first `next`, the answer back.

@@ -162,22 +162,23 @@ impl From<Error> for Triage {
     }
 }
 
-/// Seconds since the epoch (as DynamoDB TTL attributes count them).
-pub fn now_secs() -> u64 {
+/// The wall clock: time since the epoch (zero should the clock read before it). The one place
+/// the engine reads it.
+pub fn since_epoch() -> std::time::Duration {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
         .unwrap_or_default()
+}
+
+/// Seconds since the epoch (as DynamoDB TTL attributes count them).
+pub fn now_secs() -> u64 {
+    since_epoch().as_secs()
 }
 
 /// The invocation's deadline (Lambda's milliseconds since the epoch) as an instant, `margin`
 /// earlier: what is left for work that must still be followed by a last step.
 pub fn deadline(deadline_ms: u64, margin: std::time::Duration) -> tokio::time::Instant {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
-    let left = std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    let left = std::time::Duration::from_millis(deadline_ms).saturating_sub(since_epoch());
     tokio::time::Instant::now() + left.saturating_sub(margin)
 }
 

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::notify::{Notification, Publisher};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 /// An AWS refusal with `code`, as the adapters report one.
@@ -79,8 +79,6 @@ mod ledger {
     #[derive(Default)]
     pub struct MemoryLedger {
         pub keys: Mutex<BTreeSet<String>>,
-        /// run → (body, started at).
-        pub journals: Mutex<BTreeMap<String, (String, u64)>>,
         pub fault: Fault,
     }
 
@@ -116,33 +114,6 @@ mod ledger {
                 known.remove(k);
             });
             Ok(())
-        }
-
-        async fn open(&self, run: &str, body: &str, started_at: u64) -> Result<()> {
-            self.journals
-                .lock()
-                .unwrap()
-                .insert(run.to_owned(), (body.to_owned(), started_at));
-            Ok(())
-        }
-
-        async fn close(&self, runs: &[String]) -> Result<()> {
-            let mut journals = self.journals.lock().unwrap();
-            runs.iter().for_each(|r| {
-                journals.remove(r);
-            });
-            Ok(())
-        }
-
-        async fn abandoned(&self, before: u64) -> Result<Vec<(String, String)>> {
-            Ok(self
-                .journals
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(_, (_, started))| *started < before)
-                .map(|(run, (body, _))| (run.clone(), body.clone()))
-                .collect())
         }
     }
 }

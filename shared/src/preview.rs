@@ -22,15 +22,6 @@ impl Ledger for Unrecorded {
     async fn release(&self, _: &[String]) -> Result<()> {
         Ok(())
     }
-    async fn open(&self, _: &str, _: &str, _: u64) -> Result<()> {
-        Ok(())
-    }
-    async fn close(&self, _: &[String]) -> Result<()> {
-        Ok(())
-    }
-    async fn abandoned(&self, _: u64) -> Result<Vec<(String, String)>> {
-        Ok(Vec::new())
-    }
 }
 
 /// A publisher that announces nothing.

@@ -6,6 +6,7 @@ use autopilot::accounts::AccountConfigs;
 use autopilot::ledger::DynamoLedger;
 use autopilot::notify::SnsPublisher;
 use autopilot::private_zones::events::Target;
+use autopilot::private_zones::journal::DynamoJournal;
 use autopilot::private_zones::ports::{Spokes, ZoneOwner};
 use autopilot::private_zones::route53::{AssumedRoleSpokes, Route53Owner, associate_with};
 use autopilot::private_zones::rules::{Rules, Vpc, Zone};
@@ -180,7 +181,7 @@ fn rules() -> Rules {
 fn associator(
     owner: Vec<Rule>,
     spokes: FixedSpokes,
-) -> Associator<Route53Owner, FixedSpokes, DynamoLedger, SnsPublisher> {
+) -> Associator<Route53Owner, FixedSpokes, DynamoLedger, DynamoJournal, SnsPublisher> {
     let get = mock!(aws_sdk_dynamodb::Client::batch_get_item)
         .match_requests(|_| true)
         .then_output(|| BatchGetItemOutput::builder().build());
@@ -224,13 +225,17 @@ fn associator(
         )),
         spokes,
         ledger: DynamoLedger::new(
+            mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&get, &put, &claim]),
+            "t",
+            Duration::from_secs(60),
+        ),
+        journal: DynamoJournal::new(
             mock_client!(
                 aws_sdk_dynamodb,
                 RuleMode::MatchAny,
                 [&get, &put, &claim, &index, &journal]
             ),
             "t",
-            Duration::from_secs(60),
         ),
         publisher: SnsPublisher::new(
             mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]),

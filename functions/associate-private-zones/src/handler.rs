@@ -4,18 +4,16 @@ use autopilot::Error;
 use autopilot::aws::SdkConfig;
 use autopilot::config::PolicySource;
 use autopilot::events::Answer;
-use autopilot::ledger::DynamoLedger;
-use autopilot::notify::SnsPublisher;
 use autopilot::private_zones::config::Config;
 use autopilot::private_zones::events::target_of;
 use autopilot::private_zones::run::Report;
-use autopilot::private_zones::{self, AwsAssociator};
+use autopilot::private_zones::{self, DeployedAssociator};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
 /// Everything built once per cold start.
 pub struct Deps {
-    associator: AwsAssociator<DynamoLedger, SnsPublisher>,
+    associator: DeployedAssociator,
     ssm: aws_sdk_ssm::Client,
     rules_source: PolicySource,
 }

@@ -51,7 +51,7 @@ const CLAIM_DAYS: u64 = 30;
 
 fn expires(days: u64) -> aws_sdk_dynamodb::types::AttributeValue {
     aws_sdk_dynamodb::types::AttributeValue::N(
-        (crate::ledger::now_secs() + days * 24 * 3600).to_string(),
+        (crate::events::now_secs() + days * 24 * 3600).to_string(),
     )
 }
 
@@ -173,7 +173,7 @@ impl Memory for DynamoMemory {
     /// since `seen`.
     async fn lock(&self, holder: &str, seen: u64) -> Result<bool> {
         use aws_sdk_dynamodb::types::AttributeValue::{N, S};
-        let now = crate::ledger::now_secs();
+        let now = crate::events::now_secs();
         let update = self
             .client
             .update_item()

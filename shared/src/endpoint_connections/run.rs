@@ -93,10 +93,7 @@ struct Lock {
 
 /// Who holds the acceptor's lock: this process, at this instant.
 fn lock_holder() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
+    let nanos = crate::events::since_epoch().as_nanos();
     format!("{}-{nanos}", std::process::id())
 }
 

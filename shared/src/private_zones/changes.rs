@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::notify::Publisher;
-use crate::private_zones::ports::{Spokes, ZoneOwner};
+use crate::private_zones::ports::{Journal, Spokes, ZoneOwner};
 use crate::private_zones::rules::{Change, Leftover, Rules, Step, Vpc, Zone, leftover, managed};
 use crate::private_zones::run::{Associator, Report, Status, finding_of, outcome};
 use std::collections::BTreeMap;
@@ -25,8 +25,13 @@ pub(super) enum Applied {
     AlreadyDone,
 }
 
-impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Sync>
-    Associator<O, S, L, P>
+impl<O, S, L, J, P> Associator<O, S, L, J, P>
+where
+    O: ZoneOwner + Sync,
+    S: Spokes + Sync,
+    L: Ledger + Sync,
+    J: Journal + Sync,
+    P: Publisher + Sync,
 {
     /// Authorizations left on the managed zones — by a run that died between authorizing and
     /// cleaning up, or whose delete failed — finished (associated, where the rules want it)

@@ -152,3 +152,38 @@ impl Spokes for FakeRoute53 {
         Ok(())
     }
 }
+
+/// Journals by run: (body, started at).
+#[derive(Default)]
+pub struct MemoryJournal {
+    pub journals: Mutex<BTreeMap<String, (String, u64)>>,
+}
+
+impl crate::private_zones::ports::Journal for MemoryJournal {
+    async fn open(&self, run: &str, body: &str, started_at: u64) -> Result<()> {
+        self.journals
+            .lock()
+            .unwrap()
+            .insert(run.to_owned(), (body.to_owned(), started_at));
+        Ok(())
+    }
+
+    async fn close(&self, runs: &[String]) -> Result<()> {
+        let mut journals = self.journals.lock().unwrap();
+        runs.iter().for_each(|r| {
+            journals.remove(r);
+        });
+        Ok(())
+    }
+
+    async fn abandoned(&self, before: u64) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .journals
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, (_, started))| *started < before)
+            .map(|(run, (body, _))| (run.clone(), body.clone()))
+            .collect())
+    }
+}

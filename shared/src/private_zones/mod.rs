@@ -5,7 +5,7 @@
 //! - `events`: what an invocation is about (the CloudTrail decoder) and the pure `admit`
 //! - `rules`: the zone rules and the pure `plan`
 //! - `ports`: the zone owner and the spokes, shaped like the IAM permissions
-//! - `route53`: their Route 53 / EC2 adapters
+//! - `route53`: their Route 53 / EC2 adapters; `journal`: the journal on DynamoDB
 //! - `run`: read VPCs → plan → authorize, associate, clean up → announce
 //! - `changes`: one change at a time, and the leftovers of runs that died
 //! - `notifications`: what the run announces
@@ -18,6 +18,8 @@ pub mod rules;
 
 #[cfg(feature = "private-zones")]
 mod changes;
+#[cfg(feature = "private-zones")]
+pub mod journal;
 #[cfg(feature = "private-zones")]
 pub mod notifications;
 #[cfg(feature = "private-zones")]
@@ -37,20 +39,25 @@ pub async fn load_rules(
     rules::Rules::parse(&crate::documents::read(source, ssm).await?)
 }
 
-/// The associator on AWS's ports, with a ledger and a publisher of the caller's choosing.
+/// The associator on AWS's ports, with a ledger, a journal and a publisher of the caller's
+/// choosing.
 #[cfg(feature = "private-zones")]
-pub type AwsAssociator<L, P> =
-    run::Associator<route53::Route53Owner, route53::AssumedRoleSpokes, L, P>;
+pub type AwsAssociator<L, J, P> =
+    run::Associator<route53::Route53Owner, route53::AssumedRoleSpokes, L, J, P>;
+
+/// The associator as the function runs it.
+#[cfg(feature = "private-zones")]
+pub type DeployedAssociator =
+    AwsAssociator<crate::ledger::DynamoLedger, journal::DynamoJournal, crate::notify::SnsPublisher>;
 
 /// Route 53 as the hub and the spokes see it, built as the function builds them.
 #[cfg(feature = "private-zones")]
-fn on_aws<L, P>(
+fn on_aws<L, J, P>(
     sdk: &crate::aws::SdkConfig,
     config: &config::Config,
-    ledger: L,
-    publisher: P,
+    (ledger, journal, publisher): (L, J, P),
     dry_run: bool,
-) -> AwsAssociator<L, P> {
+) -> AwsAssociator<L, J, P> {
     let route53 = aws_sdk_route53::Client::from_conf(
         aws_sdk_route53::config::Builder::from(sdk)
             .retry_config(run::route53_retry())
@@ -67,6 +74,7 @@ fn on_aws<L, P>(
             run::route53_retry(),
         ),
         ledger,
+        journal,
         publisher,
         hub_account: config.hub_account.clone(),
         dry_run,
@@ -75,21 +83,23 @@ fn on_aws<L, P>(
 
 /// The associator on AWS as configured: the function's, and the operator CLI's `--apply`.
 #[cfg(feature = "private-zones")]
-pub fn associator(
-    sdk: &crate::aws::SdkConfig,
-    config: &config::Config,
-) -> AwsAssociator<crate::ledger::DynamoLedger, crate::notify::SnsPublisher> {
+pub fn associator(sdk: &crate::aws::SdkConfig, config: &config::Config) -> DeployedAssociator {
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let table = config.run.decisions_table.clone();
     on_aws(
         sdk,
         config,
-        crate::ledger::DynamoLedger::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            config.run.decisions_table.clone(),
-            std::time::Duration::from_secs(config.run.decision_memory_hours * 3600),
-        ),
-        crate::notify::SnsPublisher::new(
-            aws_sdk_sns::Client::new(sdk),
-            config.run.alert_topic_arn.clone(),
+        (
+            crate::ledger::DynamoLedger::new(
+                dynamodb.clone(),
+                table.clone(),
+                std::time::Duration::from_secs(config.run.decision_memory_hours * 3600),
+            ),
+            journal::DynamoJournal::new(dynamodb, table),
+            crate::notify::SnsPublisher::new(
+                aws_sdk_sns::Client::new(sdk),
+                config.run.alert_topic_arn.clone(),
+            ),
         ),
         config.run.dry_run,
     )
@@ -101,12 +111,15 @@ pub fn associator(
 pub fn preview(
     sdk: &crate::aws::SdkConfig,
     config: &config::Config,
-) -> AwsAssociator<crate::preview::Unrecorded, crate::preview::Unpublished> {
+) -> AwsAssociator<crate::preview::Unrecorded, journal::Unwritten, crate::preview::Unpublished> {
     on_aws(
         sdk,
         config,
-        crate::preview::Unrecorded,
-        crate::preview::Unpublished,
+        (
+            crate::preview::Unrecorded,
+            journal::Unwritten,
+            crate::preview::Unpublished,
+        ),
         true,
     )
 }

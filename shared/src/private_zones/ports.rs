@@ -1,5 +1,6 @@
 //! What the associator needs of the world, shaped like its IAM permissions: Route 53 in the hub
-//! as the zones' owner, and each spoke account through its role (adapters in `route53.rs`).
+//! as the zones' owner, each spoke account through its role (adapters in `route53.rs`), and the
+//! journal its runs write ahead in (DynamoDB, adapter in `journal.rs`).
 
 use crate::error::Result;
 use crate::private_zones::rules::{Vpc, Zone};
@@ -66,4 +67,22 @@ pub trait Spokes {
         vpc_id: &str,
         region: &str,
     ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// `dynamodb:PutItem`, `UpdateItem`, `GetItem`, `BatchGetItem`, `BatchWriteItem` on the
+/// decisions table: what runs are about to change, written before they change it.
+pub trait Journal {
+    /// Write ahead what run `run` is about to change (`body`), before it changes anything; kept
+    /// until [`Journal::close`]. `started_at` (epoch seconds) tells a live run from a dead one.
+    fn open(
+        &self,
+        run: &str,
+        body: &str,
+        started_at: u64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The runs' changes are announced: forget what they wrote ahead.
+    fn close(&self, runs: &[String]) -> impl Future<Output = Result<()>> + Send;
+    /// What runs started before `before` wrote ahead and never closed (they died, or gave up):
+    /// (run, body).
+    fn abandoned(&self, before: u64) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
 }

@@ -11,13 +11,14 @@ use crate::announce;
 use crate::documents::PolicyError;
 use crate::error::{Error, Result};
 use crate::events::Answer;
+use crate::events::now_secs;
 use crate::ids::fnv1a;
-use crate::ledger::{Ledger, now_secs};
+use crate::ledger::Ledger;
 use crate::notify::Publisher;
 use crate::private_zones::changes::{Applied, Leftovers};
 use crate::private_zones::events::{Target, admit};
 use crate::private_zones::notifications;
-use crate::private_zones::ports::{Spokes, ZoneOwner};
+use crate::private_zones::ports::{Journal, Spokes, ZoneOwner};
 use crate::private_zones::rules::{Change, Rules, Step, Vpc, Zone, plan};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -129,17 +130,23 @@ pub struct Report {
     pub announced: usize,
 }
 
-pub struct Associator<O, S, L, P> {
+pub struct Associator<O, S, L, J, P> {
     pub owner: O,
     pub spokes: S,
     pub ledger: L,
+    pub journal: J,
     pub publisher: P,
     pub hub_account: String,
     pub dry_run: bool,
 }
 
-impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Sync>
-    Associator<O, S, L, P>
+impl<O, S, L, J, P> Associator<O, S, L, J, P>
+where
+    O: ZoneOwner + Sync,
+    S: Spokes + Sync,
+    L: Ledger + Sync,
+    J: Journal + Sync,
+    P: Publisher + Sync,
 {
     pub async fn run(
         &self,
@@ -213,10 +220,10 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
         // What runs that died (or could not announce) changed, announced now; then this run's
         // own plan written ahead, before it changes anything.
         let mut journals: Vec<String> = Vec::new();
-        let mut journal = Journal::new(&vpcs);
+        let mut journal = Page::new(&vpcs);
         if !self.dry_run && !zones.is_empty() {
             let before = now_secs().saturating_sub(JOURNAL_AGE_SECS);
-            for (run, body) in self.ledger.abandoned(before).await? {
+            for (run, body) in self.journal.abandoned(before).await? {
                 report.outcomes.extend(recovered(&body, &zones));
                 journals.push(run);
             }
@@ -231,7 +238,7 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
             if !intents.is_empty() {
                 journal.body = serde_json::to_string(&intents)
                     .map_err(|e| Error::encoding("the associator's journal", e))?;
-                self.ledger
+                self.journal
                     .open(&journal.run, &journal.body, now_secs())
                     .await?;
                 journals.push(journal.run.clone());
@@ -293,7 +300,7 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
                     tracing::error!(error = %release, "claims not released: these outcomes may go unannounced");
                 }
                 if journals.contains(&journal.run)
-                    && let Err(mark) = self.ledger.open(&journal.run, &journal.body, 0).await
+                    && let Err(mark) = self.journal.open(&journal.run, &journal.body, 0).await
                 {
                     tracing::error!(error = %mark, "journal not marked: the next reconcile after the run's timeout announces");
                 }
@@ -301,7 +308,7 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync, L: Ledger + Sync, P: Publisher + Syn
             }
         }
         report.announced = new.len() + lost.len();
-        self.ledger.close(&journals).await?;
+        self.journal.close(&journals).await?;
         match errors.into_iter().next() {
             Some(e) => Err(e),
             None => Ok(Answer::Ran(report)),
@@ -368,20 +375,17 @@ impl Intent {
     }
 }
 
-/// This run's journal: its id, and what it wrote ahead.
-struct Journal {
+/// This run's page of the journal: its id, and what it wrote ahead.
+struct Page {
     run: String,
     body: String,
 }
 
-impl Journal {
-    fn new(vpcs: &[Vpc]) -> Journal {
-        let started = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
+impl Page {
+    fn new(vpcs: &[Vpc]) -> Page {
+        let started = crate::events::since_epoch().as_nanos();
         let ids: Vec<&str> = vpcs.iter().map(|v| v.vpc_id.as_str()).collect();
-        Journal {
+        Page {
             run: format!("{started:x}-{:016x}", fnv1a(ids.join(",").as_bytes())),
             body: "[]".into(),
         }
@@ -476,7 +480,7 @@ mod tests {
     mod engine {
         use super::*;
         use crate::fakes::{MemoryLedger, MemoryPublisher};
-        use crate::private_zones::fakes::FakeRoute53;
+        use crate::private_zones::fakes::{FakeRoute53, MemoryJournal};
         use std::collections::BTreeMap;
 
         const HUB: &str = "111111111111";
@@ -513,13 +517,15 @@ mod tests {
             )
         }
 
-        type Fake = Associator<FakeRoute53, FakeRoute53, MemoryLedger, MemoryPublisher>;
+        type Fake =
+            Associator<FakeRoute53, FakeRoute53, MemoryLedger, MemoryJournal, MemoryPublisher>;
 
         fn associator(r53: &FakeRoute53, dry_run: bool) -> Fake {
             Associator {
                 owner: r53.clone(),
                 spokes: r53.clone(),
                 ledger: MemoryLedger::default(),
+                journal: MemoryJournal::default(),
                 publisher: MemoryPublisher::default(),
                 hub_account: HUB.into(),
                 dry_run,
@@ -735,7 +741,7 @@ mod tests {
             assert_eq!(r53.state().zones[0].vpcs.len(), 3, "changed");
             assert!(a.publisher.titles().is_empty(), "not announced");
             assert_eq!(
-                a.ledger.journals.lock().unwrap().len(),
+                a.journal.journals.lock().unwrap().len(),
                 1,
                 "written ahead, kept"
             );
@@ -747,7 +753,7 @@ mod tests {
                 .unwrap();
             assert_eq!(next.announced, 2);
             assert_eq!(a.publisher.titles(), ["Private hosted zones: 2 associated"]);
-            assert!(a.ledger.journals.lock().unwrap().is_empty());
+            assert!(a.journal.journals.lock().unwrap().is_empty());
             a.run(Ok(rules()), Target::Reconcile).await.unwrap();
             assert_eq!(a.publisher.titles().len(), 1, "exactly once");
         }
@@ -769,12 +775,12 @@ mod tests {
             };
             // A dead run planned two; one was made (the hub's VPC is associated), one was not.
             let body = serde_json::to_string(&[intent("vpc-0hub"), intent("vpc-0never")]).unwrap();
-            a.ledger
+            a.journal
                 .journals
                 .lock()
                 .unwrap()
                 .insert("dead".into(), (body.clone(), 1));
-            a.ledger
+            a.journal
                 .journals
                 .lock()
                 .unwrap()
@@ -792,7 +798,7 @@ mod tests {
                 .map(|o| o.vpc_id.as_str())
                 .collect();
             assert_eq!(recovered, ["vpc-0hub"]);
-            let left: Vec<String> = a.ledger.journals.lock().unwrap().keys().cloned().collect();
+            let left: Vec<String> = a.journal.journals.lock().unwrap().keys().cloned().collect();
             assert_eq!(left, ["live"]);
         }
     }

@@ -298,7 +298,7 @@ impl Poster for SlackClient {
         };
         let body = Bytes::from(body.to_string());
         let web_api = token.is_some();
-        let since = crate::ledger::now_secs().saturating_sub(LOOK_BACK.as_secs());
+        let since = crate::events::now_secs().saturating_sub(LOOK_BACK.as_secs());
         let may_be_posted = |why: &str, cannot: &str| {
             PostError::MaybePosted(super::failed(
                 format!(

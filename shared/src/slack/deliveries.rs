@@ -5,7 +5,7 @@
 
 use crate::dynamo::conditional_failed;
 use crate::error::{Error, Result};
-use crate::ledger::now_secs as now;
+use crate::events::now_secs as now;
 use crate::slack::ports::{Claim, DeliveryStore};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
