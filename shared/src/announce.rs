@@ -4,8 +4,7 @@ use crate::documents::PolicyError;
 use crate::error::Result;
 use crate::ids::fnv1a;
 use crate::ledger::Ledger;
-use crate::notify::{Notification, Publisher, Severity};
-use std::collections::BTreeMap;
+use crate::notify::{EventType, Fact, Facts, Notification, Publisher, Severity};
 
 /// Publish `notification` unless `key` was announced within the ledger's memory.
 async fn once<L: Ledger, P: Publisher>(
@@ -55,7 +54,7 @@ async fn unusable<L: Ledger, P: Publisher>(
     let title = format!("PrivateLink autopilot: the {document} is unusable, {consequence}");
     let notification = Notification {
         id: key.clone(),
-        event_type: "PolicyInvalid".into(),
+        event_type: EventType::PolicyInvalid,
         severity: Severity::Critical,
         title,
         description: problem.to_string(),
@@ -67,9 +66,9 @@ async fn unusable<L: Ledger, P: Publisher>(
         thread_id: Some("privatelink-policy".into()),
         summary: format!("The {document} is unusable: {consequence}"),
         related_resources: vec![],
-        context: BTreeMap::from([
-            ("problem".into(), problem.to_string()),
-            ("document".into(), document.into()),
+        context: Facts::from_iter([
+            (Fact::Problem, problem.to_string()),
+            (Fact::Document, document.into()),
         ]),
     };
     once(ledger, publisher, key, &notification)

@@ -18,7 +18,7 @@ use autopilot::availability_zones::analysis::{
 use autopilot::availability_zones::estate::{AwsEstate, Memory};
 use autopilot::availability_zones::findings::DynamoFindings;
 use autopilot::availability_zones::ports::{AuditScope, Estate, FindingsStore, OpenFinding};
-use autopilot::notify::Severity;
+use autopilot::notify::{Fact, Facts, Severity};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::operation::scan::ScanOutput;
@@ -85,7 +85,7 @@ fn finding() -> AzFinding {
         service_id: "vpce-svc-1".into(),
         resource: "arn:aws:elasticloadbalancing:us-east-1:111111111111:targetgroup/tg-1/1".into(),
         title: "No healthy target in use1-az2".into(),
-        evidence: BTreeMap::from([("az_id".into(), "use1-az2".into())]),
+        evidence: Facts::from_iter([(Fact::AzId, "use1-az2".to_owned())]),
         fix: "Register a target in use1-az2.".into(),
         grace_seconds: None,
     }

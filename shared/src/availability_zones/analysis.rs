@@ -5,7 +5,7 @@
 //! AZ **names** map to different physical zones in each account, so every comparison here is by
 //! AZ **ID**: names are translated with the owning account's map first.
 
-use crate::notify::Severity;
+use crate::notify::{Fact, Facts, Severity};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -210,7 +210,7 @@ pub struct AzFinding {
     pub service_id: String,
     pub resource: String,
     pub title: String,
-    pub evidence: BTreeMap<String, String>,
+    pub evidence: Facts,
     pub fix: String,
     /// Set when the finding is caused only by targets in transition (`initial`, `draining`): it
     /// pages only if it still holds this many seconds after it was first seen. `None`: at once.
@@ -303,7 +303,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                 service_id: service_id.clone(),
                 resource: lb.arn.clone(),
                 title: format!("NLB behind an endpoint service runs in one AZ only ({})", join(&lb_azs)),
-                evidence: BTreeMap::from([("az_ids".into(), join(&lb_azs))]),
+                evidence: Facts::from_iter([(Fact::AzIds, join(&lb_azs))]),
                 fix: "Enable a second subnet in another AZ on the NLB (SetSubnets) and register targets there.".into(),
                 grace_seconds: None,
             });
@@ -357,7 +357,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                     service_id: service_id.clone(),
                     resource: tg.arn.clone(),
                     title: format!("No target of the group is healthy ({} registered): the NLB fails open and sends traffic to the unhealthy ones", tg.targets.len()),
-                    evidence: BTreeMap::from([("target_states".into(), states)]),
+                    evidence: Facts::from_iter([(Fact::TargetStates, states)]),
                     fix: "Find why the health checks fail (the targets, their security groups, the health check settings); until then the service answers from unhealthy targets.".into(),
                     grace_seconds: grace(tg, moving(None)),
                 });
@@ -370,7 +370,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                     service_id: service_id.clone(),
                     resource: tg.arn.clone(),
                     title: "Cross-zone load balancing is on: traffic crosses AZs, and inter-AZ data transfer is charged".into(),
-                    evidence: BTreeMap::from([("healthy_per_az".into(), per_az)]),
+                    evidence: Facts::from_iter([(Fact::HealthyPerAz, per_az)]),
                     fix: "Nothing to fix; turn it off only with healthy targets in every enabled AZ.".into(),
                     grace_seconds: None,
                 });
@@ -393,7 +393,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                     service_id: service_id.clone(),
                     resource: tg.arn.clone(),
                     title: format!("No healthy target in {az} while cross-zone load balancing is off: traffic to that AZ is dropped"),
-                    evidence: BTreeMap::from([("az_id".into(), (*az).clone()), ("healthy_per_az".into(), per_az.clone())]),
+                    evidence: Facts::from_iter([(Fact::AzId, (*az).clone()), (Fact::HealthyPerAz, per_az.clone())]),
                     fix: format!("Register healthy targets in {az}, or turn cross-zone load balancing on for this target group."),
                     grace_seconds: grace(tg, moving(Some(az.as_str()))),
                 });
@@ -412,7 +412,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                     title: format!(
                         "Healthy targets are unevenly spread with cross-zone off ({per_az})"
                     ),
-                    evidence: BTreeMap::from([("healthy_per_az".into(), per_az)]),
+                    evidence: Facts::from_iter([(Fact::HealthyPerAz, per_az)]),
                     fix: "Balance targets across AZs, or turn cross-zone load balancing on.".into(),
                     grace_seconds: grace(tg, moving(None)),
                 });
@@ -455,10 +455,10 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
                 service_id: e.service_id.clone(),
                 resource: e.id.clone(),
                 title: format!("Endpoint {} in account {}: {}; traffic crosses AZs and fails with that AZ", e.id, e.account, problems.join("; ")),
-                evidence: BTreeMap::from([
-                    ("consumer_az_ids".into(), join(&vpc_azs)),
-                    ("endpoint_az_ids".into(), join(&endpoint_azs)),
-                    ("service_az_ids".into(), join(&served)),
+                evidence: Facts::from_iter([
+                    (Fact::ConsumerAzIds, join(&vpc_azs)),
+                    (Fact::EndpointAzIds, join(&endpoint_azs)),
+                    (Fact::ServiceAzIds, join(&served)),
                 ]),
                 fix: "Add endpoint subnets in every AZ ID the VPC uses, and serve those AZ IDs from the provider's NLB.".into(),
                 grace_seconds: None,
@@ -475,7 +475,7 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
             title: format!(
                 "Consumer account {account} could not be read; its endpoints were not checked"
             ),
-            evidence: BTreeMap::from([("problem".into(), problem.clone())]),
+            evidence: Facts::from_iter([(Fact::Problem, problem.clone())]),
             fix: "Deploy the read role in that account (spoke-template.yaml), or stop listing it."
                 .into(),
             grace_seconds: None,
@@ -574,9 +574,9 @@ mod tests {
         );
         let findings = analyse(&s);
         assert_eq!(checks(&s), [(Check::Blackhole, Severity::Critical)]);
-        assert_eq!(findings[0].evidence["az_id"], "use1-az2");
+        assert_eq!(findings[0].evidence.get(Fact::AzId).unwrap(), "use1-az2");
         assert_eq!(
-            findings[0].evidence["healthy_per_az"],
+            findings[0].evidence.get(Fact::HealthyPerAz).unwrap(),
             "use1-az1=1, use1-az2=0"
         );
         assert_eq!(
@@ -660,7 +660,10 @@ mod tests {
         );
         let f = analyse(&s);
         assert_eq!(checks(&s), [(Check::Skew, Severity::Warning)]);
-        assert_eq!(f[0].evidence["healthy_per_az"], "use1-az1=3, use1-az2=1");
+        assert_eq!(
+            f[0].evidence.get(Fact::HealthyPerAz).unwrap(),
+            "use1-az1=3, use1-az2=1"
+        );
         let even = snapshot(
             CrossZone::Off,
             &[
@@ -712,7 +715,10 @@ mod tests {
             f[0].title,
             "Endpoint vpce-1 in account 111111111111: the VPC has subnets in use1-az1 but the endpoint has no interface there; the service does not serve use1-az4; traffic crosses AZs and fails with that AZ"
         );
-        assert_eq!(f[0].evidence["service_az_ids"], "use1-az1, use1-az2");
+        assert_eq!(
+            f[0].evidence.get(Fact::ServiceAzIds).unwrap(),
+            "use1-az1, use1-az2"
+        );
     }
 
     fn in_state(s: &mut Snapshot, states: &[TargetState]) {
@@ -775,7 +781,7 @@ mod tests {
         );
         assert_eq!(f[0].fingerprint, format!("fail-open:{LB}:{TG}"));
         assert_eq!(
-            f[0].evidence["target_states"],
+            f[0].evidence.get(Fact::TargetStates).unwrap(),
             "i-0=unhealthy, i-1=unhealthy"
         );
         assert!(f[0].title.contains("fails open"), "{}", f[0].title);

@@ -4,8 +4,7 @@
 use crate::availability_zones::analysis::AzFinding;
 use crate::availability_zones::ports::OpenFinding;
 use crate::ids::fnv1a;
-use crate::notify::{Lifecycle, Notification, Severity, fact};
-use std::collections::BTreeMap;
+use crate::notify::{EventType, Fact, Facts, Lifecycle, Notification, Severity};
 
 /// The thread every notification about one finding shares.
 fn thread_of(fingerprint: &str) -> String {
@@ -22,19 +21,19 @@ pub fn opened(f: &AzFinding) -> Notification {
         .map(|(k, v)| format!("{k}: {v}"))
         .collect::<Vec<_>>()
         .join("; ");
-    let mut context: BTreeMap<String, String> = f.evidence.clone();
+    let mut context = f.evidence.clone();
     context.extend(Lifecycle::Opened.facts());
     context.extend([
-        ("check".to_owned(), f.check.as_str().to_owned()),
-        ("resource".to_owned(), f.resource.clone()),
-        (fact::FINGERPRINT.to_owned(), f.fingerprint.clone()),
+        (Fact::Check, f.check.as_str().to_owned()),
+        (Fact::Resource, f.resource.clone()),
+        (Fact::Fingerprint, f.fingerprint.clone()),
     ]);
     if f.service_id != "*" {
-        context.insert("service".into(), f.service_id.clone());
+        context.set(Fact::Service, f.service_id.clone());
     }
     Notification {
         id: format!("{thread}-opened"),
-        event_type: "AvailabilityZoneFinding".into(),
+        event_type: EventType::AvailabilityZoneFinding,
         severity: f.severity,
         title: format!("PrivateLink availability zones: {}", f.title),
         description: format!("`{}`: {evidence}", f.resource),
@@ -49,9 +48,9 @@ pub fn opened(f: &AzFinding) -> Notification {
 
 pub fn resolved(k: &OpenFinding) -> Notification {
     let thread = thread_of(&k.fingerprint);
-    let mut context = BTreeMap::from([
-        ("resource".to_owned(), k.resource.clone()),
-        (fact::FINGERPRINT.to_owned(), k.fingerprint.clone()),
+    let mut context = Facts::from_iter([
+        (Fact::Resource, k.resource.clone()),
+        (Fact::Fingerprint, k.fingerprint.clone()),
     ]);
     context.extend(
         Lifecycle::Resolved {
@@ -60,11 +59,11 @@ pub fn resolved(k: &OpenFinding) -> Notification {
         .facts(),
     );
     if k.service_id != "*" {
-        context.insert("service".into(), k.service_id.clone());
+        context.set(Fact::Service, k.service_id.clone());
     }
     Notification {
         id: format!("{thread}-resolved"),
-        event_type: "AvailabilityZoneFinding".into(),
+        event_type: EventType::AvailabilityZoneFinding,
         severity: Severity::Info,
         title: format!("Resolved: {}", k.title),
         description: format!("No longer found in the latest audit: {}", k.title),

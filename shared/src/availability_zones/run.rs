@@ -398,7 +398,7 @@ mod tests {
             service_id: service.into(),
             resource: "nlb".into(),
             title: print.into(),
-            evidence: BTreeMap::new(),
+            evidence: crate::notify::Facts::default(),
             fix: String::new(),
             grace_seconds: None,
         }

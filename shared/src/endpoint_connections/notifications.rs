@@ -4,7 +4,7 @@
 use crate::endpoint_connections::policy::Action;
 use crate::endpoint_connections::run::{Outcome, Status};
 use crate::notify::digest::{Brief, Digest, Item};
-use crate::notify::{Notification, Severity};
+use crate::notify::{EventType, Fact, Notification, Severity};
 use serde_json::json;
 
 fn verb(o: &Outcome) -> &'static str {
@@ -22,13 +22,13 @@ fn verb(o: &Outcome) -> &'static str {
 /// The messages announcing `outcomes`, in order.
 pub fn decisions(outcomes: &[&Outcome], dry_run: bool) -> Vec<Notification> {
     let mut digest = Digest::new(
-        "EndpointConnectionDecisions",
+        EventType::EndpointConnectionDecisions,
         "PrivateLink connections",
         "connections",
         &["privatelink", "endpoint-connection"],
         dry_run,
     );
-    digest.records_under("decisions");
+    digest.records_under(Fact::Decisions);
     for o in outcomes {
         let c = &o.decision.connection;
         let vpc = c
@@ -100,15 +100,15 @@ pub fn decisions(outcomes: &[&Outcome], dry_run: bool) -> Vec<Notification> {
     if let [single] = outcomes {
         let c = &single.decision.connection;
         digest.single_facts([
-            ("account".to_owned(), c.owner.clone()),
+            (Fact::Account, c.owner.clone()),
             (
-                "vpc".to_owned(),
+                Fact::Vpc,
                 c.vpc_id.clone().unwrap_or_else(|| "unknown".into()),
             ),
-            ("endpoint".to_owned(), c.endpoint_id.clone()),
-            ("service".to_owned(), c.service_id.clone()),
-            ("decision".to_owned(), verb(single).to_owned()),
-            ("reason".to_owned(), single.decision.reason.clone()),
+            (Fact::Endpoint, c.endpoint_id.clone()),
+            (Fact::Service, c.service_id.clone()),
+            (Fact::Decision, verb(single).to_owned()),
+            (Fact::Reason, single.decision.reason.clone()),
         ]);
     }
     digest.notifications()

@@ -9,7 +9,7 @@
 //! <https://docs.slack.dev/reference/block-kit/blocks/section-block>,
 //! <https://docs.aws.amazon.com/sns/latest/api/API_Publish.html>
 
-use super::{Notification, Severity};
+use super::{EventType, Fact, Facts, Notification, Severity};
 use crate::ids::fnv1a;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -55,7 +55,7 @@ struct Line<'a> {
 
 #[derive(Debug, Clone)]
 pub struct Digest {
-    event_type: String,
+    event_type: EventType,
     subject: String,
     id_prefix: String,
     keywords: Vec<String>,
@@ -66,20 +66,20 @@ pub struct Digest {
     items: Vec<Item>,
     next_steps: Vec<String>,
     /// The facts of a batch of one change (account, VPC, …), kept in the message's metadata.
-    single_facts: Vec<(String, String)>,
-    records_fact: Option<&'static str>,
+    single_facts: Vec<(Fact, String)>,
+    records_fact: Option<Fact>,
 }
 
 impl Digest {
     pub fn new(
-        event_type: &str,
+        event_type: EventType,
         subject: &str,
         id_prefix: &str,
         keywords: &[&str],
         dry_run: bool,
     ) -> Self {
         Digest {
-            event_type: event_type.into(),
+            event_type,
             subject: subject.into(),
             id_prefix: id_prefix.into(),
             keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),
@@ -109,12 +109,12 @@ impl Digest {
     }
 
     /// Facts kept in the metadata when the batch is one change.
-    pub fn single_facts(&mut self, facts: impl IntoIterator<Item = (String, String)>) {
+    pub fn single_facts(&mut self, facts: impl IntoIterator<Item = (Fact, String)>) {
         self.single_facts = facts.into_iter().collect();
     }
 
     /// List the items' records, as one JSON array, under this fact.
-    pub fn records_under(&mut self, fact: &'static str) {
+    pub fn records_under(&mut self, fact: Fact) {
         self.records_fact = Some(fact);
     }
 
@@ -195,7 +195,7 @@ impl Digest {
             );
             message
                 .context
-                .insert("part".into(), format!("{}/{total}", n + 1));
+                .set(Fact::Part, format!("{}/{total}", n + 1));
             self.fill(&mut message, part);
             out.push(message);
         }
@@ -264,7 +264,7 @@ impl Digest {
             thread_id: Some(self.thread_id.clone()),
             summary: format!("{}{tally}", self.prefix()),
             related_resources: Vec::new(),
-            context: BTreeMap::from([Notification::dry_run_fact(self.dry_run)]),
+            context: Facts::from_iter([Notification::dry_run_fact(self.dry_run)]),
         }
     }
 
@@ -285,9 +285,7 @@ impl Digest {
         );
         if let Some(fact) = self.records_fact {
             let records: Vec<Value> = items.iter().filter_map(|i| i.record.clone()).collect();
-            message
-                .context
-                .insert(fact.to_owned(), Value::Array(records).to_string());
+            message.context.set(fact, Value::Array(records).to_string());
         }
     }
 
@@ -380,13 +378,13 @@ mod tests {
 
     fn digest(items: impl IntoIterator<Item = Item>, dry_run: bool) -> Digest {
         let mut d = Digest::new(
-            "EndpointConnectionDecisions",
+            EventType::EndpointConnectionDecisions,
             "PrivateLink connections",
             "connections",
             &["privatelink"],
             dry_run,
         );
-        d.records_under("decisions");
+        d.records_under(Fact::Decisions);
         for i in items {
             d.push(i);
         }
@@ -413,7 +411,7 @@ mod tests {
                 .starts_with("• *accepted* `vpce-00000000000000001` from account")
         );
         assert_eq!(n.next_steps, ["Look."]);
-        assert_eq!(n.context["dry_run"], "false");
+        assert_eq!(n.context.get(Fact::DryRun), Some("false"));
         assert_eq!(n.related_resources[0], "vpce-svc-a");
         assert_eq!(n.id, d.id(d.items()));
         assert!(digest([], false).notifications().is_empty());
@@ -422,12 +420,12 @@ mod tests {
     #[test]
     fn a_dry_run_says_so_and_one_change_keeps_its_facts() {
         let mut d = digest([item(1, "would accept", "vpce-svc-a")], true);
-        d.single_facts([("account".to_owned(), "111111111111".to_owned())]);
+        d.single_facts([(Fact::Account, "111111111111".to_owned())]);
         let [n] = d.notifications().try_into().unwrap();
         assert_eq!(n.title, "[dry run] PrivateLink connections: 1 would accept");
         assert_eq!(n.summary, "[dry run] 1 would accept");
         assert_eq!(
-            (n.dry_run(), n.context["account"].as_str()),
+            (n.dry_run(), n.context.get(Fact::Account).unwrap()),
             (true, "111111111111")
         );
     }
@@ -477,7 +475,8 @@ mod tests {
                 parts.len()
             )));
             assert_eq!(part.thread_id, summary.thread_id);
-            let records: Vec<Value> = serde_json::from_str(&part.context["decisions"]).unwrap();
+            let records: Vec<Value> =
+                serde_json::from_str(part.context.get(Fact::Decisions).unwrap()).unwrap();
             counted += records.len();
         }
         assert_eq!(counted, 1000, "every record in exactly one part");

@@ -38,19 +38,214 @@ impl Severity {
     }
 }
 
-/// The facts a consumer of the alert topic acts on, not only shows: every producer writes them
-/// through these names and [`Lifecycle`], and the Slack notifier reads them back the same way.
-pub mod fact {
-    /// A finding's lifecycle: `opened` or `resolved` (see [`super::Lifecycle`]).
-    pub const STATUS: &str = "status";
+/// Every fact a producer writes into a notification's `metadata.additionalContext`, and the Slack
+/// notifier reads back: one list, so both sides name them alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fact {
+    /// What was decided or done to the one item of a batch of one (`accepted`, `associated`, …).
+    Decision,
+    Account,
+    Vpc,
+    Endpoint,
+    /// An endpoint service id (`vpce-svc-…`).
+    Service,
+    /// A hosted zone as `name (id)`.
+    Zone,
+    Region,
+    /// The AZ check a finding comes from.
+    Check,
+    AzId,
+    AzIds,
+    ServiceAzIds,
+    EndpointAzIds,
+    ConsumerAzIds,
+    HealthyPerAz,
+    TargetStates,
+    /// What a finding is about (an ARN or an id).
+    Resource,
     /// On a resolution, the severity of the finding it resolves: it is routed as that.
-    pub const OPENED_SEVERITY: &str = "opened_severity";
-    /// `true` when the run changed nothing.
-    pub const DRY_RUN: &str = "dry_run";
-    /// The hosted zone the notification is about (its console link; it has no id prefix).
-    pub const ZONE_ID: &str = "zone_id";
+    OpenedSeverity,
+    Reason,
+    Problem,
+    /// Which written document is unusable.
+    Document,
+    /// A finding's lifecycle: `opened` or `resolved` (see [`Lifecycle`]).
+    Status,
     /// The stable key of a finding.
-    pub const FINGERPRINT: &str = "fingerprint";
+    Fingerprint,
+    /// The batch's records, one JSON array.
+    Decisions,
+    /// `true` when the run changed nothing.
+    DryRun,
+    /// The hosted zone the notification is about (its console link; it has no id prefix).
+    ZoneId,
+    /// Which message of a batch split over several (`2/3`).
+    Part,
+}
+
+impl Fact {
+    pub const ALL: [Fact; 26] = [
+        Fact::Decision,
+        Fact::Account,
+        Fact::Vpc,
+        Fact::Endpoint,
+        Fact::Service,
+        Fact::Zone,
+        Fact::Region,
+        Fact::Check,
+        Fact::AzId,
+        Fact::AzIds,
+        Fact::ServiceAzIds,
+        Fact::EndpointAzIds,
+        Fact::ConsumerAzIds,
+        Fact::HealthyPerAz,
+        Fact::TargetStates,
+        Fact::Resource,
+        Fact::OpenedSeverity,
+        Fact::Reason,
+        Fact::Problem,
+        Fact::Document,
+        Fact::Status,
+        Fact::Fingerprint,
+        Fact::Decisions,
+        Fact::DryRun,
+        Fact::ZoneId,
+        Fact::Part,
+    ];
+
+    /// Its key in `additionalContext`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fact::Decision => "decision",
+            Fact::Account => "account",
+            Fact::Vpc => "vpc",
+            Fact::Endpoint => "endpoint",
+            Fact::Service => "service",
+            Fact::Zone => "zone",
+            Fact::Region => "region",
+            Fact::Check => "check",
+            Fact::AzId => "az_id",
+            Fact::AzIds => "az_ids",
+            Fact::ServiceAzIds => "service_az_ids",
+            Fact::EndpointAzIds => "endpoint_az_ids",
+            Fact::ConsumerAzIds => "consumer_az_ids",
+            Fact::HealthyPerAz => "healthy_per_az",
+            Fact::TargetStates => "target_states",
+            Fact::Resource => "resource",
+            Fact::OpenedSeverity => "opened_severity",
+            Fact::Reason => "reason",
+            Fact::Problem => "problem",
+            Fact::Document => "document",
+            Fact::Status => "status",
+            Fact::Fingerprint => "fingerprint",
+            Fact::Decisions => "decisions",
+            Fact::DryRun => "dry_run",
+            Fact::ZoneId => "zone_id",
+            Fact::Part => "part",
+        }
+    }
+
+    /// The fact of this key, if it is one of ours.
+    pub fn of(name: &str) -> Option<Fact> {
+        Fact::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// A notification's facts. Ours are read and written as [`Fact`]s; a fact of another producer of
+/// the topic is kept under its own key, so it is shown too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Facts(BTreeMap<String, String>);
+
+impl Facts {
+    pub fn get(&self, fact: Fact) -> Option<&str> {
+        self.0.get(fact.name()).map(String::as_str)
+    }
+
+    pub fn set(&mut self, fact: Fact, value: impl Into<String>) {
+        self.0.insert(fact.name().to_owned(), value.into());
+    }
+
+    pub fn remove(&mut self, fact: Fact) -> Option<String> {
+        self.0.remove(fact.name())
+    }
+
+    /// Facts under keys that are not ours, by key.
+    pub fn others(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .filter(|(k, _)| Fact::of(k).is_none())
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Every fact by key, as the Chatbot document carries them.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+impl FromIterator<(Fact, String)> for Facts {
+    fn from_iter<I: IntoIterator<Item = (Fact, String)>>(facts: I) -> Self {
+        let mut out = Facts::default();
+        out.extend(facts);
+        out
+    }
+}
+
+impl Extend<(Fact, String)> for Facts {
+    fn extend<I: IntoIterator<Item = (Fact, String)>>(&mut self, facts: I) {
+        for (fact, value) in facts {
+            self.set(fact, value);
+        }
+    }
+}
+
+/// What a notification is about, as `metadata.eventType` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventType {
+    EndpointConnectionDecisions,
+    PrivateZoneAssociations,
+    AvailabilityZoneFinding,
+    /// A written document (policy, zone rules) is unusable.
+    PolicyInvalid,
+    /// Another producer's, read back as it is.
+    Other(String),
+}
+
+impl EventType {
+    pub fn as_str(&self) -> &str {
+        match self {
+            EventType::EndpointConnectionDecisions => "EndpointConnectionDecisions",
+            EventType::PrivateZoneAssociations => "PrivateZoneAssociations",
+            EventType::AvailabilityZoneFinding => "AvailabilityZoneFinding",
+            EventType::PolicyInvalid => "PolicyInvalid",
+            EventType::Other(other) => other,
+        }
+    }
+
+    pub fn parse(text: &str) -> EventType {
+        [
+            EventType::EndpointConnectionDecisions,
+            EventType::PrivateZoneAssociations,
+            EventType::AvailabilityZoneFinding,
+            EventType::PolicyInvalid,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == text)
+        .unwrap_or_else(|| EventType::Other(text.to_owned()))
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for EventType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// Where a finding stands: a notification that opens one, or resolves one of this severity.
@@ -62,15 +257,12 @@ pub enum Lifecycle {
 
 impl Lifecycle {
     /// The facts that say so.
-    pub fn facts(self) -> Vec<(String, String)> {
+    pub fn facts(self) -> Vec<(Fact, String)> {
         match self {
-            Lifecycle::Opened => vec![(fact::STATUS.into(), "opened".into())],
+            Lifecycle::Opened => vec![(Fact::Status, "opened".into())],
             Lifecycle::Resolved { opened_severity } => vec![
-                (fact::STATUS.into(), "resolved".into()),
-                (
-                    fact::OPENED_SEVERITY.into(),
-                    opened_severity.as_str().into(),
-                ),
+                (Fact::Status, "resolved".into()),
+                (Fact::OpenedSeverity, opened_severity.as_str().into()),
             ],
         }
     }
@@ -80,8 +272,8 @@ impl Lifecycle {
 pub struct Notification {
     /// Unique per notification; also the SNS message's deduplication hint.
     pub id: String,
-    /// A stable name for what happened (`EndpointConnectionDecisions`, `PolicyInvalid`, …).
-    pub event_type: String,
+    /// What happened.
+    pub event_type: EventType,
     pub severity: Severity,
     pub title: String,
     /// Markdown, one line per decision or fact.
@@ -94,21 +286,21 @@ pub struct Notification {
     pub summary: String,
     /// ARNs or ids of what the notification is about.
     pub related_resources: Vec<String>,
-    /// Facts as key/value text: account, VPC, service, decision, reason, …
-    pub context: BTreeMap<String, String>,
+    /// Facts: account, VPC, service, decision, reason, …
+    pub context: Facts,
 }
 
 impl Notification {
     /// A finding's lifecycle, when the notification is about one. A resolution whose opening
     /// severity is missing or unknown is routed as its own severity.
     pub fn lifecycle(&self) -> Option<Lifecycle> {
-        match self.context.get(fact::STATUS).map(String::as_str) {
+        match self.context.get(Fact::Status) {
             Some("opened") => Some(Lifecycle::Opened),
             Some("resolved") => Some(Lifecycle::Resolved {
                 opened_severity: self
                     .context
-                    .get(fact::OPENED_SEVERITY)
-                    .and_then(|s| Severity::parse(s))
+                    .get(Fact::OpenedSeverity)
+                    .and_then(Severity::parse)
                     .unwrap_or(self.severity),
             }),
             _ => None,
@@ -117,26 +309,22 @@ impl Notification {
 
     /// Whether the run that sent it changed nothing.
     pub fn dry_run(&self) -> bool {
-        self.context.get(fact::DRY_RUN).is_some_and(|v| v == "true")
+        self.context.get(Fact::DryRun) == Some("true")
     }
 
     /// The dry-run fact, as every deciding job writes it.
-    pub fn dry_run_fact(dry_run: bool) -> (String, String) {
-        (fact::DRY_RUN.into(), dry_run.to_string())
+    pub fn dry_run_fact(dry_run: bool) -> (Fact, String) {
+        (Fact::DryRun, dry_run.to_string())
     }
 
     /// The hosted zone the notification is about.
     pub fn zone_id(&self) -> Option<&str> {
-        self.context.get(fact::ZONE_ID).map(String::as_str)
+        self.context.get(Fact::ZoneId)
     }
 
     /// The AWS Chatbot custom-notification document (`version` and `source` are required).
     pub fn to_chatbot(&self) -> Value {
-        let mut context: BTreeMap<&str, &str> = self
-            .context
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let mut context: BTreeMap<&str, &str> = self.context.iter().collect();
         context.insert("severity", self.severity.as_str());
         let mut metadata = json!({
             "summary": self.summary,
@@ -195,7 +383,7 @@ impl Notification {
         let summary = text(&metadata["summary"]).unwrap_or_default();
         Ok(Notification {
             id: text(&doc["id"]).unwrap_or_default(),
-            event_type: text(&metadata["eventType"]).unwrap_or_default(),
+            event_type: EventType::parse(&text(&metadata["eventType"]).unwrap_or_default()),
             severity,
             title: text(&content["title"]).unwrap_or_else(|| summary.clone()),
             description,
@@ -204,7 +392,7 @@ impl Notification {
             thread_id: text(&metadata["threadId"]),
             summary,
             related_resources: strings(&metadata["relatedResources"]),
-            context,
+            context: Facts(context),
         })
     }
 
@@ -249,7 +437,7 @@ mod tests {
         );
         n.context.extend([
             Notification::dry_run_fact(true),
-            (fact::ZONE_ID.into(), "Z123".into()),
+            (Fact::ZoneId, "Z123".into()),
         ]);
         let back = Notification::from_chatbot(&n.to_chatbot()).unwrap();
         assert_eq!(
@@ -263,21 +451,21 @@ mod tests {
 
         // A resolution that lost its opening severity is routed as itself.
         let mut bare = sample();
-        bare.context.insert(fact::STATUS.into(), "resolved".into());
+        bare.context.set(Fact::Status, "resolved");
         assert_eq!(
             bare.lifecycle(),
             Some(Lifecycle::Resolved {
                 opened_severity: Severity::Warning
             })
         );
-        bare.context.insert(fact::STATUS.into(), "opened".into());
+        bare.context.set(Fact::Status, "opened");
         assert_eq!(bare.lifecycle(), Some(Lifecycle::Opened));
     }
 
     fn sample() -> Notification {
         Notification {
             id: "n-1".into(),
-            event_type: "EndpointConnectionDecisions".into(),
+            event_type: EventType::EndpointConnectionDecisions,
             severity: Severity::Warning,
             title: "PrivateLink — 1 accepted, 1 rejected".into(),
             description: "- accepted".into(),
@@ -286,7 +474,7 @@ mod tests {
             thread_id: Some("vpce-svc-1".into()),
             summary: "1 accepted, 1 rejected".into(),
             related_resources: vec!["vpce-svc-1".into()],
-            context: BTreeMap::from([("service".into(), "vpce-svc-1".into())]),
+            context: Facts::from_iter([(Fact::Service, "vpce-svc-1".to_owned())]),
         }
     }
 
@@ -315,6 +503,27 @@ mod tests {
         let err = Notification::from_chatbot(&json!({"version": "1.0", "source": "custom",
             "content": {"description": "x"}, "metadata": {"additionalContext": {"severity": "loud"}}}));
         assert_eq!(err, Err("unknown severity \"loud\"".into()));
+    }
+
+    #[test]
+    fn every_fact_has_its_own_name_and_others_are_kept() {
+        for fact in Fact::ALL {
+            assert_eq!(Fact::of(fact.name()), Some(fact));
+        }
+        let n = Notification::from_chatbot(&json!({"version": "1.0", "source": "custom",
+            "content": {"description": "x"}, "metadata": {"eventType": "Theirs",
+            "additionalContext": {"vpc": "vpc-1", "ticket": "OPS-1"}}}))
+        .unwrap();
+        assert_eq!(n.context.get(Fact::Vpc), Some("vpc-1"));
+        assert_eq!(
+            n.context.others().collect::<Vec<_>>(),
+            [("ticket", "OPS-1")]
+        );
+        assert_eq!(n.event_type, EventType::Other("Theirs".into()));
+        assert_eq!(
+            EventType::parse("AvailabilityZoneFinding"),
+            EventType::AvailabilityZoneFinding
+        );
     }
 
     #[test]

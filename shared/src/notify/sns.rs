@@ -43,7 +43,7 @@ impl Publisher for SnsPublisher {
             .subject(n.subject())
             .message(n.to_chatbot().to_string())
             .message_attributes("severity", attribute(n.severity.as_str())?)
-            .message_attributes("event_type", attribute(&n.event_type)?)
+            .message_attributes("event_type", attribute(n.event_type.as_str())?)
             .send()
             .await
             .map_err(|e| Error::aws("sns:Publish", e))?;

@@ -2,7 +2,7 @@
 //! (a summary and parts when there are many).
 
 use crate::notify::digest::{Brief, Digest, Item};
-use crate::notify::{Notification, Severity, fact};
+use crate::notify::{EventType, Fact, Notification, Severity};
 use crate::private_zones::rules::Change;
 use crate::private_zones::run::{Outcome, Status, Unreachable};
 
@@ -27,7 +27,7 @@ pub fn changes(
     dry_run: bool,
 ) -> Vec<Notification> {
     let mut digest = Digest::new(
-        "PrivateZoneAssociations",
+        EventType::PrivateZoneAssociations,
         "Private hosted zones",
         "zones",
         &["privatelink", "route53", "private-hosted-zone"],
@@ -93,15 +93,15 @@ pub fn changes(
     );
     if let ([single], []) = (outcomes, unreachable) {
         digest.single_facts([
-            ("account".to_owned(), single.account.clone()),
-            ("vpc".to_owned(), single.vpc_id.clone()),
-            ("region".to_owned(), single.region.clone()),
+            (Fact::Account, single.account.clone()),
+            (Fact::Vpc, single.vpc_id.clone()),
+            (Fact::Region, single.region.clone()),
             (
-                "zone".to_owned(),
+                Fact::Zone,
                 format!("{} ({})", single.step.zone_name, single.step.zone_id),
             ),
-            (fact::ZONE_ID.to_owned(), single.step.zone_id.clone()),
-            ("decision".to_owned(), verb(single).to_owned()),
+            (Fact::ZoneId, single.step.zone_id.clone()),
+            (Fact::Decision, verb(single).to_owned()),
         ]);
     }
     digest.notifications()

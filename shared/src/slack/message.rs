@@ -8,9 +8,8 @@
 
 use crate::error::{Error, Result};
 use crate::events::SnsNotice;
-use crate::notify::{Lifecycle, Notification, Severity, fact};
+use crate::notify::{Fact, Facts, Lifecycle, Notification, Severity};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 
 pub const HEADER_TEXT: usize = 150;
 pub const SECTION_TEXT: usize = 3000;
@@ -51,7 +50,7 @@ impl Alert {
     }
 
     /// `metadata.additionalContext`: account, VPC, service, AZ IDs, decision, reason, …
-    fn facts(&self) -> &BTreeMap<String, String> {
+    fn facts(&self) -> &Facts {
         &self.notification.context
     }
 
@@ -89,36 +88,36 @@ impl Alert {
 }
 
 /// Facts shown as fields, in this order, with their labels; ids are shown as code.
-const FACTS: &[(&str, &str, bool)] = &[
-    ("decision", "Decision", false),
-    ("account", "Account", true),
-    ("vpc", "VPC", true),
-    ("endpoint", "Endpoint", true),
-    ("service", "Endpoint service", true),
-    ("zone", "Hosted zone", false),
-    ("region", "Region", true),
-    ("check", "Check", true),
-    ("az_id", "AZ ID", true),
-    ("az_ids", "AZ IDs", true),
-    ("service_az_ids", "Service AZ IDs", true),
-    ("endpoint_az_ids", "Endpoint AZ IDs", true),
-    ("consumer_az_ids", "Consumer AZ IDs", true),
-    ("healthy_per_az", "Healthy targets per AZ ID", false),
-    ("target_states", "Target states", false),
-    ("resource", "Resource", true),
-    (fact::OPENED_SEVERITY, "Severity when opened", false),
-    ("reason", "Reason", false),
-    ("problem", "Problem", false),
-    ("document", "Document", false),
+const FACTS: &[(Fact, &str, bool)] = &[
+    (Fact::Decision, "Decision", false),
+    (Fact::Account, "Account", true),
+    (Fact::Vpc, "VPC", true),
+    (Fact::Endpoint, "Endpoint", true),
+    (Fact::Service, "Endpoint service", true),
+    (Fact::Zone, "Hosted zone", false),
+    (Fact::Region, "Region", true),
+    (Fact::Check, "Check", true),
+    (Fact::AzId, "AZ ID", true),
+    (Fact::AzIds, "AZ IDs", true),
+    (Fact::ServiceAzIds, "Service AZ IDs", true),
+    (Fact::EndpointAzIds, "Endpoint AZ IDs", true),
+    (Fact::ConsumerAzIds, "Consumer AZ IDs", true),
+    (Fact::HealthyPerAz, "Healthy targets per AZ ID", false),
+    (Fact::TargetStates, "Target states", false),
+    (Fact::Resource, "Resource", true),
+    (Fact::OpenedSeverity, "Severity when opened", false),
+    (Fact::Reason, "Reason", false),
+    (Fact::Problem, "Problem", false),
+    (Fact::Document, "Document", false),
 ];
 
 /// Facts that are bookkeeping or machine-readable copies of the description.
-const HIDDEN: &[&str] = &[
-    fact::STATUS,
-    fact::FINGERPRINT,
-    "decisions",
-    fact::DRY_RUN,
-    fact::ZONE_ID,
+const HIDDEN: &[Fact] = &[
+    Fact::Status,
+    Fact::Fingerprint,
+    Fact::Decisions,
+    Fact::DryRun,
+    Fact::ZoneId,
 ];
 
 /// The Slack message body (`text` and `blocks`) for an alert; the caller adds the channel and
@@ -195,15 +194,20 @@ fn section(text: &str) -> Value {
 
 fn fields(alert: &Alert) -> Vec<Value> {
     let facts = alert.facts();
-    let known = FACTS.iter().filter_map(|(key, label, code)| {
+    let known = FACTS.iter().filter_map(|(fact, label, code)| {
         facts
-            .get(*key)
-            .map(|value| ((*label).to_owned(), value.as_str(), *code))
+            .get(*fact)
+            .map(|value| ((*label).to_owned(), value, *code))
     });
+    // Then the rest by key: ours that have no label (`part`), other producers' facts.
     let others = facts
         .iter()
-        .filter(|(k, _)| !HIDDEN.contains(&k.as_str()) && !FACTS.iter().any(|(f, _, _)| f == k))
-        .map(|(k, v)| (label_of(k), v.as_str(), false));
+        .filter(|(k, _)| {
+            Fact::of(k).is_none_or(|f| {
+                !HIDDEN.contains(&f) && !FACTS.iter().any(|(known, _, _)| *known == f)
+            })
+        })
+        .map(|(k, v)| (label_of(k), v, false));
     known
         .chain(others)
         .filter(|(_, value, _)| !value.trim().is_empty())
@@ -235,9 +239,8 @@ fn label_of(key: &str) -> String {
 pub fn console_link(alert: &Alert) -> Option<(String, String)> {
     let region = alert
         .facts()
-        .get("region")
-        .or(alert.region.as_ref())?
-        .as_str();
+        .get(Fact::Region)
+        .or(alert.region.as_deref())?;
     // Only a well-formed region of a partition with a public console: the link cannot be made
     // to point anywhere else.
     if !crate::ids::is_region(region) {
@@ -259,10 +262,16 @@ pub fn console_link(alert: &Alert) -> Option<(String, String)> {
             format!("{route53}/{zone}"),
         ));
     }
-    let candidates = ["resource", "service", "endpoint", "vpc"]
-        .iter()
-        .filter_map(|k| alert.facts().get(*k))
-        .chain(alert.notification.related_resources.iter());
+    let candidates = [Fact::Resource, Fact::Service, Fact::Endpoint, Fact::Vpc]
+        .into_iter()
+        .filter_map(|f| alert.facts().get(f))
+        .chain(
+            alert
+                .notification
+                .related_resources
+                .iter()
+                .map(String::as_str),
+        );
     for id in candidates {
         let link = if id.starts_with("vpce-svc-") {
             Some((

@@ -187,10 +187,9 @@ fn in_flight(key: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::{Lifecycle, Notification};
+    use crate::notify::{EventType, Lifecycle, Notification};
     use crate::slack::config::{Routing, Secret};
     use crate::slack::fakes::{FakePoster, MemoryDeliveries};
-    use std::collections::BTreeMap;
     use std::time::Duration;
 
     fn notifier() -> Notifier<FakePoster, MemoryDeliveries> {
@@ -214,7 +213,7 @@ mod tests {
                 "az-finding-1"
             }
             .into(),
-            event_type: "AzFinding".into(),
+            event_type: EventType::AvailabilityZoneFinding,
             severity: Severity::Critical,
             title: "No healthy target in use1-az2".into(),
             description: "• the NLB sends traffic into nothing".into(),
@@ -227,7 +226,7 @@ mod tests {
                 .map(Lifecycle::facts)
                 .unwrap_or_default()
                 .into_iter()
-                .collect::<BTreeMap<_, _>>(),
+                .collect(),
         };
         SnsNotice {
             message_id: message_id.into(),
