@@ -277,6 +277,8 @@ pub fn undecided(s: &Snapshot) -> BTreeSet<String> {
         .collect()
 }
 
+/// Pure: every finding of the snapshot, ordered by fingerprint. Each check is one function
+/// below; a target group whose healthy targets' places are unknown is not judged.
 pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
     let mut out = Vec::new();
     let fronted: BTreeSet<&str> = s
@@ -293,196 +295,259 @@ pub fn analyse(s: &Snapshot) -> Vec<AzFinding> {
             .services
             .iter()
             .find(|v| v.nlb_arns.contains(&lb.arn))
-            .map_or_else(String::new, |v| v.id.clone());
+            .map_or("", |v| v.id.as_str());
         let lb_azs = ids(s, &lb.account, &lb.az_names);
-        if lb_azs.len() < 2 {
-            out.push(AzFinding {
-                fingerprint: format!("no-az-redundancy:{}", lb.arn),
-                check: Check::NoAzRedundancy,
-                severity: Severity::Warning,
-                service_id: service_id.clone(),
-                resource: lb.arn.clone(),
-                title: format!("NLB behind an endpoint service runs in one AZ only ({})", join(&lb_azs)),
-                evidence: Facts::from_iter([(Fact::AzIds, join(&lb_azs))]),
-                fix: "Enable a second subnet in another AZ on the NLB (SetSubnets) and register targets there.".into(),
-                grace_seconds: None,
-            });
-        }
+        out.extend(no_az_redundancy(lb, service_id, &lb_azs));
         for tg in s
             .target_groups
             .iter()
-            .filter(|tg| tg.lb_arns.contains(&lb.arn))
+            .filter(|tg| tg.lb_arns.contains(&lb.arn) && !undecided_group(tg))
         {
-            if undecided_group(tg) {
-                continue;
-            }
-            let healthy: BTreeMap<String, usize> = lb_azs
-                .iter()
-                .map(|az| {
-                    let n = tg
-                        .targets
-                        .iter()
-                        .filter(|t| t.healthy() && serves(s, &lb.account, t, az))
-                        .count();
-                    (az.clone(), n)
-                })
-                .collect();
-            let moving = |az: Option<&str>| {
-                tg.targets.iter().any(|t| {
-                    t.state.in_transition() && az.is_none_or(|az| serves(s, &lb.account, t, az))
-                })
-            };
-            // NLB fails open: a group with only unhealthy registered targets gets traffic sent
-            // to all of them. Targets that take none (`unused`, `initial`, `draining`) do not
-            // make a group fail open.
-            // <https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-health-checks.html>
-            let fails_open = !tg.targets.iter().any(Target::healthy)
-                && tg.targets.iter().any(|t| t.state == TargetState::Unhealthy);
-            let per_az = healthy
-                .iter()
-                .map(|(az, n)| format!("{az}={n}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            if fails_open {
-                let states = tg
-                    .targets
-                    .iter()
-                    .map(|t| format!("{}={}", t.id, t.state.as_str()))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                out.push(AzFinding {
-                    fingerprint: format!("fail-open:{}:{}", lb.arn, tg.arn),
-                    check: Check::FailOpen,
-                    severity: Severity::Critical,
-                    service_id: service_id.clone(),
-                    resource: tg.arn.clone(),
-                    title: format!("No target of the group is healthy ({} registered): the NLB fails open and sends traffic to the unhealthy ones", tg.targets.len()),
-                    evidence: Facts::from_iter([(Fact::TargetStates, states)]),
-                    fix: "Find why the health checks fail (the targets, their security groups, the health check settings); until then the service answers from unhealthy targets.".into(),
-                    grace_seconds: grace(tg, moving(None)),
-                });
-            }
+            let g = Group::of(s, lb, tg, service_id, &lb_azs);
+            out.extend(fail_open(&g));
             if effective_cross_zone(tg, lb) {
-                out.push(AzFinding {
-                    fingerprint: format!("cross-zone-on:{}", tg.arn),
-                    check: Check::CrossZoneOn,
-                    severity: Severity::Info,
-                    service_id: service_id.clone(),
-                    resource: tg.arn.clone(),
-                    title: "Cross-zone load balancing is on: traffic crosses AZs, and inter-AZ data transfer is charged".into(),
-                    evidence: Facts::from_iter([(Fact::HealthyPerAz, per_az)]),
-                    fix: "Nothing to fix; turn it off only with healthy targets in every enabled AZ.".into(),
-                    grace_seconds: None,
-                });
-                continue;
-            }
-            if fails_open {
-                // The group's every AZ is "empty"; the fail-open finding says what happens.
-                continue;
-            }
-            let empty: Vec<&String> = healthy
-                .iter()
-                .filter(|(_, n)| **n == 0)
-                .map(|(az, _)| az)
-                .collect();
-            for az in &empty {
-                out.push(AzFinding {
-                    fingerprint: format!("blackhole:{}:{}:{az}", lb.arn, tg.arn),
-                    check: Check::Blackhole,
-                    severity: Severity::Critical,
-                    service_id: service_id.clone(),
-                    resource: tg.arn.clone(),
-                    title: format!("No healthy target in {az} while cross-zone load balancing is off: traffic to that AZ is dropped"),
-                    evidence: Facts::from_iter([(Fact::AzId, (*az).clone()), (Fact::HealthyPerAz, per_az.clone())]),
-                    fix: format!("Register healthy targets in {az}, or turn cross-zone load balancing on for this target group."),
-                    grace_seconds: grace(tg, moving(Some(az.as_str()))),
-                });
-            }
-            let (min, max) = (
-                healthy.values().min().copied().unwrap_or(0),
-                healthy.values().max().copied().unwrap_or(0),
-            );
-            if empty.is_empty() && max >= 2 * min && max > min {
-                out.push(AzFinding {
-                    fingerprint: format!("skew:{}:{}", lb.arn, tg.arn),
-                    check: Check::Skew,
-                    severity: Severity::Warning,
-                    service_id: service_id.clone(),
-                    resource: tg.arn.clone(),
-                    title: format!(
-                        "Healthy targets are unevenly spread with cross-zone off ({per_az})"
-                    ),
-                    evidence: Facts::from_iter([(Fact::HealthyPerAz, per_az)]),
-                    fix: "Balance targets across AZs, or turn cross-zone load balancing on.".into(),
-                    grace_seconds: grace(tg, moving(None)),
-                });
+                out.push(cross_zone_on(&g));
+            } else if !g.fails_open {
+                // A group that fails open has every AZ "empty"; its finding says what happens.
+                let blackholes = blackholes(&g);
+                if blackholes.is_empty() {
+                    out.extend(skew(&g));
+                }
+                out.extend(blackholes);
             }
         }
     }
-    for e in &s.endpoints {
-        let Some(service) = s.services.iter().find(|v| v.id == e.service_id) else {
-            continue;
-        };
-        let served: BTreeSet<String> = s
-            .load_balancers
+    out.extend(s.endpoints.iter().filter_map(|e| consumer_coverage(s, e)));
+    out.extend(
+        s.unreachable
             .iter()
-            .filter(|lb| service.nlb_arns.contains(&lb.arn))
-            .flat_map(|lb| ids(s, &lb.account, &lb.az_names))
-            .collect();
-        let endpoint_azs = ids(s, &e.account, &e.az_names);
-        let vpc_azs = ids(s, &e.account, &e.vpc_az_names);
-        let uncovered: BTreeSet<String> = vpc_azs.difference(&endpoint_azs).cloned().collect();
-        let unserved: BTreeSet<String> = endpoint_azs
-            .union(&vpc_azs)
-            .filter(|az| !served.contains(*az))
-            .cloned()
-            .collect();
-        if !uncovered.is_empty() || !unserved.is_empty() {
-            let mut problems = Vec::new();
-            if !uncovered.is_empty() {
-                problems.push(format!(
-                    "the VPC has subnets in {} but the endpoint has no interface there",
-                    join(&uncovered)
-                ));
-            }
-            if !unserved.is_empty() {
-                problems.push(format!("the service does not serve {}", join(&unserved)));
-            }
-            out.push(AzFinding {
-                fingerprint: format!("consumer-coverage:{}:{}:{}", e.id, join(&uncovered), join(&unserved)),
-                check: Check::ConsumerCoverage,
-                severity: Severity::Warning,
-                service_id: e.service_id.clone(),
-                resource: e.id.clone(),
-                title: format!("Endpoint {} in account {}: {}; traffic crosses AZs and fails with that AZ", e.id, e.account, problems.join("; ")),
-                evidence: Facts::from_iter([
-                    (Fact::ConsumerAzIds, join(&vpc_azs)),
-                    (Fact::EndpointAzIds, join(&endpoint_azs)),
-                    (Fact::ServiceAzIds, join(&served)),
-                ]),
-                fix: "Add endpoint subnets in every AZ ID the VPC uses, and serve those AZ IDs from the provider's NLB.".into(),
-                grace_seconds: None,
-            });
-        }
-    }
-    for (account, problem) in &s.unreachable {
-        out.push(AzFinding {
-            fingerprint: format!("unreachable:{account}"),
-            check: Check::Unreachable,
-            severity: Severity::Warning,
-            service_id: "*".into(),
-            resource: account.clone(),
-            title: format!(
-                "Consumer account {account} could not be read; its endpoints were not checked"
-            ),
-            evidence: Facts::from_iter([(Fact::Problem, problem.clone())]),
-            fix: "Deploy the read role in that account (spoke-template.yaml), or stop listing it."
-                .into(),
-            grace_seconds: None,
-        });
-    }
+            .map(|(account, problem)| unreachable(account, problem)),
+    );
     out.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
     out
+}
+
+/// One target group behind one NLB, as the checks of a group see it.
+struct Group<'a> {
+    s: &'a Snapshot,
+    lb: &'a LoadBalancer,
+    tg: &'a TargetGroup,
+    service_id: &'a str,
+    /// Healthy targets per AZ ID the NLB is enabled in.
+    healthy: BTreeMap<String, usize>,
+    /// The same, as `use1-az1=2, use1-az2=0`.
+    per_az: String,
+    /// No registered target healthy and some unhealthy: NLB sends traffic to all of them.
+    /// Targets that take none (`unused`, `initial`, `draining`) do not make a group fail open.
+    /// <https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-health-checks.html>
+    fails_open: bool,
+}
+
+impl<'a> Group<'a> {
+    fn of(
+        s: &'a Snapshot,
+        lb: &'a LoadBalancer,
+        tg: &'a TargetGroup,
+        service_id: &'a str,
+        lb_azs: &BTreeSet<String>,
+    ) -> Self {
+        let healthy: BTreeMap<String, usize> = lb_azs
+            .iter()
+            .map(|az| {
+                let n = tg
+                    .targets
+                    .iter()
+                    .filter(|t| t.healthy() && serves(s, &lb.account, t, az))
+                    .count();
+                (az.clone(), n)
+            })
+            .collect();
+        let per_az = healthy
+            .iter()
+            .map(|(az, n)| format!("{az}={n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let fails_open = !tg.targets.iter().any(Target::healthy)
+            && tg.targets.iter().any(|t| t.state == TargetState::Unhealthy);
+        Group {
+            s,
+            lb,
+            tg,
+            service_id,
+            healthy,
+            per_az,
+            fails_open,
+        }
+    }
+
+    /// Whether a target (in `az`, when given) is in transition: what it causes may pass.
+    fn moving(&self, az: Option<&str>) -> bool {
+        self.tg.targets.iter().any(|t| {
+            t.state.in_transition() && az.is_none_or(|az| serves(self.s, &self.lb.account, t, az))
+        })
+    }
+
+    /// A finding about this group.
+    fn finding(&self, check: Check, severity: Severity, fingerprint: String) -> AzFinding {
+        AzFinding {
+            fingerprint,
+            check,
+            severity,
+            service_id: self.service_id.to_owned(),
+            resource: self.tg.arn.clone(),
+            title: String::new(),
+            evidence: Facts::default(),
+            fix: String::new(),
+            grace_seconds: None,
+        }
+    }
+}
+
+/// An NLB enabled in one AZ only: the service goes down with that AZ.
+fn no_az_redundancy(
+    lb: &LoadBalancer,
+    service_id: &str,
+    lb_azs: &BTreeSet<String>,
+) -> Option<AzFinding> {
+    (lb_azs.len() < 2).then(|| AzFinding {
+        fingerprint: format!("no-az-redundancy:{}", lb.arn),
+        check: Check::NoAzRedundancy,
+        severity: Severity::Warning,
+        service_id: service_id.to_owned(),
+        resource: lb.arn.clone(),
+        title: format!("NLB behind an endpoint service runs in one AZ only ({})", join(lb_azs)),
+        evidence: Facts::from_iter([(Fact::AzIds, join(lb_azs))]),
+        fix: "Enable a second subnet in another AZ on the NLB (SetSubnets) and register targets there.".into(),
+        grace_seconds: None,
+    })
+}
+
+/// No target of the group healthy: the NLB fails open, to the unhealthy ones.
+fn fail_open(g: &Group) -> Option<AzFinding> {
+    if !g.fails_open {
+        return None;
+    }
+    let states =
+        g.tg.targets
+            .iter()
+            .map(|t| format!("{}={}", t.id, t.state.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+    Some(AzFinding {
+        title: format!("No target of the group is healthy ({} registered): the NLB fails open and sends traffic to the unhealthy ones", g.tg.targets.len()),
+        evidence: Facts::from_iter([(Fact::TargetStates, states)]),
+        fix: "Find why the health checks fail (the targets, their security groups, the health check settings); until then the service answers from unhealthy targets.".into(),
+        grace_seconds: grace(g.tg, g.moving(None)),
+        ..g.finding(Check::FailOpen, Severity::Critical, format!("fail-open:{}:{}", g.lb.arn, g.tg.arn))
+    })
+}
+
+/// Cross-zone load balancing on: nothing is dropped, but traffic crosses AZs (and is charged).
+fn cross_zone_on(g: &Group) -> AzFinding {
+    AzFinding {
+        title: "Cross-zone load balancing is on: traffic crosses AZs, and inter-AZ data transfer is charged".into(),
+        evidence: Facts::from_iter([(Fact::HealthyPerAz, g.per_az.clone())]),
+        fix: "Nothing to fix; turn it off only with healthy targets in every enabled AZ.".into(),
+        ..g.finding(Check::CrossZoneOn, Severity::Info, format!("cross-zone-on:{}", g.tg.arn))
+    }
+}
+
+/// Each enabled AZ with no healthy target while cross-zone is off: its traffic is dropped.
+fn blackholes(g: &Group) -> Vec<AzFinding> {
+    g.healthy
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(az, _)| AzFinding {
+            title: format!("No healthy target in {az} while cross-zone load balancing is off: traffic to that AZ is dropped"),
+            evidence: Facts::from_iter([(Fact::AzId, az.clone()), (Fact::HealthyPerAz, g.per_az.clone())]),
+            fix: format!("Register healthy targets in {az}, or turn cross-zone load balancing on for this target group."),
+            grace_seconds: grace(g.tg, g.moving(Some(az.as_str()))),
+            ..g.finding(Check::Blackhole, Severity::Critical, format!("blackhole:{}:{}:{az}", g.lb.arn, g.tg.arn))
+        })
+        .collect()
+}
+
+/// Healthy targets twice as many in one AZ as in another, cross-zone off: the AZs with fewer
+/// take the same share of traffic.
+fn skew(g: &Group) -> Option<AzFinding> {
+    let min = g.healthy.values().min().copied().unwrap_or(0);
+    let max = g.healthy.values().max().copied().unwrap_or(0);
+    (max >= 2 * min && max > min).then(|| AzFinding {
+        title: format!(
+            "Healthy targets are unevenly spread with cross-zone off ({})",
+            g.per_az
+        ),
+        evidence: Facts::from_iter([(Fact::HealthyPerAz, g.per_az.clone())]),
+        fix: "Balance targets across AZs, or turn cross-zone load balancing on.".into(),
+        grace_seconds: grace(g.tg, g.moving(None)),
+        ..g.finding(
+            Check::Skew,
+            Severity::Warning,
+            format!("skew:{}:{}", g.lb.arn, g.tg.arn),
+        )
+    })
+}
+
+/// A consumer endpoint missing an AZ its VPC uses, or in an AZ the service does not serve.
+fn consumer_coverage(s: &Snapshot, e: &Endpoint) -> Option<AzFinding> {
+    let service = s.services.iter().find(|v| v.id == e.service_id)?;
+    let served: BTreeSet<String> = s
+        .load_balancers
+        .iter()
+        .filter(|lb| service.nlb_arns.contains(&lb.arn))
+        .flat_map(|lb| ids(s, &lb.account, &lb.az_names))
+        .collect();
+    let endpoint_azs = ids(s, &e.account, &e.az_names);
+    let vpc_azs = ids(s, &e.account, &e.vpc_az_names);
+    let uncovered: BTreeSet<String> = vpc_azs.difference(&endpoint_azs).cloned().collect();
+    let unserved: BTreeSet<String> = endpoint_azs
+        .union(&vpc_azs)
+        .filter(|az| !served.contains(*az))
+        .cloned()
+        .collect();
+    let mut problems = Vec::new();
+    if !uncovered.is_empty() {
+        problems.push(format!(
+            "the VPC has subnets in {} but the endpoint has no interface there",
+            join(&uncovered)
+        ));
+    }
+    if !unserved.is_empty() {
+        problems.push(format!("the service does not serve {}", join(&unserved)));
+    }
+    (!problems.is_empty()).then(|| AzFinding {
+        fingerprint: format!("consumer-coverage:{}:{}:{}", e.id, join(&uncovered), join(&unserved)),
+        check: Check::ConsumerCoverage,
+        severity: Severity::Warning,
+        service_id: e.service_id.clone(),
+        resource: e.id.clone(),
+        title: format!("Endpoint {} in account {}: {}; traffic crosses AZs and fails with that AZ", e.id, e.account, problems.join("; ")),
+        evidence: Facts::from_iter([
+            (Fact::ConsumerAzIds, join(&vpc_azs)),
+            (Fact::EndpointAzIds, join(&endpoint_azs)),
+            (Fact::ServiceAzIds, join(&served)),
+        ]),
+        fix: "Add endpoint subnets in every AZ ID the VPC uses, and serve those AZ IDs from the provider's NLB.".into(),
+        grace_seconds: None,
+    })
+}
+
+/// A consumer account that could not be read: its endpoints were not checked.
+fn unreachable(account: &str, problem: &str) -> AzFinding {
+    AzFinding {
+        fingerprint: format!("unreachable:{account}"),
+        check: Check::Unreachable,
+        severity: Severity::Warning,
+        service_id: "*".into(),
+        resource: account.to_owned(),
+        title: format!(
+            "Consumer account {account} could not be read; its endpoints were not checked"
+        ),
+        evidence: Facts::from_iter([(Fact::Problem, problem.to_owned())]),
+        fix: "Deploy the read role in that account (spoke-template.yaml), or stop listing it."
+            .into(),
+        grace_seconds: None,
+    }
 }
 
 #[cfg(test)]

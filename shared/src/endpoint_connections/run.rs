@@ -10,7 +10,7 @@
 //! ports.
 
 use crate::announce;
-use crate::endpoint_connections::claims::{Claim, inform};
+use crate::endpoint_connections::claims::{Claim, Known, inform};
 
 use crate::endpoint_connections::events::{Scope, admit};
 use crate::endpoint_connections::notifications;
@@ -18,7 +18,7 @@ use crate::endpoint_connections::policy::{
     Action, Connection, Decision, Policy, PolicyError, Tags, decide,
 };
 use crate::endpoint_connections::ports::{ConnectionApi, Entries, Entry, Memory};
-use crate::error::{Error, ItemFailure, Result};
+use crate::error::{Error, Invalid, ItemFailure, Result};
 use crate::events::Answer;
 use crate::ledger::Ledger;
 use crate::notify::Publisher;
@@ -82,6 +82,16 @@ pub struct Report {
     pub announced: usize,
     /// What consumers' events said, kept for connections not visible yet or held.
     pub claims_kept: usize,
+}
+
+/// What a run read and decided.
+struct Read {
+    pending: Vec<Connection>,
+    /// What consumers' events said, by endpoint id.
+    known: BTreeMap<String, Known>,
+    decisions: Vec<Decision>,
+    /// Endpoints whose remembered claims were used for held connections.
+    remembered: BTreeSet<String>,
 }
 
 /// A run's claim on the right to apply: who, the generation it began with, and whether it took it.
@@ -206,7 +216,9 @@ where
         result
     }
 
-    /// Everything after admission: recover, decide, write ahead, apply, announce.
+    /// Everything after admission: recover, read and decide, write ahead and apply, announce,
+    /// settle the claims. A service that cannot be read does not stop the others: the run
+    /// fails at the end, so Lambda retries it.
     async fn decide_and_apply(
         &self,
         policy: &Policy,
@@ -214,18 +226,56 @@ where
         claims: Vec<Claim>,
         lock: Option<&Lock>,
     ) -> Result<Answer<Report>> {
+        let mut errors: Vec<Error> = Vec::new();
+        let (left, recovered) = self.recover_left(&services, &mut errors).await?;
+        let read = match self.read(policy, &services, &claims, &mut errors).await? {
+            Ok(read) => read,
+            Err(why) => return Ok(Answer::ignored(why.0)),
+        };
+        let (outcomes, written) = self
+            .write_ahead_and_apply(&left, &recovered, read.decisions, lock)
+            .await?;
         let mut report = Report {
             dry_run: self.dry_run,
+            recovered: recovered.len(),
+            outcomes: recovered.into_iter().chain(outcomes).collect(),
             ..Report::default()
         };
-        let mut errors: Vec<Error> = Vec::new();
-
-        // 1. What a run that did not finish applied, announced now.
-        let left = if self.dry_run {
-            Entries::new()
+        report.announced = self.announce(&report.outcomes).await?;
+        if !written.is_empty() {
+            self.memory
+                .clear(&written.into_iter().collect::<Vec<_>>())
+                .await?;
+        }
+        report.claims_kept = self
+            .settle_claims(&report.outcomes, &read.pending, read.known, read.remembered)
+            .await?;
+        if let Some(e) = errors.into_iter().next() {
+            return Err(e);
+        }
+        let failures: Vec<ItemFailure> = report
+            .outcomes
+            .iter()
+            .filter_map(|o| o.failure.clone())
+            .collect();
+        if failures.is_empty() {
+            Ok(Answer::Ran(report))
         } else {
-            self.memory.left(&services).await?
-        };
+            Err(Error::Unapplied(failures))
+        }
+    }
+
+    /// What runs that did not finish wrote down for these services, and of it what the
+    /// connections show did happen, to announce now.
+    async fn recover_left(
+        &self,
+        services: &[String],
+        errors: &mut Vec<Error>,
+    ) -> Result<(Entries, Vec<Outcome>)> {
+        if self.dry_run {
+            return Ok((Entries::new(), Vec::new()));
+        }
+        let left = self.memory.left(services).await?;
         let mut recovered: Vec<Outcome> = Vec::new();
         for (service_id, entries) in &left {
             let ids: Vec<String> = entries.iter().map(|e| e.endpoint_id.clone()).collect();
@@ -234,23 +284,33 @@ where
                 Err(e) => errors.push(e),
             }
         }
+        Ok((left, recovered))
+    }
 
-        // 2. What is pending, with what the consumers' events said, decided.
+    /// What is pending, with what the consumers' events said (now and remembered), decided.
+    /// `Err` (inner): the event's own claim is about a connection its account does not own.
+    async fn read(
+        &self,
+        policy: &Policy,
+        services: &[String],
+        claims: &[Claim],
+        errors: &mut Vec<Error>,
+    ) -> Result<std::result::Result<Read, Invalid>> {
         let claimed: Vec<String> = claims.iter().map(|c| c.endpoint_id.clone()).collect();
         let mut pending: Vec<Connection> = Vec::new();
-        for service_id in &services {
+        for service_id in services {
             match self.connections.pending(service_id, &claimed).await {
                 Ok(found) => pending.extend(found),
                 Err(e) => errors.push(e),
             }
         }
-        let known = self.merged(&claims).await?;
+        let known = self.merged(claims).await?;
         for c in pending.iter_mut() {
             if let Some(k) = known.get(&c.endpoint_id)
                 && let Err(why) = inform(c, k)
             {
                 if !claims.is_empty() {
-                    return Ok(Answer::ignored(why.0));
+                    return Ok(Err(why));
                 }
                 tracing::warn!(reason = %why, "remembered claim not used");
             }
@@ -265,85 +325,73 @@ where
                 vpc_id = c.vpc_id.as_deref().unwrap_or("unknown"), decision = %d.action, reason = %d.reason,
                 dry_run = self.dry_run, "decided");
         }
+        Ok(Ok(Read {
+            pending,
+            known,
+            decisions,
+            remembered,
+        }))
+    }
 
-        // 3. Written down, then applied, service by service.
+    /// The decisions (and what is recovered) written down, then applied, service by service.
+    /// Returns the outcomes and the services whose outbox items are to be cleared once
+    /// announced. Taking the lock comes first, and only for a run with something to write.
+    async fn write_ahead_and_apply(
+        &self,
+        left: &Entries,
+        recovered: &[Outcome],
+        decisions: Vec<Decision>,
+        lock: Option<&Lock>,
+    ) -> Result<(Vec<Outcome>, BTreeSet<String>)> {
         let mut written: BTreeSet<String> = left.keys().cloned().collect();
-        let outcomes = if self.dry_run {
-            self.outcomes(decisions, BTreeMap::new())
-        } else {
-            let mut entries: Entries = BTreeMap::new();
-            for o in &recovered {
-                entries
-                    .entry(o.decision.connection.service_id.clone())
-                    .or_default()
-                    .push(entry(&o.decision));
+        if self.dry_run {
+            return Ok((self.outcomes(decisions, BTreeMap::new()), written));
+        }
+        let mut entries: Entries = BTreeMap::new();
+        let applied = recovered
+            .iter()
+            .map(|o| &o.decision)
+            .chain(decisions.iter().filter(|d| d.action != Action::Hold));
+        for d in applied {
+            entries
+                .entry(d.connection.service_id.clone())
+                .or_default()
+                .push(entry(d));
+        }
+        if let Some(lock) = lock.filter(|_| !entries.is_empty() || !left.is_empty()) {
+            if !self.memory.lock(&lock.holder, lock.seen).await? {
+                return Err(Error::Busy(
+                    "another run is applying connection decisions, or applied some while this one was deciding; nothing was changed".into(),
+                ));
             }
-            for d in decisions.iter().filter(|d| d.action != Action::Hold) {
-                entries
-                    .entry(d.connection.service_id.clone())
-                    .or_default()
-                    .push(entry(d));
-            }
-            if let Some(lock) = lock.filter(|_| !entries.is_empty() || !left.is_empty()) {
-                if !self.memory.lock(&lock.holder, lock.seen).await? {
-                    return Err(Error::Busy(
-                        "another run is applying connection decisions, or applied some while this one was deciding; nothing was changed".into(),
-                    ));
-                }
-                lock.taken.store(true, Ordering::SeqCst);
-            }
-            self.memory.write_ahead(&entries).await?;
-            written.extend(entries.into_keys());
-            let failures = self.apply(&decisions).await;
-            self.outcomes(decisions, failures)
-        };
-        report.recovered = recovered.len();
-        report.outcomes = recovered.into_iter().chain(outcomes).collect();
+            lock.taken.store(true, Ordering::SeqCst);
+        }
+        self.memory.write_ahead(&entries).await?;
+        written.extend(entries.into_keys());
+        let failures = self.apply(&decisions).await;
+        Ok((self.outcomes(decisions, failures), written))
+    }
 
-        // 4. Announced: what was applied, and what recurs unless announced before.
-        let recurring: Vec<String> = report
-            .outcomes
+    /// Announces what was applied, and what recurs (held, failed) unless it was announced
+    /// before; returns how many outcomes were announced.
+    async fn announce(&self, outcomes: &[Outcome]) -> Result<usize> {
+        let recurring: Vec<String> = outcomes
             .iter()
             .filter(|o| o.recurs())
             .map(Outcome::ledger_key)
             .collect();
         let fresh: BTreeSet<String> = self.ledger.unseen(&recurring).await?.into_iter().collect();
-        let to_announce: Vec<&Outcome> = report
-            .outcomes
+        let to_announce: Vec<&Outcome> = outcomes
             .iter()
             .filter(|o| !o.recurs() || fresh.contains(&o.ledger_key()))
             .collect();
         for message in notifications::decisions(&to_announce, self.dry_run) {
             self.publisher.publish(&message).await?;
         }
-        report.announced = to_announce.len();
         self.ledger
             .remember(&fresh.into_iter().collect::<Vec<_>>())
             .await?;
-        if !written.is_empty() {
-            self.memory
-                .clear(&written.into_iter().collect::<Vec<_>>())
-                .await?;
-        }
-
-        // 5. What consumers said: kept while it may still matter, forgotten once decided.
-        report.claims_kept = self
-            .settle_claims(&report.outcomes, &pending, known, remembered)
-            .await?;
-
-        let failures: Vec<ItemFailure> = report
-            .outcomes
-            .iter()
-            .filter_map(|o| o.failure.clone())
-            .collect();
-        if let Some(e) = errors.into_iter().next() {
-            return Err(e);
-        }
-        if failures.is_empty() {
-            Ok(Answer::Ran(report))
-        } else {
-            Err(Error::Unapplied(failures))
-        }
+        Ok(to_announce.len())
     }
 
     /// Accept and reject, service by service; one service's refusal does not stop the others.

@@ -16,7 +16,7 @@ use crate::ids::fnv1a;
 use crate::ledger::Ledger;
 use crate::notify::Publisher;
 use crate::private_zones::changes::{Applied, Leftovers};
-use crate::private_zones::events::{Target, admit};
+use crate::private_zones::events::{Scope, Target, admit};
 use crate::private_zones::notifications;
 use crate::private_zones::ports::{Journal, Spokes, ZoneOwner};
 use crate::private_zones::rules::{Change, Rules, Step, Vpc, Zone, plan};
@@ -148,6 +148,9 @@ where
     J: Journal + Sync,
     P: Publisher + Sync,
 {
+    /// Run once: admit → read the VPCs → write the plan ahead → apply it → finish what runs
+    /// that died left → announce. Unusable rules associate nothing: they are announced (once
+    /// per distinct problem) and returned as the error.
     pub async fn run(
         &self,
         rules: std::result::Result<Rules, PolicyError>,
@@ -161,44 +164,16 @@ where
             rules,
         )
         .await?;
-        let mut report = Report {
-            dry_run: self.dry_run,
-            ..Report::default()
-        };
         let reconcile = target == Target::Reconcile;
         let scopes = match admit(&rules, target) {
             Ok(scopes) => scopes,
             Err(triage) => return triage.answer(),
         };
-
-        let mut vpcs: Vec<Vpc> = Vec::new();
-        let mut errors: Vec<Error> = Vec::new();
-        // Authorizations this run could not remove right after using them, by (zone, VPC).
-        let mut unremoved: BTreeMap<(String, String), Error> = BTreeMap::new();
-        for (account, region, ids) in &scopes {
-            match self.spokes.vpcs(account, region, ids).await {
-                Ok(found) => {
-                    for id in ids
-                        .iter()
-                        .filter(|id| !found.iter().any(|v| &v.vpc_id == *id))
-                    {
-                        tracing::info!(%account, vpc_id = %id, "not a VPC of this account (gone, or shared into it): left alone");
-                    }
-                    vpcs.extend(found);
-                }
-                // An event's VPC is worth a retry; one account must not stop a reconcile.
-                Err(e) if e.retryable() && !reconcile => return Err(e),
-                Err(e) => {
-                    tracing::warn!(%account, %region, error = %e, "account unreachable");
-                    report.unreachable.push(Unreachable {
-                        account: account.clone(),
-                        region: region.clone(),
-                        code: e.code().unwrap_or(e.kind()).to_owned(),
-                        problem: e.to_string(),
-                    });
-                }
-            }
-        }
+        let mut report = Report {
+            dry_run: self.dry_run,
+            ..Report::default()
+        };
+        let vpcs = self.read_vpcs(&scopes, reconcile, &mut report).await?;
         if !reconcile && vpcs.is_empty() && report.unreachable.is_empty() {
             let ids: Vec<&str> = scopes
                 .iter()
@@ -211,69 +186,140 @@ where
             )));
         }
         report.vpcs_checked = vpcs.len();
-
         let mut zones = if vpcs.is_empty() && !reconcile {
             vec![]
         } else {
             self.owner.catalogue().await?
         };
-        // What runs that died (or could not announce) changed, announced now; then this run's
-        // own plan written ahead, before it changes anything.
-        let mut journals: Vec<String> = Vec::new();
-        let mut journal = Page::new(&vpcs);
-        if !self.dry_run && !zones.is_empty() {
-            let before = now_secs().saturating_sub(JOURNAL_AGE_SECS);
-            for (run, body) in self.journal.abandoned(before).await? {
-                report.outcomes.extend(recovered(&body, &zones));
-                journals.push(run);
-            }
-            let intents: Vec<Intent> = vpcs
-                .iter()
-                .flat_map(|vpc| {
-                    plan(&rules, vpc, &zones)
-                        .into_iter()
-                        .map(|step| Intent::of(vpc, step))
-                })
-                .collect();
-            if !intents.is_empty() {
-                journal.body = serde_json::to_string(&intents)
-                    .map_err(|e| Error::encoding("the associator's journal", e))?;
-                self.journal
-                    .open(&journal.run, &journal.body, now_secs())
-                    .await?;
-                journals.push(journal.run.clone());
+        let (page, journals) = self.write_ahead(&rules, &vpcs, &zones, &mut report).await?;
+        let mut errors: Vec<Error> = Vec::new();
+        // Authorizations this run could not remove right after using them, by (zone, VPC).
+        let mut unremoved: BTreeMap<(String, String), Error> = BTreeMap::new();
+        let mut pass = Leftovers {
+            report: &mut report,
+            errors: &mut errors,
+            unremoved: &mut unremoved,
+        };
+        self.apply_plans(&rules, &vpcs, &mut zones, &mut pass).await;
+        self.leftovers(&rules, &mut zones, &vpcs, reconcile, &mut pass)
+            .await;
+        // What could not be removed even on a second try: the run fails, and its retry or the
+        // next reconcile removes it.
+        errors.extend(unremoved.into_values());
+        self.announce(&mut report, &page, &journals).await?;
+        self.journal.close(&journals).await?;
+        match errors.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(Answer::Ran(report)),
+        }
+    }
+
+    /// The VPCs of each scope, with their tags. An account that cannot be read is reported
+    /// unreachable and the others go on; for an event's own VPCs a passing fault is returned,
+    /// so Lambda retries the event.
+    async fn read_vpcs(
+        &self,
+        scopes: &[Scope],
+        reconcile: bool,
+        report: &mut Report,
+    ) -> Result<Vec<Vpc>> {
+        let mut vpcs: Vec<Vpc> = Vec::new();
+        for (account, region, ids) in scopes {
+            match self.spokes.vpcs(account, region, ids).await {
+                Ok(found) => {
+                    for id in ids
+                        .iter()
+                        .filter(|id| !found.iter().any(|v| &v.vpc_id == *id))
+                    {
+                        tracing::info!(%account, vpc_id = %id, "not a VPC of this account (gone, or shared into it): left alone");
+                    }
+                    vpcs.extend(found);
+                }
+                Err(e) if e.retryable() && !reconcile => return Err(e),
+                Err(e) => {
+                    tracing::warn!(%account, %region, error = %e, "account unreachable");
+                    report.unreachable.push(Unreachable {
+                        account: account.clone(),
+                        region: region.clone(),
+                        code: e.code().unwrap_or(e.kind()).to_owned(),
+                        problem: e.to_string(),
+                    });
+                }
             }
         }
-        // Each VPC and each pair on its own: one failure does not stop the others.
-        for vpc in &vpcs {
-            for step in plan(&rules, vpc, &zones) {
+        Ok(vpcs)
+    }
+
+    /// What runs that died (or could not announce) changed, recovered into the report to
+    /// announce now; then this run's own plan written ahead, before it changes anything.
+    /// Returns this run's page and every journal the run closes once it has announced.
+    async fn write_ahead(
+        &self,
+        rules: &Rules,
+        vpcs: &[Vpc],
+        zones: &[Zone],
+        report: &mut Report,
+    ) -> Result<(Page, Vec<String>)> {
+        let mut journals: Vec<String> = Vec::new();
+        let mut page = Page::new(vpcs);
+        if self.dry_run || zones.is_empty() {
+            return Ok((page, journals));
+        }
+        let before = now_secs().saturating_sub(JOURNAL_AGE_SECS);
+        for (run, body) in self.journal.abandoned(before).await? {
+            report.outcomes.extend(recovered(&body, zones));
+            journals.push(run);
+        }
+        let intents: Vec<Intent> = vpcs
+            .iter()
+            .flat_map(|vpc| {
+                plan(rules, vpc, zones)
+                    .into_iter()
+                    .map(|step| Intent::of(vpc, step))
+            })
+            .collect();
+        if !intents.is_empty() {
+            page.body = serde_json::to_string(&intents)
+                .map_err(|e| Error::encoding("the associator's journal", e))?;
+            self.journal.open(&page.run, &page.body, now_secs()).await?;
+            journals.push(page.run.clone());
+        }
+        Ok((page, journals))
+    }
+
+    /// Each VPC's plan carried out, each change on its own: one failure does not stop the
+    /// others.
+    async fn apply_plans(
+        &self,
+        rules: &Rules,
+        vpcs: &[Vpc],
+        zones: &mut [Zone],
+        pass: &mut Leftovers<'_>,
+    ) {
+        for vpc in vpcs {
+            for step in plan(rules, vpc, zones) {
                 tracing::info!(account = %vpc.account, vpc_id = %vpc.vpc_id, zone_id = %step.zone_id,
                     change = ?step.change, reason = %step.reason, dry_run = self.dry_run, "planned");
                 if self.dry_run {
-                    report
+                    pass.report
                         .outcomes
                         .push(outcome(vpc, step, Status::DryRun, None));
                     continue;
                 }
                 let (applied, cleanup) = self.apply(vpc, &step).await;
                 if let Some(e) = cleanup {
-                    unremoved.insert((step.zone_id.clone(), vpc.vpc_id.clone()), e);
+                    pass.unremoved
+                        .insert((step.zone_id.clone(), vpc.vpc_id.clone()), e);
                 }
-                self.settle(&mut report, &mut zones, &mut errors, vpc, step, applied);
+                self.settle(pass.report, zones, pass.errors, vpc, step, applied);
             }
         }
-        let mut pass = Leftovers {
-            report: &mut report,
-            errors: &mut errors,
-            unremoved: &mut unremoved,
-        };
-        self.leftovers(&rules, &mut zones, &vpcs, reconcile, &mut pass)
-            .await;
-        // What could not be removed even on a second try: the run fails, and its retry or the
-        // next reconcile removes it.
-        errors.extend(unremoved.into_values());
+    }
 
-        // Announced once: of runs racing on the same outcome, one claims and announces it.
+    /// Announced once: of runs racing on the same outcome, one claims and announces it. If the
+    /// announcement fails, the claims are released and this run's page is marked given up, so
+    /// the retry announces from it without waiting for the run to count as dead.
+    async fn announce(&self, report: &mut Report, page: &Page, journals: &[String]) -> Result<()> {
         let keys: Vec<String> = report
             .outcomes
             .iter()
@@ -293,14 +339,12 @@ where
             .collect();
         for message in notifications::changes(&new, &lost, self.dry_run) {
             if let Err(e) = self.publisher.publish(&message).await {
-                // Not announced: let the retry claim and announce them, from this run's journal
-                // marked as given up (so it need not wait for the run to count as dead).
                 let claimed: Vec<String> = fresh.into_iter().collect();
                 if let Err(release) = self.ledger.release(&claimed).await {
                     tracing::error!(error = %release, "claims not released: these outcomes may go unannounced");
                 }
-                if journals.contains(&journal.run)
-                    && let Err(mark) = self.journal.open(&journal.run, &journal.body, 0).await
+                if journals.contains(&page.run)
+                    && let Err(mark) = self.journal.open(&page.run, &page.body, 0).await
                 {
                     tracing::error!(error = %mark, "journal not marked: the next reconcile after the run's timeout announces");
                 }
@@ -308,11 +352,7 @@ where
             }
         }
         report.announced = new.len() + lost.len();
-        self.journal.close(&journals).await?;
-        match errors.into_iter().next() {
-            Some(e) => Err(e),
-            None => Ok(Answer::Ran(report)),
-        }
+        Ok(())
     }
 
     /// Record one planned change's result: an outcome, a finding, or an error for the end.

@@ -71,78 +71,17 @@ impl<S: Poster + Sync, D: DeliveryStore + Sync> Notifier<S, D> {
                 severity,
             });
         }
-        let message = render(&alert);
-        let (channel, thread_ts) = match self.slack.destination() {
-            Destination::Webhook { .. } => (None, None),
-            Destination::Bot { routing, .. } => {
-                let opener = match (&alert.notification.thread_id, alert.resolves()) {
-                    (Some(thread), true) => self.deliveries.thread(thread).await?,
-                    _ => None,
-                };
-                match opener {
-                    Some((channel, ts)) => (Some(channel), Some(ts)),
-                    None => (routing.channel(severity).map(str::to_owned), None),
-                }
-            }
-        };
+        let (channel, thread_ts) = self.place(&alert, severity).await?;
         let key = alert.delivery_key();
         let target = Target {
             channel: channel.as_deref(),
             thread_ts: thread_ts.as_deref(),
             key: &key,
         };
-        match self.deliveries.claim(&key, &message_id).await? {
-            Claim::Mine => {}
-            Claim::Posted => {
-                tracing::info!(%message_id, notification_id = %key, "already posted, not posting again");
-                return Ok(Delivery::Duplicate { message_id });
-            }
-            Claim::InFlight => return Err(in_flight(&key)),
-            Claim::Interrupted { claimed_at } => {
-                // Never posted again blindly: look in the channel first, where that is possible.
-                let since = claimed_at.saturating_sub(LOOK_BACK.as_secs());
-                match self.slack.find(target, since, deadline).await {
-                    Ok(Some(found)) => {
-                        tracing::info!(%message_id, notification_id = %key, ts = found.ts.as_deref().unwrap_or_default(), "an interrupted post is in Slack, not posting again");
-                        self.deliveries.posted(&key).await?;
-                        self.remember_opener(&alert, &found).await?;
-                        return Ok(Delivery::Duplicate { message_id });
-                    }
-                    Ok(None) => {
-                        if self.deliveries.reclaim(&key, claimed_at).await? != Claim::Mine {
-                            return Err(in_flight(&key));
-                        }
-                        tracing::info!(%message_id, notification_id = %key, "an interrupted post is not in Slack, posting it");
-                    }
-                    Err(cannot_tell) => {
-                        return Err(failed(
-                            format!(
-                                "an earlier attempt to post notification {key} (SNS message {message_id}) was interrupted: it may be in Slack already, so it is not posted again (check the channel; {})",
-                                reason(&cannot_tell)
-                            ),
-                            false,
-                        ));
-                    }
-                }
-            }
+        if let Some(already) = self.claim(&alert, target, deadline).await? {
+            return Ok(already);
         }
-        let posted = match self.slack.post(&message, target, deadline).await {
-            Ok(posted) => posted,
-            Err(PostError::NotPosted(err)) => {
-                // Not posted: the retry may post it. If even this fails, the claim expires into
-                // "interrupted", and is looked for before it is posted again.
-                if let Err(release) = self.deliveries.release(&key).await {
-                    tracing::error!(%message_id, error = %release, "could not release the claim");
-                }
-                return Err(err);
-            }
-            Err(PostError::MaybePosted(err)) => {
-                if let Err(unsure) = self.deliveries.unsure(&key).await {
-                    tracing::error!(%message_id, error = %unsure, "could not mark the claim unsure; it expires into interrupted");
-                }
-                return Err(err);
-            }
-        };
+        let posted = self.post(&alert, target, deadline).await?;
         self.deliveries.posted(&key).await?;
         self.remember_opener(&alert, &posted).await?;
         tracing::info!(
@@ -160,6 +99,98 @@ impl<S: Poster + Sync, D: DeliveryStore + Sync> Notifier<S, D> {
             ts: posted.ts,
             thread_ts,
         })
+    }
+
+    /// Where the message goes (bot-token mode): a resolution into the thread of the message
+    /// that opened its finding, anything else to the channel of its severity.
+    async fn place(
+        &self,
+        alert: &Alert,
+        severity: Severity,
+    ) -> Result<(Option<String>, Option<String>)> {
+        let Destination::Bot { routing, .. } = self.slack.destination() else {
+            return Ok((None, None));
+        };
+        let opener = match (&alert.notification.thread_id, alert.resolves()) {
+            (Some(thread), true) => self.deliveries.thread(thread).await?,
+            _ => None,
+        };
+        Ok(match opener {
+            Some((channel, ts)) => (Some(channel), Some(ts)),
+            None => (routing.channel(severity).map(str::to_owned), None),
+        })
+    }
+
+    /// The right to post the message, once: `Some` when it is in Slack already (nothing to
+    /// post); an error when another invocation is posting it, or an interrupted attempt may
+    /// have posted it and Slack cannot be read to tell.
+    async fn claim(
+        &self,
+        alert: &Alert,
+        target: Target<'_>,
+        deadline: Instant,
+    ) -> Result<Option<Delivery>> {
+        let (key, message_id) = (target.key, &alert.message_id);
+        let claimed_at = match self.deliveries.claim(key, message_id).await? {
+            Claim::Mine => return Ok(None),
+            Claim::Posted => {
+                tracing::info!(%message_id, notification_id = %key, "already posted, not posting again");
+                return Ok(Some(Delivery::Duplicate {
+                    message_id: message_id.clone(),
+                }));
+            }
+            Claim::InFlight => return Err(in_flight(key)),
+            Claim::Interrupted { claimed_at } => claimed_at,
+        };
+        // Never posted again blindly: look in the channel first, where that is possible.
+        let since = claimed_at.saturating_sub(LOOK_BACK.as_secs());
+        match self.slack.find(target, since, deadline).await {
+            Ok(Some(found)) => {
+                tracing::info!(%message_id, notification_id = %key, ts = found.ts.as_deref().unwrap_or_default(), "an interrupted post is in Slack, not posting again");
+                self.deliveries.posted(key).await?;
+                self.remember_opener(alert, &found).await?;
+                Ok(Some(Delivery::Duplicate {
+                    message_id: message_id.clone(),
+                }))
+            }
+            Ok(None) => {
+                if self.deliveries.reclaim(key, claimed_at).await? != Claim::Mine {
+                    return Err(in_flight(key));
+                }
+                tracing::info!(%message_id, notification_id = %key, "an interrupted post is not in Slack, posting it");
+                Ok(None)
+            }
+            Err(cannot_tell) => Err(failed(
+                format!(
+                    "an earlier attempt to post notification {key} (SNS message {message_id}) was interrupted: it may be in Slack already, so it is not posted again (check the channel; {})",
+                    reason(&cannot_tell)
+                ),
+                false,
+            )),
+        }
+    }
+
+    /// Posts the claimed message. A failure settles the claim: released when the message was
+    /// surely not posted (the retry may post it), marked unsure when it may have been (it is
+    /// looked for before it is posted again). If even that fails, the claim expires into
+    /// "interrupted".
+    async fn post(&self, alert: &Alert, target: Target<'_>, deadline: Instant) -> Result<Posted> {
+        let message_id = &alert.message_id;
+        match self.slack.post(&render(alert), target, deadline).await {
+            Ok(posted) => Ok(posted),
+            Err(PostError::NotPosted(err)) => {
+                if let Err(release) = self.deliveries.release(target.key).await {
+                    tracing::error!(%message_id, error = %release, "could not release the claim");
+                }
+                Err(err)
+            }
+            Err(PostError::MaybePosted(err)) => {
+                if let Err(unsure) = self.deliveries.unsure(target.key).await {
+                    tracing::error!(%message_id, error = %unsure, "could not mark the claim unsure; it expires into interrupted");
+                }
+                Err(err)
+            }
+        }
     }
 
     /// Where a finding's opening message is, for its resolution's reply.
