@@ -6,72 +6,70 @@ use crate::aws::ec2_filter as filter;
 use crate::error::{Error, Result};
 use std::collections::{BTreeMap, BTreeSet};
 
-impl AwsEstate {
-    /// One consumer account's endpoints, with their AZs and their VPCs' AZs, and its AZ map.
-    pub(super) async fn consumer(
-        &self,
-        account: &str,
-        endpoint_ids: &[String],
-        s: &mut Snapshot,
-        service_of: &BTreeMap<String, String>,
-    ) -> Result<()> {
-        let ec2 = self.accounts.ec2(account, &self.region).await;
-        let map = match self.memory.az_map.get(account) {
-            Some(map) => map,
-            None => {
-                let map = az_map(&ec2).await?;
-                self.memory.az_map.put(account, map.clone());
-                map
-            }
-        };
-        s.az_maps.insert(account.to_owned(), map);
-        // By filter, not by id: an endpoint deleted since the connection was listed is absent,
-        // not an error that would hide the others.
-        let mut endpoints = Vec::new();
-        for chunk in endpoint_ids.chunks(VALUES_PER_FILTER) {
-            let mut pages = ec2
-                .describe_vpc_endpoints()
-                .filters(filter("vpc-endpoint-id", chunk))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| Error::aws("ec2:DescribeVpcEndpoints", e))?;
-                endpoints.extend(page.vpc_endpoints.unwrap_or_default());
-            }
+/// One consumer account's endpoints, with their AZs and their VPCs' AZs, and its AZ map.
+pub(super) async fn consumer(
+    estate: &AwsEstate,
+    account: &str,
+    endpoint_ids: &[String],
+    s: &mut Snapshot,
+    service_of: &BTreeMap<String, String>,
+) -> Result<()> {
+    let ec2 = estate.accounts.ec2(account, &estate.region).await;
+    let map = match estate.memory.az_map.get(account) {
+        Some(map) => map,
+        None => {
+            let map = az_map(&ec2).await?;
+            estate.memory.az_map.put(account, map.clone());
+            map
         }
-        let vpcs: BTreeSet<String> = endpoints
-            .iter()
-            .filter_map(|e| e.vpc_id().map(str::to_owned))
-            .collect();
-        let subnets = subnets(&ec2, &vpcs).await?;
-        let az_of = |subnet: &str| {
-            subnets
-                .iter()
-                .find(|(id, ..)| id == subnet)
-                .map(|(.., az)| az.clone())
-        };
-        for ep in &endpoints {
-            let (Some(id), Some(vpc)) = (ep.vpc_endpoint_id(), ep.vpc_id()) else {
-                continue;
-            };
-            s.endpoints.push(Endpoint {
-                id: id.to_owned(),
-                account: account.to_owned(),
-                vpc_id: vpc.to_owned(),
-                service_id: service_of.get(id).cloned().unwrap_or_default(),
-                az_names: ep.subnet_ids().iter().filter_map(|sn| az_of(sn)).collect(),
-                vpc_az_names: subnets
-                    .iter()
-                    .filter(|(_, v, ..)| v == vpc)
-                    .map(|(.., az)| az.clone())
-                    .collect(),
-            });
+    };
+    s.az_maps.insert(account.to_owned(), map);
+    // By filter, not by id: an endpoint deleted since the connection was listed is absent,
+    // not an error that would hide the others.
+    let mut endpoints = Vec::new();
+    for chunk in endpoint_ids.chunks(VALUES_PER_FILTER) {
+        let mut pages = ec2
+            .describe_vpc_endpoints()
+            .filters(filter("vpc-endpoint-id", chunk))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Error::aws("ec2:DescribeVpcEndpoints", e))?;
+            endpoints.extend(page.vpc_endpoints.unwrap_or_default());
         }
-        for id in endpoint_ids {
-            if !endpoints.iter().any(|e| e.vpc_endpoint_id() == Some(id)) {
-                tracing::info!(%account, endpoint_id = %id, "endpoint gone since its connection was listed");
-            }
-        }
-        Ok(())
     }
+    let vpcs: BTreeSet<String> = endpoints
+        .iter()
+        .filter_map(|e| e.vpc_id().map(str::to_owned))
+        .collect();
+    let subnets = subnets(&ec2, &vpcs).await?;
+    let az_of = |subnet: &str| {
+        subnets
+            .iter()
+            .find(|(id, ..)| id == subnet)
+            .map(|(.., az)| az.clone())
+    };
+    for ep in &endpoints {
+        let (Some(id), Some(vpc)) = (ep.vpc_endpoint_id(), ep.vpc_id()) else {
+            continue;
+        };
+        s.endpoints.push(Endpoint {
+            id: id.to_owned(),
+            account: account.to_owned(),
+            vpc_id: vpc.to_owned(),
+            service_id: service_of.get(id).cloned().unwrap_or_default(),
+            az_names: ep.subnet_ids().iter().filter_map(|sn| az_of(sn)).collect(),
+            vpc_az_names: subnets
+                .iter()
+                .filter(|(_, v, ..)| v == vpc)
+                .map(|(.., az)| az.clone())
+                .collect(),
+        });
+    }
+    for id in endpoint_ids {
+        if !endpoints.iter().any(|e| e.vpc_endpoint_id() == Some(id)) {
+            tracing::info!(%account, endpoint_id = %id, "endpoint gone since its connection was listed");
+        }
+    }
+    Ok(())
 }

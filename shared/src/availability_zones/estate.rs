@@ -992,7 +992,7 @@ impl Estate for AwsEstate {
             }
         }
         for (account, ids) in by_account {
-            match self.consumer(&account, &ids, &mut s, &service_of).await {
+            match super::consumers::consumer(self, &account, &ids, &mut s, &service_of).await {
                 Ok(()) => {
                     s.reached.insert(account);
                 }

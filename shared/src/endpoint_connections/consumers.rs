@@ -3,108 +3,102 @@
 
 use crate::endpoint_connections::claims::{Claim, Known, inform, merge};
 use crate::endpoint_connections::policy::{Action, Connection, Decision, Policy, decide};
-use crate::endpoint_connections::ports::{ConnectionApi, Memory};
-use crate::endpoint_connections::run::{Acceptor, Outcome, Status};
+use crate::endpoint_connections::ports::Memory;
+use crate::endpoint_connections::run::{Outcome, Status};
 use crate::error::Result;
-use crate::ledger::Ledger;
-use crate::notify::Publisher;
 use std::collections::{BTreeMap, BTreeSet};
 
-impl<C, L, M, P> Acceptor<C, L, M, P>
-where
-    C: ConnectionApi + Sync,
-    L: Ledger + Sync,
-    M: Memory + Sync,
-    P: Publisher + Sync,
-{
-    /// The claims of this event merged with what was remembered of their endpoints.
-    pub(super) async fn merged(&self, claims: &[Claim]) -> Result<BTreeMap<String, Known>> {
-        if claims.is_empty() {
-            return Ok(BTreeMap::new());
-        }
-        let ids: Vec<String> = claims.iter().map(|c| c.endpoint_id.clone()).collect();
-        let mut known = self.memory.recall(&ids).await?;
-        for claim in claims {
-            let merged = merge(known.remove(&claim.endpoint_id), claim);
-            known.insert(claim.endpoint_id.clone(), merged);
-        }
-        Ok(known)
+/// The claims of this event merged with what was remembered of their endpoints.
+pub(super) async fn merged(
+    memory: &impl Memory,
+    claims: &[Claim],
+) -> Result<BTreeMap<String, Known>> {
+    if claims.is_empty() {
+        return Ok(BTreeMap::new());
     }
+    let ids: Vec<String> = claims.iter().map(|c| c.endpoint_id.clone()).collect();
+    let mut known = memory.recall(&ids).await?;
+    for claim in claims {
+        let merged = merge(known.remove(&claim.endpoint_id), claim);
+        known.insert(claim.endpoint_id.clone(), merged);
+    }
+    Ok(known)
+}
 
-    /// Held connections decided again with what earlier events said of them (a sweep, or a
-    /// notification, runs without the consumer's event). Returns the endpoints that had
-    /// something remembered.
-    pub(super) async fn remembered_for_held(
-        &self,
-        decisions: &mut [Decision],
-        policy: &Policy,
-        known: &BTreeMap<String, Known>,
-    ) -> Result<BTreeSet<String>> {
-        let held: Vec<String> = decisions
-            .iter()
-            .filter(|d| d.action == Action::Hold && !known.contains_key(&d.connection.endpoint_id))
-            .map(|d| d.connection.endpoint_id.clone())
-            .collect();
-        if held.is_empty() {
-            return Ok(BTreeSet::new());
-        }
-        let remembered = self.memory.recall(&held).await?;
-        for d in decisions.iter_mut() {
-            let Some(k) = remembered.get(&d.connection.endpoint_id) else {
-                continue;
-            };
-            let mut c = d.connection.clone();
-            match inform(&mut c, k) {
-                Ok(()) => {
-                    if let Some(again) = decide(policy, &[c]).pop() {
-                        *d = again;
-                    }
+/// Held connections decided again with what earlier events said of them (a sweep, or a
+/// notification, runs without the consumer's event). Returns the endpoints that had
+/// something remembered.
+pub(super) async fn remembered_for_held(
+    memory: &impl Memory,
+    decisions: &mut [Decision],
+    policy: &Policy,
+    known: &BTreeMap<String, Known>,
+) -> Result<BTreeSet<String>> {
+    let held: Vec<String> = decisions
+        .iter()
+        .filter(|d| d.action == Action::Hold && !known.contains_key(&d.connection.endpoint_id))
+        .map(|d| d.connection.endpoint_id.clone())
+        .collect();
+    if held.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let remembered = memory.recall(&held).await?;
+    for d in decisions.iter_mut() {
+        let Some(k) = remembered.get(&d.connection.endpoint_id) else {
+            continue;
+        };
+        let mut c = d.connection.clone();
+        match inform(&mut c, k) {
+            Ok(()) => {
+                if let Some(again) = decide(policy, &[c]).pop() {
+                    *d = again;
                 }
-                Err(why) => tracing::warn!(reason = %why, "remembered claim not used"),
             }
+            Err(why) => tracing::warn!(reason = %why, "remembered claim not used"),
         }
-        Ok(remembered.into_keys().collect())
     }
+    Ok(remembered.into_keys().collect())
+}
 
-    /// Keep what this event's claims said where the connection is not decided (not visible yet,
-    /// or held); forget what was remembered of connections now decided.
-    pub(super) async fn settle_claims(
-        &self,
-        outcomes: &[Outcome],
-        pending: &[Connection],
-        known: BTreeMap<String, Known>,
-        remembered: BTreeSet<String>,
-    ) -> Result<usize> {
-        if self.dry_run {
-            return Ok(0);
-        }
-        let decided: BTreeSet<&str> = outcomes
-            .iter()
-            .filter(|o| o.status == Status::Applied)
-            .map(|o| o.decision.connection.endpoint_id.as_str())
-            .collect();
-        let visible: BTreeSet<&str> = pending.iter().map(|c| c.endpoint_id.as_str()).collect();
-        // Only what is stored: what was remembered, and what this event's claims said.
-        let forget: Vec<String> = remembered
-            .into_iter()
-            .chain(known.keys().cloned())
-            .filter(|e| decided.contains(e.as_str()))
-            .collect();
-        let keep: Vec<Known> = known
-            .into_values()
-            .filter(|k| !decided.contains(k.endpoint_id.as_str()))
-            .inspect(|k| {
-                if !visible.contains(k.endpoint_id.as_str()) {
-                    tracing::info!(endpoint_id = %k.endpoint_id, "no pending connection yet: kept for the next sweep");
-                }
-            })
-            .collect();
-        if !keep.is_empty() {
-            self.memory.keep(&keep).await?;
-        }
-        if !forget.is_empty() {
-            self.memory.forget(&forget).await?;
-        }
-        Ok(keep.len())
+/// Keep what this event's claims said where the connection is not decided (not visible yet,
+/// or held); forget what was remembered of connections now decided.
+pub(super) async fn settle_claims(
+    memory: &impl Memory,
+    dry_run: bool,
+    outcomes: &[Outcome],
+    pending: &[Connection],
+    known: BTreeMap<String, Known>,
+    remembered: BTreeSet<String>,
+) -> Result<usize> {
+    if dry_run {
+        return Ok(0);
     }
+    let decided: BTreeSet<&str> = outcomes
+        .iter()
+        .filter(|o| o.status == Status::Applied)
+        .map(|o| o.decision.connection.endpoint_id.as_str())
+        .collect();
+    let visible: BTreeSet<&str> = pending.iter().map(|c| c.endpoint_id.as_str()).collect();
+    // Only what is stored: what was remembered, and what this event's claims said.
+    let forget: Vec<String> = remembered
+        .into_iter()
+        .chain(known.keys().cloned())
+        .filter(|e| decided.contains(e.as_str()))
+        .collect();
+    let keep: Vec<Known> = known
+        .into_values()
+        .filter(|k| !decided.contains(k.endpoint_id.as_str()))
+        .inspect(|k| {
+            if !visible.contains(k.endpoint_id.as_str()) {
+                tracing::info!(endpoint_id = %k.endpoint_id, "no pending connection yet: kept for the next sweep");
+            }
+        })
+        .collect();
+    if !keep.is_empty() {
+        memory.keep(&keep).await?;
+    }
+    if !forget.is_empty() {
+        memory.forget(&forget).await?;
+    }
+    Ok(keep.len())
 }

@@ -11,6 +11,7 @@
 
 use crate::announce;
 use crate::endpoint_connections::claims::{Claim, Known, inform};
+use crate::endpoint_connections::consumers;
 
 use crate::endpoint_connections::events::{Scope, admit};
 use crate::endpoint_connections::notifications;
@@ -247,9 +248,15 @@ where
                 .clear(&written.into_iter().collect::<Vec<_>>())
                 .await?;
         }
-        report.claims_kept = self
-            .settle_claims(&report.outcomes, &read.pending, read.known, read.remembered)
-            .await?;
+        report.claims_kept = consumers::settle_claims(
+            &self.memory,
+            self.dry_run,
+            &report.outcomes,
+            &read.pending,
+            read.known,
+            read.remembered,
+        )
+        .await?;
         if let Some(e) = errors.into_iter().next() {
             return Err(e);
         }
@@ -304,7 +311,7 @@ where
                 Err(e) => errors.push(e),
             }
         }
-        let known = self.merged(claims).await?;
+        let known = consumers::merged(&self.memory, claims).await?;
         for c in pending.iter_mut() {
             if let Some(k) = known.get(&c.endpoint_id)
                 && let Err(why) = inform(c, k)
@@ -316,9 +323,8 @@ where
             }
         }
         let mut decisions = decide(policy, &pending);
-        let remembered = self
-            .remembered_for_held(&mut decisions, policy, &known)
-            .await?;
+        let remembered =
+            consumers::remembered_for_held(&self.memory, &mut decisions, policy, &known).await?;
         for d in &decisions {
             let c = &d.connection;
             tracing::info!(service_id = %c.service_id, endpoint_id = %c.endpoint_id, account = %c.owner,

@@ -2,11 +2,9 @@
 //! finishing or removing the authorizations earlier runs left on the managed zones.
 
 use crate::error::{Error, Result};
-use crate::ledger::Ledger;
-use crate::notify::Publisher;
-use crate::private_zones::ports::{Journal, Spokes, ZoneOwner};
+use crate::private_zones::ports::{Spokes, ZoneOwner};
 use crate::private_zones::rules::{Change, Leftover, Rules, Step, Vpc, Zone, leftover, managed};
-use crate::private_zones::run::{Associator, Report, Status, finding_of, outcome};
+use crate::private_zones::run::{Report, Status, finding_of, outcome, settle};
 use std::collections::BTreeMap;
 
 /// What the leftover pass adds to: the report, the errors, and this run's own authorizations
@@ -25,14 +23,15 @@ pub(super) enum Applied {
     AlreadyDone,
 }
 
-impl<O, S, L, J, P> Associator<O, S, L, J, P>
-where
-    O: ZoneOwner + Sync,
-    S: Spokes + Sync,
-    L: Ledger + Sync,
-    J: Journal + Sync,
-    P: Publisher + Sync,
-{
+/// The changes a run makes, through the zone owner (the hub) and the spokes.
+pub(super) struct Changes<'a, O, S> {
+    pub(super) owner: &'a O,
+    pub(super) spokes: &'a S,
+    pub(super) hub_account: &'a str,
+    pub(super) dry_run: bool,
+}
+
+impl<O: ZoneOwner + Sync, S: Spokes + Sync> Changes<'_, O, S> {
     /// Authorizations left on the managed zones — by a run that died between authorizing and
     /// cleaning up, or whose delete failed — finished (associated, where the rules want it)
     /// and removed.
@@ -115,7 +114,7 @@ where
                         {
                             errors.push(e);
                         }
-                        self.settle(report, zones, errors, vpc, step, applied);
+                        settle(report, zones, errors, vpc, step, applied);
                     }
                     Leftover::Remove(step) => {
                         let own = (zone.id.clone(), pair.0.clone());
@@ -134,7 +133,7 @@ where
                                         vpc_id: pair.0.clone(),
                                         tags: Default::default(),
                                     });
-                                    self.settle(report, zones, errors, &owner, step, Err(e));
+                                    settle(report, zones, errors, &owner, step, Err(e));
                                 }
                                 Err(e) => {
                                     tracing::warn!(error = %e, "authorization still not removed")
@@ -154,7 +153,7 @@ where
                             .deauthorize(&zone.id, &pair.0, &pair.1)
                             .await
                             .map(|()| Applied::Done);
-                        self.settle(report, zones, errors, &owner, step, removed);
+                        settle(report, zones, errors, &owner, step, removed);
                     }
                 }
             }

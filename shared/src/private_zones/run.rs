@@ -15,7 +15,7 @@ use crate::events::now_secs;
 use crate::ids::fnv1a;
 use crate::ledger::Ledger;
 use crate::notify::Publisher;
-use crate::private_zones::changes::{Applied, Leftovers};
+use crate::private_zones::changes::{Applied, Changes, Leftovers};
 use crate::private_zones::events::{Scope, Target, admit};
 use crate::private_zones::notifications;
 use crate::private_zones::ports::{Journal, Spokes, ZoneOwner};
@@ -148,6 +148,15 @@ where
     J: Journal + Sync,
     P: Publisher + Sync,
 {
+    fn changes(&self) -> Changes<'_, O, S> {
+        Changes {
+            owner: &self.owner,
+            spokes: &self.spokes,
+            hub_account: &self.hub_account,
+            dry_run: self.dry_run,
+        }
+    }
+
     /// Run once: admit → read the VPCs → write the plan ahead → apply it → finish what runs
     /// that died left → announce. Unusable rules associate nothing: they are announced (once
     /// per distinct problem) and returned as the error.
@@ -201,7 +210,8 @@ where
             unremoved: &mut unremoved,
         };
         self.apply_plans(&rules, &vpcs, &mut zones, &mut pass).await;
-        self.leftovers(&rules, &mut zones, &vpcs, reconcile, &mut pass)
+        self.changes()
+            .leftovers(&rules, &mut zones, &vpcs, reconcile, &mut pass)
             .await;
         // What could not be removed even on a second try: the run fails, and its retry or the
         // next reconcile removes it.
@@ -306,12 +316,12 @@ where
                         .push(outcome(vpc, step, Status::DryRun, None));
                     continue;
                 }
-                let (applied, cleanup) = self.apply(vpc, &step).await;
+                let (applied, cleanup) = self.changes().apply(vpc, &step).await;
                 if let Some(e) = cleanup {
                     pass.unremoved
                         .insert((step.zone_id.clone(), vpc.vpc_id.clone()), e);
                 }
-                self.settle(pass.report, zones, pass.errors, vpc, step, applied);
+                settle(pass.report, zones, pass.errors, vpc, step, applied);
             }
         }
     }
@@ -354,41 +364,6 @@ where
         report.announced = new.len() + lost.len();
         Ok(())
     }
-
-    /// Record one planned change's result: an outcome, a finding, or an error for the end.
-    pub(super) fn settle(
-        &self,
-        report: &mut Report,
-        zones: &mut [Zone],
-        errors: &mut Vec<Error>,
-        vpc: &Vpc,
-        step: Step,
-        applied: Result<Applied>,
-    ) {
-        match applied {
-            Ok(Applied::Done) => {
-                record(zones, vpc, &step);
-                report.outcomes.push(outcome(vpc, step, Status::Done, None));
-            }
-            Ok(Applied::AlreadyDone) => {
-                // Another run made the same change and announces it.
-                tracing::info!(vpc_id = %vpc.vpc_id, zone_id = %step.zone_id, "already done by another run");
-                record(zones, vpc, &step);
-            }
-            Err(e) => match finding_of(&e) {
-                Some(finding) => {
-                    tracing::warn!(vpc_id = %vpc.vpc_id, zone_id = %step.zone_id, error = %e, "finding");
-                    report
-                        .outcomes
-                        .push(outcome(vpc, step, Status::Finding, Some(finding)));
-                }
-                None => {
-                    tracing::error!(vpc_id = %vpc.vpc_id, zone_id = %step.zone_id, error = %e, "not applied");
-                    errors.push(e);
-                }
-            },
-        }
-    }
 }
 
 /// How long after its start a run's journal counts as abandoned: past the function's timeout
@@ -429,6 +404,40 @@ impl Page {
             run: format!("{started:x}-{:016x}", fnv1a(ids.join(",").as_bytes())),
             body: "[]".into(),
         }
+    }
+}
+
+/// Record one planned change's result: an outcome, a finding, or an error for the end.
+pub(super) fn settle(
+    report: &mut Report,
+    zones: &mut [Zone],
+    errors: &mut Vec<Error>,
+    vpc: &Vpc,
+    step: Step,
+    applied: Result<Applied>,
+) {
+    match applied {
+        Ok(Applied::Done) => {
+            record(zones, vpc, &step);
+            report.outcomes.push(outcome(vpc, step, Status::Done, None));
+        }
+        Ok(Applied::AlreadyDone) => {
+            // Another run made the same change and announces it.
+            tracing::info!(vpc_id = %vpc.vpc_id, zone_id = %step.zone_id, "already done by another run");
+            record(zones, vpc, &step);
+        }
+        Err(e) => match finding_of(&e) {
+            Some(finding) => {
+                tracing::warn!(vpc_id = %vpc.vpc_id, zone_id = %step.zone_id, error = %e, "finding");
+                report
+                    .outcomes
+                    .push(outcome(vpc, step, Status::Finding, Some(finding)));
+            }
+            None => {
+                tracing::error!(vpc_id = %vpc.vpc_id, zone_id = %step.zone_id, error = %e, "not applied");
+                errors.push(e);
+            }
+        },
     }
 }
 
