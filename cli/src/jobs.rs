@@ -247,7 +247,7 @@ pub async fn zones(out: &Output, aws: Aws, apply: bool) -> Outcome {
 pub async fn audit(out: &Output, aws: Aws) -> Outcome {
     let config = availability_zones::config::Config::from_env(&aws.env)?;
     out.progress("audit (read-only): reading the endpoint services, their NLBs and consumers");
-    let audit = availability_zones::auditor(&aws.sdk, &config)
+    let audit = availability_zones::preview(&aws.sdk, &config)
         .assess(&AuditScope::All)
         .await?;
     let open = |fingerprint: &str| audit.known.iter().any(|k| k.fingerprint == fingerprint);

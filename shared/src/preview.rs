@@ -3,13 +3,14 @@
 //! (the runs are given `dry_run`) and nothing announced. The operator CLI's view without `--apply`.
 
 use crate::error::Result;
-use crate::ledger::Ledger;
 use crate::notify::{Notification, Publisher};
 
 /// A ledger that has seen nothing and keeps nothing: every outcome counts as new.
+#[cfg(any(feature = "endpoint-connections", feature = "private-zones"))]
 pub struct Unrecorded;
 
-impl Ledger for Unrecorded {
+#[cfg(any(feature = "endpoint-connections", feature = "private-zones"))]
+impl crate::ledger::Ledger for Unrecorded {
     async fn unseen(&self, keys: &[String]) -> Result<Vec<String>> {
         Ok(keys.to_vec())
     }

@@ -4,8 +4,8 @@
 use autopilot::Error;
 use autopilot::aws::SdkConfig;
 use autopilot::cloudformation::{Request, Response, respond};
-use autopilot::endpoint_connections::notifications_resource::ec2::Ec2Notifications;
-use autopilot::endpoint_connections::notifications_resource::run::handle as run;
+use autopilot::connection_notifications::ec2::Ec2Notifications;
+use autopilot::connection_notifications::run::handle as run;
 use autopilot::events::Answer;
 use autopilot::https::HttpsClient;
 use lambda_runtime::LambdaEvent;

@@ -190,3 +190,18 @@ impl PassStore for DynamoFindings {
         }
     }
 }
+
+/// The findings memory, read but never written: a preview's.
+pub struct ReadOnly<F>(pub F);
+
+impl<F: FindingsStore + Sync> FindingsStore for ReadOnly<F> {
+    async fn open(&self) -> Result<Vec<OpenFinding>> {
+        self.0.open().await
+    }
+    async fn remember(&self, _: &AzFinding, _: Option<u64>) -> Result<()> {
+        Ok(())
+    }
+    async fn forget(&self, _: &str) -> Result<()> {
+        Ok(())
+    }
+}

@@ -33,10 +33,14 @@ pub mod run;
 pub type AwsAuditor =
     run::Auditor<estate::AwsEstate, findings::DynamoFindings, crate::notify::SnsPublisher>;
 
-/// The auditor on AWS as configured: the function's, and the operator CLI's `audit` (which only
-/// assesses: it publishes and remembers nothing).
+/// The auditor on AWS's ports, with a findings memory and a publisher of the caller's choosing.
 #[cfg(feature = "availability-zones")]
-pub fn auditor(sdk: &crate::aws::SdkConfig, config: &config::Config) -> AwsAuditor {
+fn on_aws<F, P>(
+    sdk: &crate::aws::SdkConfig,
+    config: &config::Config,
+    findings: F,
+    publisher: P,
+) -> run::Auditor<estate::AwsEstate, F, P> {
     run::Auditor {
         estate: estate::AwsEstate {
             ec2: aws_sdk_ec2::Client::new(sdk),
@@ -51,14 +55,47 @@ pub fn auditor(sdk: &crate::aws::SdkConfig, config: &config::Config) -> AwsAudit
             rates: Some(estate::Rates::share(config.rate_share)),
             memory: estate::Memory::new(std::time::Duration::from_secs(config.keep_seconds)),
         },
-        findings: findings::DynamoFindings::new(
+        findings,
+        publisher,
+        grace: config.grace,
+    }
+}
+
+/// The auditor on AWS as configured: the function's.
+#[cfg(feature = "availability-zones")]
+pub fn auditor(sdk: &crate::aws::SdkConfig, config: &config::Config) -> AwsAuditor {
+    on_aws(
+        sdk,
+        config,
+        findings::DynamoFindings::new(
             aws_sdk_dynamodb::Client::new(sdk),
             config.findings_table.clone(),
         ),
-        publisher: crate::notify::SnsPublisher::new(
+        crate::notify::SnsPublisher::new(
             aws_sdk_sns::Client::new(sdk),
             config.alert_topic_arn.clone(),
         ),
-        grace: config.grace,
-    }
+    )
+}
+
+/// Its preview, the operator CLI's `audit`: the same reads and analysis, the open findings read
+/// but nothing remembered or announced, and no pass (it cannot take the schedule's place).
+#[cfg(feature = "availability-zones")]
+pub fn preview(
+    sdk: &crate::aws::SdkConfig,
+    config: &config::Config,
+) -> run::Auditor<
+    estate::AwsEstate,
+    findings::ReadOnly<findings::DynamoFindings>,
+    crate::preview::Unpublished,
+> {
+    on_aws(
+        sdk,
+        config,
+        findings::ReadOnly(findings::DynamoFindings::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.findings_table.clone(),
+        )),
+        crate::preview::Unpublished,
+    )
 }

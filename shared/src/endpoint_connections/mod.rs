@@ -1,6 +1,5 @@
 //! Endpoint connections (`accept-endpoint-connections`): pending PrivateLink connection requests
-//! accepted or rejected against the written policy; and the custom resource
-//! (`connection-notifications`) that gives each managed service its connection notification.
+//! accepted or rejected against the written policy.
 //!
 //! - `events`: what an invocation is about (the CloudTrail decoders) and the pure `admit`
 //! - `policy`: the policy document and the pure `decide`
@@ -11,7 +10,6 @@
 //! - `consumers`: the run's use of the claims (merge, recall for held connections, keep, forget)
 //! - `run`: recover → read → decide → write down → apply → announce → report
 //! - `notifications`: what the run announces
-//! - `notifications_resource`: the CloudFormation custom resource, pure plan to EC2 calls
 
 pub mod claims;
 pub mod config;
@@ -28,8 +26,6 @@ pub mod ec2;
 pub mod memory;
 #[cfg(feature = "endpoint-connections")]
 pub mod notifications;
-#[cfg(feature = "connection-notifications")]
-pub mod notifications_resource;
 #[cfg(feature = "endpoint-connections")]
 pub mod ports;
 #[cfg(feature = "endpoint-connections")]

@@ -1,12 +1,14 @@
 //! The resource's run: make the topic's notifications match the wanted set, and answer
 //! CloudFormation within the deadline.
 
-use super::*;
+use super::plan::*;
+use super::ports::NotificationApi;
 use crate::cloudformation::{Request, RequestType, Response, Status};
-use crate::error::{Error, ItemFailure};
+use crate::error::{Error, ItemFailure, Result};
 use crate::ids::fnv1a;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Map, json};
+use std::collections::BTreeSet;
 
 /// What a reconcile did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -199,6 +201,8 @@ fn answer(status: Status, reason: String, physical: String, outcome: Option<&Out
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connection_notifications::ports::Notification;
+    use serde_json::Value;
     use std::sync::Mutex;
 
     fn ids(list: &[&str]) -> BTreeSet<String> {

@@ -1,23 +1,10 @@
-//! One EC2 connection notification per managed endpoint service, kept by a CloudFormation custom
-//! resource: the template's `ManagedServiceIds` is the wanted set, the notifications on the
-//! stack's connection topic are what exists, and every Create, Update and Delete of the resource
-//! makes the second match the first. Declarative, so a retried request, a rollback (an `Update`
-//! back to the old list) and a failed half-way run all end where the template says.
-//!
-//! The resource owns every service notification on its topic (the stack's own topic); endpoint
-//! notifications on it, and notifications on other topics, are never touched.
-//!
-//! - here: the properties read and the pure `plan`, and the port (`NotificationApi`)
-//! - `ec2`: the port's EC2 adapter
-//! - `run`: reconcile the topic's notifications, and answer CloudFormation
+//! The custom resource's pure rules: what its properties ask for, and the plan that makes the
+//! topic's notifications match it.
 
-pub mod ec2;
-pub mod run;
-
-use crate::error::{Invalid, ItemFailure, Result};
+use super::ports::Notification;
+use crate::error::Invalid;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
-use std::future::Future;
 
 /// `ConnectionEvents` values the API takes.
 pub const EVENTS: [&str; 4] = ["Accept", "Connect", "Delete", "Reject"];
@@ -26,9 +13,9 @@ pub const EVENTS: [&str; 4] = ["Accept", "Connect", "Delete", "Reject"];
 pub const IDS_PER_DELETE: usize = 25;
 /// The physical id is the topic's ARN behind this prefix: a new topic is a new resource, and
 /// CloudFormation then deletes the old one's notifications.
-const PHYSICAL_PREFIX: &str = "connection-notifications:";
+pub(super) const PHYSICAL_PREFIX: &str = "connection-notifications:";
 /// What clearing a new topic after a failed move may take beyond the deadline.
-const UNDO_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+pub(super) const UNDO_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the resource's properties ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,15 +107,6 @@ fn is_service_id(id: &str) -> bool {
         .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// A connection notification on the topic, as EC2 describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notification {
-    pub id: String,
-    /// `None` for an endpoint's notification (not ours).
-    pub service_id: Option<String>,
-    pub events: BTreeSet<String>,
-}
-
 /// The calls that make what exists match what is wanted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
@@ -162,23 +140,4 @@ pub fn plan(
     }
     plan.create = services.difference(&covered).cloned().collect();
     plan
-}
-
-/// `ec2:DescribeVpcEndpointConnectionNotifications`,
-/// `ec2:CreateVpcEndpointConnectionNotification`, `ec2:DeleteVpcEndpointConnectionNotifications`.
-pub trait NotificationApi {
-    /// Every notification on `topic_arn`.
-    fn list(&self, topic_arn: &str) -> impl Future<Output = Result<Vec<Notification>>> + Send;
-
-    /// Creates one; returns its id. `client_token` makes a repeated call a no-op.
-    fn create(
-        &self,
-        service_id: &str,
-        topic_arn: &str,
-        events: &BTreeSet<String>,
-        client_token: &str,
-    ) -> impl Future<Output = Result<String>> + Send;
-
-    /// Deletes these (one call); returns the items EC2 reported as `Unsuccessful`.
-    fn delete(&self, ids: &[String]) -> impl Future<Output = Result<Vec<ItemFailure>>> + Send;
 }

@@ -1,7 +1,7 @@
 //! The EC2 adapter of [`NotificationApi`]: `ec2:DescribeVpcEndpointConnectionNotifications`,
 //! `CreateVpcEndpointConnectionNotification`, `DeleteVpcEndpointConnectionNotifications`.
 
-use super::{Notification, NotificationApi};
+use super::ports::{Notification, NotificationApi};
 use crate::error::{Error, ItemFailure, Result, unsuccessful};
 use std::collections::BTreeSet;
 
