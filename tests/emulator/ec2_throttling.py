@@ -75,6 +75,7 @@ import threading
 import time
 
 import faults
+import settings
 from route53_throttling import Bucket
 
 SERVICE = "ec2"
@@ -219,7 +220,6 @@ UNCATEGORIZED: dict[str, tuple[float, float]] = {
 }
 THROTTLED = ("RequestLimitExceeded", "Request limit exceeded.", 503)
 
-SETTINGS: dict = {"ec2_rate": None}
 
 
 def _check_rate(value) -> str | None:
@@ -300,7 +300,7 @@ def admit(mode, account: str, region: str, operation: str, params: dict | None =
 
 
 def throttle(request: faults.Request):
-    mode = SETTINGS.get("ec2_rate")
+    mode = settings.get("ec2_rate")
     if request.service != SERVICE or mode is None or mode is False:
         return None
     if admit(mode, faults.account_of(request), request.region, request.operation, request.params):
@@ -308,11 +308,8 @@ def throttle(request: faults.Request):
     return THROTTLED
 
 
-def install(settings: dict) -> None:
-    """Register ``ec2_rate`` in the server's ``settings`` and the throttle in front of moto. Call
+def install() -> None:
+    """Register ``ec2_rate`` in the settings and the throttle in front of moto. Call
     before the server starts."""
-    global SETTINGS
-    settings.setdefault("ec2_rate", None)
-    SETTINGS = settings
-    faults.SETTING_CHECKS["ec2_rate"] = _check_rate
+    settings.declare("ec2_rate", None, _check_rate)
     faults.THROTTLES.append(throttle)

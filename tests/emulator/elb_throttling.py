@@ -83,6 +83,7 @@ import threading
 import time
 
 import faults
+import settings
 from route53_throttling import Bucket
 
 SERVICE = "elasticloadbalancing"
@@ -129,7 +130,6 @@ V1_CATEGORIES = {
 }
 THROTTLED = ("Throttling", "Rate exceeded", 400)
 
-SETTINGS: dict = {"elb_rate": None}
 
 
 def _check_rate(value) -> str | None:
@@ -198,7 +198,7 @@ def admit(mode, account: str, region: str, operation: str, version: str | None =
 
 
 def throttle(request: faults.Request):
-    mode = SETTINGS.get("elb_rate")
+    mode = settings.get("elb_rate")
     if request.service != SERVICE or mode is None or mode is False:
         return None
     if admit(mode, faults.account_of(request), request.region, request.operation, request.params.get("Version")):
@@ -206,11 +206,8 @@ def throttle(request: faults.Request):
     return THROTTLED
 
 
-def install(settings: dict) -> None:
-    """Register ``elb_rate`` in the server's ``settings`` and the throttle in front of moto. Call
+def install() -> None:
+    """Register ``elb_rate`` in the settings and the throttle in front of moto. Call
     before the server starts."""
-    global SETTINGS
-    settings.setdefault("elb_rate", None)
-    SETTINGS = settings
-    faults.SETTING_CHECKS["elb_rate"] = _check_rate
+    settings.declare("elb_rate", None, _check_rate)
     faults.THROTTLES.append(throttle)

@@ -23,7 +23,7 @@ Control endpoints, on the same server under ``/_autopilot/`` (no AWS API path st
   ``route53_rate`` and ``route53_change_seconds`` for Route 53, ``elb_rate`` for ELB,
   ``ec2_rate`` for EC2, ``target_health_scale`` for target health (target_health.py),
   ``latency_ms`` for every call (latency.py)); ``GET`` shows them. A setting takes a number
-  >= 0 unless its extension registered its own check in :data:`SETTING_CHECKS`.
+  >= 0 unless its extension declared its own check (one registry: settings.py).
 * Further endpoints extensions registered in :data:`CONTROLS` (``POST /_autopilot/share-vpc``,
   ``POST /_autopilot/unshare-vpc``: vpc_sharing.py).
 
@@ -86,6 +86,8 @@ from xml.sax.saxutils import escape
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
+
+import settings
 
 CONTROL = "/_autopilot/"
 ALIASES = {"elbv2": "elasticloadbalancing"}
@@ -320,10 +322,6 @@ class Rule:
         return {**self.spec, "skipped": self.skipped, "fired": self.fired, "left": left}
 
 
-# Settings whose values are not plain numbers >= 0: name -> check(value), which returns what is
-# wrong with the value, or None when it is good. Extensions register here before the server starts.
-SETTING_CHECKS: dict = {}
-
 # Called with every AWS request before anything else (the throttles included), e.g. to add
 # latency (latency.py). Extensions register before the server starts.
 BEFORE: list = []
@@ -406,9 +404,8 @@ def _json(start_response, status: str, payload) -> list[bytes]:
 
 
 class Middleware:
-    def __init__(self, app, settings: dict | None = None) -> None:
+    def __init__(self, app) -> None:
         self.app = app
-        self.settings = settings if settings is not None else {}
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -461,23 +458,17 @@ class Middleware:
                 rules = set_rules(json.loads(_read_body(environ) or b"null"))
                 return _json(start_response, "200 OK", {"rules": len(rules)})
             if what == "settings" and method == "GET":
-                return _json(start_response, "200 OK", self.settings)
+                return _json(start_response, "200 OK", settings.VALUES)
             if what == "settings" and method == "POST":
                 changes = json.loads(_read_body(environ) or b"null")
                 if not isinstance(changes, dict):
                     raise RuleError("POST a JSON object of settings")
                 for name, value in changes.items():
-                    if name not in self.settings:
-                        raise RuleError(f"unknown setting {name!r}; known: {sorted(self.settings)}")
-                    check = SETTING_CHECKS.get(name)
-                    if check is not None:
-                        wrong = check(value)
-                        if wrong:
-                            raise RuleError(f"setting {name!r} {wrong}, not {value!r}")
-                    elif not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                        raise RuleError(f"setting {name!r} takes a number >= 0, not {value!r}")
-                self.settings.update(changes)
-                return _json(start_response, "200 OK", self.settings)
+                    wrong = settings.problem(name, value)
+                    if wrong:
+                        raise RuleError(wrong)
+                settings.VALUES.update(changes)
+                return _json(start_response, "200 OK", settings.VALUES)
             handler = CONTROLS.get((method, what))
             if handler is not None:
                 return _json(start_response, "200 OK", handler(json.loads(_read_body(environ) or b"null")))
@@ -489,12 +480,8 @@ class Middleware:
 class AutopilotServer(ThreadedMotoServer):
     """moto's threaded server with :class:`Middleware` in front of its WSGI app."""
 
-    def __init__(self, *args, settings: dict | None = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.settings = settings
-
     def _server_entry(self) -> None:
-        app = Middleware(DomainDispatcherApplication(create_backend_app), self.settings)
+        app = Middleware(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(self._ip_address, self._port, app, True)
         self._server_ready_event.set()
         self._server.serve_forever()

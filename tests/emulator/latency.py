@@ -22,8 +22,8 @@ from __future__ import annotations
 import time
 
 import faults
+import settings
 
-SETTINGS: dict = {"latency_ms": None}
 
 
 def _check_latency(value) -> str | None:
@@ -44,7 +44,7 @@ def _normal(key: str) -> str:
 
 
 def delay_ms(request: faults.Request) -> float:
-    value = SETTINGS.get("latency_ms")
+    value = settings.get("latency_ms")
     if not value:
         return 0.0
     if not isinstance(value, dict):
@@ -59,11 +59,8 @@ def before(request: faults.Request) -> None:
         time.sleep(ms / 1000.0)
 
 
-def install(settings: dict) -> None:
-    """Register ``latency_ms`` in the server's ``settings`` and the delay in front of every call.
+def install() -> None:
+    """Register ``latency_ms`` in the settings and the delay in front of every call.
     Call before the server starts."""
-    global SETTINGS
-    settings.setdefault("latency_ms", None)
-    SETTINGS = settings
-    faults.SETTING_CHECKS["latency_ms"] = _check_latency
+    settings.declare("latency_ms", None, _check_latency)
     faults.BEFORE.append(before)

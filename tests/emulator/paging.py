@@ -63,10 +63,10 @@ from moto.elbv2.exceptions import ValidationError
 from moto.elbv2.responses import ELBV2Response
 
 import faults
+import settings
 
 LOAD_BALANCER_LIMIT = 20
 ELB_PAGE = (1, 400)
-SETTINGS: dict = {"page_size": None}
 
 
 def _check_page_size(value) -> str | None:
@@ -76,7 +76,7 @@ def _check_page_size(value) -> str | None:
 
 
 def page_size() -> int | None:
-    return SETTINGS.get("page_size")
+    return settings.get("page_size")
 
 
 def _token(offset: int) -> str:
@@ -229,13 +229,10 @@ def describe_vpc_endpoint_service_configurations(self) -> ActionResult:
     return _ec2_result("ServiceConfigurations", *ec2_page(self, configs, 5, 1000, "cap"))
 
 
-def install(settings: dict) -> None:
-    """Register ``page_size`` in the server's ``settings`` and patch moto's ELBv2 and EC2
+def install() -> None:
+    """Register ``page_size`` in the settings and patch moto's ELBv2 and EC2
     responses. Call before the server starts."""
-    global SETTINGS
-    settings.setdefault("page_size", None)
-    SETTINGS = settings
-    faults.SETTING_CHECKS["page_size"] = _check_page_size
+    settings.declare("page_size", None, _check_page_size)
     ELBV2Response.describe_load_balancers = describe_load_balancers
     ELBV2Response.describe_target_groups = describe_target_groups
     for handler in (describe_subnets, describe_instances, describe_vpc_endpoints,

@@ -106,13 +106,12 @@ from moto.sns.models import sns_backends
 
 import faults
 import paging
+import settings
 
 CONNECTION_EVENTS = ("Connect", "Accept", "Reject", "Delete")
 # The name EC2 gives an endpoint service: com.amazonaws.vpce.<region>.vpce-svc-<id>.
 ENDPOINT_SERVICE_NAME = re.compile(r"^com\.amazonaws\.vpce\.[a-z0-9-]+\.vpce-svc-[0-9a-f]+$")
 CONNECTION_PREFIX = "vpce-con"
-# Registered with the server's /_autopilot/settings.
-SETTINGS = {"accept_seconds": 0.5, "visible_after_seconds": 0.0}
 FILTERS = {
     "service-id": lambda c: c["service"].id,
     "vpc-endpoint-state": lambda c: _settle(c["endpoint"]),
@@ -244,7 +243,7 @@ def create_vpc_endpoint(self, vpc_id, service_name, endpoint_type, *args, **kwar
             "owner": self.account_id,
             "region": self.region_name,
             "connection_id": random_id("vpce-con", 17),
-            "visible_at": time.monotonic() + float(SETTINGS["visible_after_seconds"]),
+            "visible_at": time.monotonic() + float(settings.get("visible_after_seconds")),
         }
         _notify(provider, service, endpoint, self.account_id, "Connect")
     return endpoint
@@ -368,7 +367,7 @@ def _decide(self, event: str, allowed_from: tuple[str, ...], new_state: str) -> 
         else:
             c["endpoint"].state = new_state
             c["endpoint"].available_at = (
-                time.monotonic() + float(SETTINGS["accept_seconds"]) if new_state == "pending" else None)
+                time.monotonic() + float(settings.get("accept_seconds")) if new_state == "pending" else None)
             _notify(self.ec2_backend, service, c["endpoint"], c["owner"], event)
     return ActionResult({"Unsuccessful": unsuccessful})
 
@@ -483,6 +482,8 @@ def endpoint_filter_value(self, filter_name: str, method_name: str | None = None
 def install() -> None:
     """Patch moto's EC2 backend and response class. Call before the server starts."""
     global _original_endpoint_filter_value
+    settings.declare("accept_seconds", 0.5)
+    settings.declare("visible_after_seconds", 0.0)
     _original_endpoint_filter_value = VPCEndPoint.get_filter_value
     VPCEndPoint.get_filter_value = endpoint_filter_value
     VPCBackend.create_vpc_endpoint = create_vpc_endpoint

@@ -76,12 +76,12 @@ from moto.route53.models import Route53Backend, route53_backends
 from moto.route53.responses import Route53
 
 import paging
+import settings
 
 VPCS_PER_ZONE = 300
 AUTHORIZATIONS_PER_ZONE = 1000
 AUTHORIZATIONS_PAGE = 50
 TOKEN_LENGTH = 1024
-SETTINGS: dict = {"route53_change_seconds": 0}
 CONCURRENT = ("ConcurrentModification",
               "Another user submitted a request to create, update, or delete the object at the same time that you did. Retry the request.")
 PRIOR = ("PriorRequestNotComplete", "The request was rejected because Route 53 was still processing a prior request.")
@@ -139,7 +139,7 @@ def _refuse_if_busy(zone, answer: tuple[str, str]) -> None:
 
 def _changed(zone, comment: str | None = None) -> dict:
     """Open the zone's "being changed" window; the ChangeInfo of the change."""
-    seconds = float(SETTINGS.get("route53_change_seconds") or 0)
+    seconds = float(settings.get("route53_change_seconds") or 0)
     change_id = "C" + "".join(random.choices(string.ascii_uppercase + string.digits, k=13))
     info = {"Id": f"/change/{change_id}", "Status": "INSYNC", "SubmittedAt": utcnow()}
     if comment is not None:
@@ -291,13 +291,10 @@ def delete_vpc_association_authorization(self) -> ActionResult:
     return EmptyResult()
 
 
-def install(settings: dict | None = None) -> None:
-    """Register ``route53_change_seconds`` in the server's ``settings`` and patch moto's Route 53
+def install() -> None:
+    """Register ``route53_change_seconds`` in the settings and patch moto's Route 53
     backend, responses and URLs. Call before the server starts."""
-    global SETTINGS
-    if settings is not None:
-        settings.setdefault("route53_change_seconds", 0)
-        SETTINGS = settings
+    settings.declare("route53_change_seconds", 0)
     Route53Backend.associate_vpc_with_hosted_zone = associate_vpc_with_hosted_zone
     Route53Backend.disassociate_vpc_from_hosted_zone = disassociate_vpc_from_hosted_zone
     Route53Backend.list_hosted_zones_by_vpc = list_hosted_zones_by_vpc

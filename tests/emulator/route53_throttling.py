@@ -53,6 +53,7 @@ import threading
 import time
 
 import faults
+import settings
 
 SERVICE = "route53"
 ACCOUNT_BUCKET = (50, 10.0)
@@ -69,7 +70,6 @@ OPERATION_BUCKETS = {
 }
 THROTTLED = ("Throttling", "Rate exceeded", 400)
 
-SETTINGS: dict = {"route53_rate": None}
 
 
 def _check_rate(value) -> str | None:
@@ -126,7 +126,7 @@ def admit(mode, account: str, operation: str, now: float | None = None) -> bool:
 
 
 def throttle(request: faults.Request):
-    mode = SETTINGS.get("route53_rate")
+    mode = settings.get("route53_rate")
     if request.service != SERVICE or mode is None or mode is False:
         return None
     if admit(mode, faults.account_of(request), request.operation):
@@ -134,11 +134,8 @@ def throttle(request: faults.Request):
     return THROTTLED
 
 
-def install(settings: dict) -> None:
-    """Register ``route53_rate`` in the server's ``settings`` and the throttle in front of moto.
+def install() -> None:
+    """Register ``route53_rate`` in the settings and the throttle in front of moto.
     Call before the server starts."""
-    global SETTINGS
-    settings.setdefault("route53_rate", None)
-    SETTINGS = settings
-    faults.SETTING_CHECKS["route53_rate"] = _check_rate
+    settings.declare("route53_rate", None, _check_rate)
     faults.THROTTLES.append(throttle)

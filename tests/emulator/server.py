@@ -28,18 +28,19 @@ import vpc_sharing  # noqa: E402
 if os.environ.get("MOTO_ACCOUNT_ID"):
     sys.exit("MOTO_ACCOUNT_ID must not be set: it turns off moto's multiple accounts")
 
+# Each extension declares its settings in one registry (settings.py) as it installs.
 availability_zones.install()
-target_health.install(privatelink.SETTINGS)  # after availability_zones: it wraps its health rules
+target_health.install()  # after availability_zones: it wraps its health rules
 privatelink.install()
-route53_sharing.install(privatelink.SETTINGS)
-route53_throttling.install(privatelink.SETTINGS)
-elb_throttling.install(privatelink.SETTINGS)
-ec2_throttling.install(privatelink.SETTINGS)
-latency.install(privatelink.SETTINGS)
+route53_sharing.install()
+route53_throttling.install()
+elb_throttling.install()
+ec2_throttling.install()
+latency.install()
 limits.install()
-paging.install(privatelink.SETTINGS)
+paging.install()
 vpc_sharing.install()
-server = faults.AutopilotServer(ip_address="127.0.0.1", port=0, verbose=False, settings=privatelink.SETTINGS)
+server = faults.AutopilotServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 host, port = server.get_host_and_port()
 print(f"READY http://{host}:{port}", flush=True)

@@ -96,8 +96,8 @@ from moto.elbv2.exceptions import TargetGroupNotFoundError, ValidationError
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, elbv2_backends
 
 import availability_zones
+import settings
 
-SETTINGS: dict = {"target_health_scale": 1.0}
 DEFAULT_DELAY = 300.0
 ALWAYS_CHECKED = ("instance", "ip", "alb")
 RANGES = {  # (moto's keyword on create, on modify, API name, low, high)
@@ -118,7 +118,7 @@ ZONE_NOT_ENABLED = "Target is in an Availability Zone that is not enabled for th
 
 
 def scale() -> float:
-    return float(SETTINGS.get("target_health_scale") or 0.0)
+    return float(settings.get("target_health_scale") or 0.0)
 
 
 def _state(tg: FakeTargetGroup, name: str) -> dict:
@@ -367,13 +367,11 @@ def _start(original):
     return start
 
 
-def install(settings: dict) -> None:
-    """Register ``target_health_scale`` in the server's ``settings`` and wrap moto's ELBv2 model
+def install() -> None:
+    """Register ``target_health_scale`` in the settings and wrap moto's ELBv2 model
     (after availability_zones.install(), whose health and registration rules it builds on). Call
     before the server starts."""
-    global SETTINGS
-    settings.setdefault("target_health_scale", 1.0)
-    SETTINGS = settings
+    settings.declare("target_health_scale", 1.0)
     FakeTargetGroup.health_for = _health(FakeTargetGroup.health_for)
     ELBv2Backend.register_targets = _register(ELBv2Backend.register_targets)
     ELBv2Backend.deregister_targets = _deregister(ELBv2Backend.deregister_targets)
