@@ -2,13 +2,14 @@
 
 use crate::availability_zones::analysis::{Endpoint, Snapshot};
 use crate::availability_zones::estate::{AwsEstate, VALUES_PER_FILTER, az_map, subnets};
+use crate::availability_zones::ports::Accounts;
 use crate::aws::ec2_filter as filter;
 use crate::error::{Error, Result};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One consumer account's endpoints, with their AZs and their VPCs' AZs, and its AZ map.
 pub(super) async fn consumer(
-    estate: &AwsEstate,
+    estate: &AwsEstate<impl Accounts + Sync>,
     account: &str,
     endpoint_ids: &[String],
     s: &mut Snapshot,

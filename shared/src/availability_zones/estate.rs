@@ -31,7 +31,7 @@ use crate::availability_zones::analysis::{
     CrossZone, LoadBalancer, NotAudited, Service, Snapshot, Target, TargetAzs, TargetGroup,
     TargetState,
 };
-use crate::availability_zones::ports::{AuditScope, Estate};
+use crate::availability_zones::ports::{Accounts, AuditScope, Estate};
 use crate::aws::ec2_filter as filter;
 use crate::error::{Error, Result};
 use crate::ids::fnv1a;
@@ -154,15 +154,23 @@ impl Memory {
 }
 
 /// The provider's account read with the function's credentials; consumers through their role.
-pub struct AwsEstate {
+pub struct AwsEstate<A = AccountConfigs> {
     pub ec2: aws_sdk_ec2::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
-    pub accounts: AccountConfigs,
+    /// The consumer accounts (and this one), through [`Accounts`].
+    pub accounts: A,
     pub account: String,
     pub region: String,
     /// `None`: unpaced (tests).
     pub rates: Option<Rates>,
     pub memory: Memory,
+}
+
+/// Other accounts through a role of the same name in each ([`AccountConfigs`]).
+impl Accounts for AccountConfigs {
+    async fn ec2(&self, account: &str, region: &str) -> aws_sdk_ec2::Client {
+        AccountConfigs::ec2(self, account, region).await
+    }
 }
 
 pub(super) async fn az_map(ec2: &aws_sdk_ec2::Client) -> Result<BTreeMap<String, String>> {
@@ -245,7 +253,7 @@ enum Api {
     Ec2,
 }
 
-impl AwsEstate {
+impl<A: Accounts + Sync> AwsEstate<A> {
     /// `call`, after a token of `api`'s pace, tried again within the pace while it is throttled
     /// or fails transiently (after the SDK's own retries).
     async fn read<T, F, Fut>(&self, api: Api, call: F) -> Result<T>
@@ -873,7 +881,7 @@ fn locate_ip(
         })
 }
 
-impl Estate for AwsEstate {
+impl<A: Accounts + Sync> Estate for AwsEstate<A> {
     async fn service_ids(&self) -> Result<Vec<String>> {
         let mut s = Snapshot::default();
         self.services(&AuditScope::All, &mut s).await?;

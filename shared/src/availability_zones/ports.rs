@@ -123,3 +123,11 @@ pub trait PassStore {
     /// End the claim (nothing if it was lost meanwhile).
     fn release(&self, holder: &str) -> impl Future<Output = Result<()>> + Send;
 }
+
+/// Reaching the accounts the audit reads: EC2 acting in `account` (the home account with its own
+/// credentials, another through its read role), in `region`. A role that cannot be assumed
+/// shows as the client's first call failing.
+#[cfg(feature = "availability-zones")]
+pub trait Accounts {
+    fn ec2(&self, account: &str, region: &str) -> impl Future<Output = aws_sdk_ec2::Client> + Send;
+}
