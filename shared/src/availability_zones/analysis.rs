@@ -205,8 +205,8 @@ pub struct AzFinding {
     pub fingerprint: String,
     pub check: Check,
     pub severity: Severity,
-    /// The endpoint service the finding is about ("*" for account-wide ones): an audit of some
-    /// services opens and resolves only their findings.
+    /// The endpoint service the finding is about ([`ACCOUNT_WIDE`] for a finding about a
+    /// whole consumer account): an audit of some services opens and resolves only their findings.
     pub service_id: String,
     pub resource: String,
     pub title: String,
@@ -276,6 +276,11 @@ pub fn undecided(s: &Snapshot) -> BTreeSet<String> {
         .chain(s.unread_services.iter().cloned())
         .collect()
 }
+
+/// The service id of a finding about a whole consumer account (one that could not be read), as
+/// the findings table keeps it: it is no service's, and any audit that reads the account may
+/// resolve it.
+pub const ACCOUNT_WIDE: &str = "*";
 
 /// Pure: every finding of the snapshot, ordered by fingerprint. Each check is one function
 /// below; a target group whose healthy targets' places are unknown is not judged.
@@ -538,7 +543,7 @@ fn unreachable(account: &str, problem: &str) -> AzFinding {
         fingerprint: format!("unreachable:{account}"),
         check: Check::Unreachable,
         severity: Severity::Warning,
-        service_id: "*".into(),
+        service_id: ACCOUNT_WIDE.into(),
         resource: account.to_owned(),
         title: format!(
             "Consumer account {account} could not be read; its endpoints were not checked"

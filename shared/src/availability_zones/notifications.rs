@@ -1,7 +1,7 @@
 //! What the audit announces: one message when a finding opens and one, in its thread, when it
 //! resolves.
 
-use crate::availability_zones::analysis::AzFinding;
+use crate::availability_zones::analysis::{ACCOUNT_WIDE, AzFinding};
 use crate::availability_zones::ports::OpenFinding;
 use crate::ids::fnv1a;
 use crate::notify::{EventType, Fact, Facts, Lifecycle, Notification, Severity};
@@ -28,7 +28,7 @@ pub fn opened(f: &AzFinding) -> Notification {
         (Fact::Resource, f.resource.clone()),
         (Fact::Fingerprint, f.fingerprint.clone()),
     ]);
-    if f.service_id != "*" {
+    if f.service_id != ACCOUNT_WIDE {
         context.set(Fact::Service, f.service_id.clone());
     }
     Notification {
@@ -58,7 +58,7 @@ pub fn resolved(k: &OpenFinding) -> Notification {
         }
         .facts(),
     );
-    if k.service_id != "*" {
+    if k.service_id != ACCOUNT_WIDE {
         context.set(Fact::Service, k.service_id.clone());
     }
     Notification {

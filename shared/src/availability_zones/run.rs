@@ -4,7 +4,9 @@
 //! targets in transition (a deploy, a scaling step) is remembered as pending and opens only when
 //! a later observation, at least its grace later, still finds it.
 
-use crate::availability_zones::analysis::{AzFinding, NotAudited, analyse, undecided};
+use crate::availability_zones::analysis::{
+    ACCOUNT_WIDE, AzFinding, NotAudited, analyse, undecided,
+};
 use crate::availability_zones::notifications;
 use crate::availability_zones::ports::{
     AuditScope, Estate, FindingsStore, OpenFinding, Pass, PassStore,
@@ -142,7 +144,7 @@ impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, 
         let snapshot = self.estate.snapshot(scope).await?;
         let current: Vec<AzFinding> = analyse(&snapshot)
             .into_iter()
-            .filter(|f| f.service_id == "*" || scope.covers(&f.service_id))
+            .filter(|f| f.service_id == ACCOUNT_WIDE || scope.covers(&f.service_id))
             .map(|mut f| {
                 if f.grace_seconds.is_some() && self.grace.is_some() {
                     f.grace_seconds = self.grace;
@@ -353,7 +355,7 @@ pub fn reconcile(
     let current_prints: BTreeSet<&str> = current.iter().map(|f| f.fingerprint.as_str()).collect();
     let looked_at = |k: &OpenFinding| match scope {
         AuditScope::All => true,
-        _ if k.service_id == "*" => reached.contains(&k.resource),
+        _ if k.service_id == ACCOUNT_WIDE => reached.contains(&k.resource),
         _ => scope.covers(&k.service_id),
     };
     let gone = |k: &&OpenFinding| looked_at(k) && !current_prints.contains(k.fingerprint.as_str());
@@ -440,7 +442,7 @@ mod tests {
         let known = [
             open("svc-a", "a1"),
             open("svc-b", "b1"),
-            open("*", "account"),
+            open(ACCOUNT_WIDE, "account"),
         ];
         let scope = AuditScope::Services(["svc-a".to_owned()].into());
         let r = reconcile(
@@ -469,7 +471,7 @@ mod tests {
     fn a_stretch_resolves_what_falls_in_it_and_what_it_read() {
         let account = |id: &str| OpenFinding {
             resource: id.into(),
-            ..open("*", &format!("unreachable:{id}"))
+            ..open(ACCOUNT_WIDE, &format!("unreachable:{id}"))
         };
         let known = [
             open("svc-a", "a1"),
