@@ -52,14 +52,6 @@ def test_replay_is_a_no_op(hub, associator):
     assert hub.zones_of(SPOKE, vpc) == {hub.shared_zone}
 
 
-def test_untrusted_account_changes_nothing(hub, associator):
-    vpc = hub.create_vpc(STRANGER)
-    result = associator().invoke(create_vpc_event(STRANGER, vpc))
-    assert result.ok and "do not trust" in result.body["ignored"]
-    assert hub.zones_of(STRANGER, vpc) == set()
-    assert hub.authorizations() == [] and hub.alerts() == []
-
-
 def test_tag_opts_a_vpc_in_after_creation(hub, associator):
     vpc = hub.create_vpc(SPOKE)
     fn = associator()

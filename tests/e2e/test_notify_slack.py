@@ -88,15 +88,6 @@ def test_a_long_finding_is_cut_to_slacks_limits_and_accepted(notifier, slack):
     assert sum(len(b.get("fields", [])) for b in posted["blocks"]) == 25 + 5
 
 
-def test_webhook_marks_a_resolution_clearly(notifier, slack):
-    fn = notifier("webhook")
-    fn.invoke(event("blackhole-resolved"))
-    [posted] = slack.delivered()
-    assert posted["blocks"][0]["text"]["text"].startswith("✅ RESOLVED · No healthy target in use1-az2")
-    assert posted["text"].startswith("✅ RESOLVED")
-    assert "thread_ts" not in posted
-
-
 def test_bot_routes_by_severity_and_replies_to_the_finding_in_its_thread(notifier, slack):
     fn = notifier("bot", channels="critical=#privatelink-oncall,default=#privatelink")
     accepted = fn.invoke(event("connection-accepted"))
@@ -285,26 +276,6 @@ def test_a_refusal_is_final_and_says_why(notifier, slack):
     failed = fn.invoke(event("connection-accepted"))
     assert (failed.error_type, failed.error_message) == ("Delivery", "Slack: refused the message: channel_not_found")
     assert len(slack.requests) == 1, "a refusal is not retried"
-
-
-@pytest.mark.parametrize("message, why", [
-    ("this is not JSON", "not JSON"),
-    (json.dumps({"AlarmName": "cpu", "NewStateValue": "ALARM"}), "not an AWS Chatbot custom notification"),
-])
-def test_a_malformed_sns_message_is_a_clear_error_and_nothing_is_posted(notifier, slack, message, why):
-    fn = notifier("webhook")
-    bad = event("connection-accepted")
-    bad["Records"][0]["Sns"]["Message"] = message
-    failed = fn.invoke(bad)
-    assert failed.error_type == "InvalidEvent"
-    assert why in failed.error_message
-    assert slack.requests == []
-
-
-def test_other_events_are_ignored(notifier, slack):
-    result = notifier("webhook").invoke(scheduled_event())
-    assert result.ok and result.body == {"ignored": "schedules are not handled here"}
-    assert slack.requests == []
 
 
 @pytest.mark.parametrize("mode, env, why", [
