@@ -215,6 +215,21 @@ pub(crate) mod tests {
     fn connection_notification_names_its_service() {
         let scope = scope_of(sample("sns-connection-notification.json")).unwrap();
         assert_eq!(scope, Scope::Services([SVC.to_owned()].into()));
+        // A body that names no service: every managed service is looked at.
+        let mut bare = sample("sns-connection-notification.json");
+        bare["Records"][0]["Sns"]["Message"] = json!("{}");
+        assert_eq!(scope_of(bare).unwrap(), Scope::All);
+    }
+
+    #[test]
+    fn an_endpoint_to_an_aws_service_is_not_ours() {
+        let mut event = sample("eventbridge-create-vpc-endpoint.json");
+        event["detail"]["requestParameters"]["serviceName"] = json!("com.amazonaws.us-east-1.s3");
+        event["detail"]["responseElements"] = Value::Null;
+        assert!(matches!(
+            scope_of(event),
+            Err(Triage::Ignored(why)) if why == "com.amazonaws.us-east-1.s3 is not an endpoint service"
+        ));
     }
 
     #[test]
