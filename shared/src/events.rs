@@ -259,6 +259,23 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+/// The sample payloads in `events/`, for the engine's tests (they read only files inside the
+/// repository).
+#[cfg(test)]
+pub(crate) mod samples {
+    use serde_json::Value;
+    use std::path::PathBuf;
+
+    pub(crate) fn dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+    }
+
+    /// `events/<name>`, parsed.
+    pub(crate) fn sample(name: &str) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir().join(name)).unwrap()).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

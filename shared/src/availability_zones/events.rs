@@ -110,15 +110,8 @@ pub fn admit(senders: &BTreeSet<String>, account: &str) -> Result<(), Triage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::samples::sample;
     use serde_json::json;
-    use std::path::Path;
-
-    fn sample(name: &str) -> Value {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../events")
-            .join(name);
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-    }
 
     fn senders() -> BTreeSet<String> {
         ["111111111111", "123456789123"].map(String::from).into()

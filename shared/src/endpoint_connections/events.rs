@@ -197,19 +197,10 @@ pub fn admit(policy: &Policy, scope: Scope) -> Result<(Vec<String>, Vec<Claim>),
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::events::samples::{self, sample};
     use serde_json::json;
-    use std::path::{Path, PathBuf};
 
     const SVC: &str = "vpce-svc-0123456789abcdef0";
-
-    fn sample(name: &str) -> Value {
-        let path = events_dir().join(name);
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-    }
-
-    fn events_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
-    }
 
     #[test]
     fn connection_notification_names_its_service() {
@@ -284,7 +275,7 @@ pub(crate) mod tests {
     #[test]
     fn real_events_are_parsed_or_cleanly_ignored() {
         let mut seen = 0;
-        for entry in std::fs::read_dir(events_dir().join("real")).unwrap() {
+        for entry in std::fs::read_dir(samples::dir().join("real")).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
@@ -315,7 +306,7 @@ pub(crate) mod tests {
     /// inside the repository, so the provenance travels with the copies).
     #[test]
     fn every_real_payload_names_its_source() {
-        let real = events_dir().join("real");
+        let real = samples::dir().join("real");
         let sources = std::fs::read_to_string(real.join("SOURCES.md")).unwrap();
         let mut checked = 0;
         for entry in std::fs::read_dir(&real).unwrap() {

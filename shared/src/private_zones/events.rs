@@ -116,15 +116,8 @@ pub fn admit(rules: &Rules, target: Target) -> Result<Vec<Scope>, Triage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::samples::sample;
     use serde_json::json;
-    use std::path::Path;
-
-    fn sample(name: &str) -> Value {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../events")
-            .join(name);
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-    }
 
     #[test]
     fn real_create_vpc_events_name_their_vpc() {

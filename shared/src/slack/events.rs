@@ -14,12 +14,8 @@ pub fn notices_of(payload: Value) -> Result<Vec<SnsNotice>, Triage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::samples::sample;
     use serde_json::json;
-
-    fn sample(name: &str) -> Value {
-        let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
 
     #[test]
     fn an_alert_topic_delivery_is_one_notice() {
