@@ -85,9 +85,10 @@ venv: $(STAMP)
 ## tools: every tool the steps install for themselves (the venvs, SAM and cargo-lambda, the arm64
 ## Rust target), installed once before CI runs steps side by side
 tools: $(STAMP) $(CHECKOV_STAMP) $(VENV)/.deploy
-$(STAMP): tests/requirements.txt
+$(STAMP): tests/requirements.txt tests/requirements-patterns.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r tests/requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r tests/requirements-patterns.txt
 	touch $@
 
 $(CHECKOV_STAMP): requirements-checkov.txt
