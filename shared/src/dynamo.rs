@@ -156,6 +156,35 @@ pub fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
         .map(String::as_str)
 }
 
+/// The most JSON one part of a record holds: with its key and attributes, well under
+/// DynamoDB's 400 KB item limit
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items>).
+/// Records that grow with the estate (the acceptor's outbox, the associator's journal) are
+/// split into parts of this size.
+pub const PART_BYTES: usize = 300 * 1024;
+
+/// Pure: JSON documents as JSON arrays of at most `max` bytes each (a document larger than
+/// that alone is a part of its own), in order; at least one, possibly `[]`.
+pub fn json_arrays(docs: impl IntoIterator<Item = String>, max: usize) -> Vec<String> {
+    let mut out = vec![String::from("[")];
+    for doc in docs {
+        let current = out.last().map_or(0, String::len);
+        if current > 1 && current + doc.len() + 2 > max {
+            out.push(String::from("["));
+        }
+        if let Some(part) = out.last_mut() {
+            if part.len() > 1 {
+                part.push(',');
+            }
+            part.push_str(&doc);
+        }
+    }
+    for part in &mut out {
+        part.push(']');
+    }
+    out
+}
+
 /// A number attribute of an item, as `u64`.
 pub fn number(item: &Item, name: &str) -> Option<u64> {
     item.get(name)

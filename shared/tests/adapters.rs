@@ -4,8 +4,8 @@
 use autopilot::endpoint_connections::ec2::{Ec2Connections, IDS_PER_CALL};
 use autopilot::endpoint_connections::events::Scope;
 use autopilot::endpoint_connections::memory::DynamoMemory;
-use autopilot::endpoint_connections::policy::{Policy, Tags};
-use autopilot::endpoint_connections::ports::ConnectionApi;
+use autopilot::endpoint_connections::policy::{Action, Policy, Tags};
+use autopilot::endpoint_connections::ports::{ConnectionApi, Entries, Entry, Memory};
 use autopilot::endpoint_connections::run::Acceptor;
 use autopilot::ledger::{DynamoLedger, Ledger};
 use autopilot::notify::SnsPublisher;
@@ -377,4 +377,160 @@ async fn unapplied_decisions_are_announced_and_fail_the_run() {
     );
     // Outbox read and ledger read; outbox written, the failure remembered, outbox cleared.
     assert_eq!((get.num_calls(), write.num_calls()), (2, 3));
+}
+
+/// DynamoDB as the outbox sees it: items kept by `pk`, any item over 400 KB refused as DynamoDB
+/// refuses it (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items>:
+/// attribute names and values count).
+#[derive(Clone, Default)]
+struct Table(std::sync::Arc<std::sync::Mutex<HashMap<String, HashMap<String, AttributeValue>>>>);
+
+const DYNAMODB_MAX_ITEM_BYTES: usize = 400 * 1024;
+
+fn item_bytes(item: &HashMap<String, AttributeValue>) -> usize {
+    item.iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+                    _ => 8,
+                }
+        })
+        .sum()
+}
+
+impl Table {
+    fn client(&self) -> aws_sdk_dynamodb::Client {
+        let (writes, reads) = (self.clone(), self.clone());
+        let write = mock!(aws_sdk_dynamodb::Client::batch_write_item).then_compute_response(
+            move |r| {
+                let requests = &r.request_items().unwrap()["t"];
+                assert!(requests.len() <= 25, "{} writes in one call", requests.len());
+                if let Some(big) = requests
+                    .iter()
+                    .filter_map(|w| w.put_request())
+                    .find(|p| item_bytes(p.item()) > DYNAMODB_MAX_ITEM_BYTES)
+                {
+                    return aws_smithy_mocks::MockResponse::Http(
+                        aws_smithy_runtime_api::http::Response::new(
+                            aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+                            aws_smithy_types::body::SdkBody::from(format!(
+                                r#"{{"__type":"com.amazonaws.dynamodb.v20120810#ValidationException","message":"Item size has exceeded the maximum allowed size ({} bytes)"}}"#,
+                                item_bytes(big.item())
+                            )),
+                        ),
+                    );
+                }
+                let mut table = writes.0.lock().unwrap();
+                for w in requests {
+                    if let Some(put) = w.put_request() {
+                        table.insert(pk_of(put.item()), put.item().clone());
+                    }
+                    if let Some(delete) = w.delete_request() {
+                        table.remove(&pk_of(delete.key()));
+                    }
+                }
+                aws_smithy_mocks::MockResponse::Output(BatchWriteItemOutput::builder().build())
+            },
+        );
+        let get = mock!(aws_sdk_dynamodb::Client::batch_get_item).then_compute_output(move |r| {
+            let keys = r.request_items().unwrap()["t"].keys();
+            assert!(keys.len() <= 100, "{} keys in one call", keys.len());
+            let table = reads.0.lock().unwrap();
+            let items = keys
+                .iter()
+                .filter_map(|k| table.get(&pk_of(k)).cloned())
+                .collect();
+            BatchGetItemOutput::builder().responses("t", items).build()
+        });
+        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&write, &get])
+    }
+
+    fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.0.lock().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+}
+
+fn entries(service: &str, count: usize) -> Vec<Entry> {
+    (0..count)
+        .map(|i| Entry {
+            endpoint_id: format!("vpce-{i:017x}"),
+            owner: "111111111111".into(),
+            vpc_id: Some(format!("vpc-{i:017x}")),
+            action: Action::Accept,
+            reason: format!("rule 1 (orders, the team's production consumers of {service}) allows account 111111111111"),
+        })
+        .collect()
+}
+
+/// 10,000 decisions on one service are written down in parts DynamoDB takes (one item would
+/// be over 2 MB and refused, failing every sweep), read back whole and in order, and cleared.
+#[tokio::test]
+async fn a_service_with_ten_thousand_decisions_is_written_down_in_parts_dynamodb_takes() {
+    let table = Table::default();
+    let memory = DynamoMemory::new(table.client(), "t");
+    let big = entries("vpce-svc-0big", 10_000);
+    let written = Entries::from([
+        ("vpce-svc-0big".to_owned(), big.clone()),
+        ("vpce-svc-0small".to_owned(), entries("vpce-svc-0small", 2)),
+    ]);
+    memory.write_ahead(&written).await.unwrap();
+    let keys = table.keys();
+    assert!(keys.len() > 6, "{keys:?}");
+    assert!(keys.contains(&"outbox#vpce-svc-0big#2".to_owned()));
+
+    // A later run (another execution environment) reads them back as they were.
+    let reader = DynamoMemory::new(table.client(), "t");
+    let services = ["vpce-svc-0big", "vpce-svc-0small", "vpce-svc-0none"].map(String::from);
+    assert_eq!(reader.left(&services).await.unwrap(), written);
+    reader.clear(&services).await.unwrap();
+    assert!(table.keys().is_empty(), "{:?}", table.keys());
+}
+
+/// A record rewritten with fewer parts is read as the new write alone: an old write's part
+/// left behind carries another mark and is never read as this one's.
+#[tokio::test]
+async fn parts_of_an_earlier_write_are_not_read_as_the_later_ones() {
+    let table = Table::default();
+    let memory = DynamoMemory::new(table.client(), "t");
+    let service = "vpce-svc-0a".to_owned();
+    memory
+        .write_ahead(&Entries::from([(
+            service.clone(),
+            entries(&service, 6_000),
+        )]))
+        .await
+        .unwrap();
+    let three = table.keys().len();
+    assert!(three >= 3, "{:?}", table.keys());
+    // The next write has one part; the process that wrote three is gone (nothing cleared).
+    let small = Entries::from([(service.clone(), entries(&service, 5))]);
+    let next = DynamoMemory::new(table.client(), "t");
+    next.write_ahead(&small).await.unwrap();
+    assert_eq!(table.keys().len(), three, "the old parts are still there");
+    assert_eq!(
+        next.left(std::slice::from_ref(&service)).await.unwrap(),
+        small
+    );
+
+    // A record whose second part is another write's: that part is skipped, the rest read.
+    let mixed = DynamoMemory::new(table.client(), "t");
+    mixed
+        .write_ahead(&Entries::from([(
+            service.clone(),
+            entries(&service, 6_000),
+        )]))
+        .await
+        .unwrap();
+    table
+        .0
+        .lock()
+        .unwrap()
+        .get_mut(&format!("outbox#{service}#2"))
+        .unwrap()
+        .insert("mark".into(), AttributeValue::S("another".into()));
+    let read = mixed.left(std::slice::from_ref(&service)).await.unwrap();
+    assert!(read[&service].len() < 6_000 && !read[&service].is_empty());
 }

@@ -3,9 +3,12 @@
 //! - the outbox: decisions written down before they are applied, so that a run which fails
 //!   after applying (a refused publish, a DynamoDB error, a timeout) leaves a record; the next
 //!   run — Lambda's retry or the next sweep — reads it, checks each connection's actual state,
-//!   and announces what did happen. One item per endpoint service (`outbox#<service id>`),
-//!   written in one `BatchWriteItem` for all services before any Accept or Reject, deleted once
-//!   the run's announcement is published;
+//!   and announces what did happen. One record per endpoint service, written before any Accept
+//!   or Reject, deleted once the run's announcement is published. A record is split into parts
+//!   well under DynamoDB's 400 KB item limit, so a service with any number of pending
+//!   connections can be written down: `outbox#<service id>` holds the first part, how many parts
+//!   there are and the write's mark; `outbox#<service id>#<n>` the others, each with the same
+//!   mark (a part of another write is not read as this one's);
 //! - what consumers' events said about endpoints (`claim#<endpoint id>`): kept while the
 //!   connection is not visible yet or is held for want of them, forgotten once it is decided.
 //!
@@ -25,6 +28,9 @@ const LOCK_PK: &str = "lock#acceptor";
 pub struct DynamoMemory {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    /// How many parts each service's outbox record was last seen or written with here, so
+    /// clearing it deletes them all (a part left behind is never read: its mark is stale).
+    parts: std::sync::Mutex<BTreeMap<String, usize>>,
 }
 
 impl DynamoMemory {
@@ -32,12 +38,38 @@ impl DynamoMemory {
         DynamoMemory {
             client,
             table: table.into(),
+            parts: std::sync::Mutex::default(),
+        }
+    }
+
+    fn note_parts(&self, service: &str, parts: usize) {
+        if let Ok(mut known) = self.parts.lock() {
+            let seen = known.entry(service.to_owned()).or_insert(0);
+            *seen = (*seen).max(parts);
         }
     }
 }
 
 fn outbox_pk(service_id: &str) -> String {
     format!("outbox#{service_id}")
+}
+
+/// Part `n` (from 1) of a service's outbox record.
+fn part_pk(service_id: &str, n: usize) -> String {
+    if n == 1 {
+        outbox_pk(service_id)
+    } else {
+        format!("outbox#{service_id}#{n}")
+    }
+}
+
+/// Pure: entries as JSON arrays of at most [`dynamo::PART_BYTES`] each, in order.
+pub fn parts(entries: &[Entry]) -> Result<Vec<String>> {
+    let docs = entries
+        .iter()
+        .map(|e| serde_json::to_string(e).map_err(|e| Error::encoding("the acceptor's outbox", e)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(dynamo::json_arrays(docs, dynamo::PART_BYTES))
 }
 
 fn claim_pk(endpoint_id: &str) -> String {
@@ -93,34 +125,100 @@ async fn read<T: for<'de> Deserialize<'de>>(
 
 impl Memory for DynamoMemory {
     async fn left(&self, services: &[String]) -> Result<Entries> {
-        let pks: Vec<String> = services.iter().map(|s| outbox_pk(s)).collect();
-        let found: BTreeMap<String, Vec<Entry>> = read(&self.client, &self.table, &pks).await?;
-        Ok(found
-            .into_iter()
-            .filter(|(_, entries)| !entries.is_empty())
-            .filter_map(|(pk, entries)| Some((pk.strip_prefix("outbox#")?.to_owned(), entries)))
-            .collect())
+        let firsts: Vec<String> = services.iter().map(|s| outbox_pk(s)).collect();
+        let heads = dynamo::get(&self.client, &self.table, &firsts).await?;
+        // (service, parts, mark) of every record found, and the keys of its other parts.
+        let mut records = Vec::new();
+        let mut rest = Vec::new();
+        for item in &heads {
+            let Some(service) = text(item, "pk").and_then(|pk| pk.strip_prefix("outbox#")) else {
+                continue;
+            };
+            let count = dynamo::number(item, "parts").map_or(1, |n| n.max(1) as usize);
+            self.note_parts(service, count);
+            rest.extend((2..=count).map(|n| part_pk(service, n)));
+            records.push((
+                service.to_owned(),
+                count,
+                text(item, "mark").map(str::to_owned),
+            ));
+        }
+        let others = dynamo::get(&self.client, &self.table, &rest).await?;
+        let by_pk: BTreeMap<&str, &dynamo::Item> = heads
+            .iter()
+            .chain(others.iter())
+            .filter_map(|item| Some((text(item, "pk")?, item)))
+            .collect();
+        let mut out = Entries::new();
+        for (service, count, mark) in records {
+            let mut entries: Vec<Entry> = Vec::new();
+            for n in 1..=count {
+                let pk = part_pk(&service, n);
+                let Some(item) = by_pk.get(pk.as_str()) else {
+                    tracing::error!(%pk, "outbox part missing: its write failed before anything was applied");
+                    continue;
+                };
+                if n > 1 && text(item, "mark").map(str::to_owned) != mark {
+                    tracing::error!(%pk, "outbox part of another write skipped");
+                    continue;
+                }
+                match text(item, "body").map(serde_json::from_str::<Vec<Entry>>) {
+                    Some(Ok(part)) => entries.extend(part),
+                    Some(Err(e)) => {
+                        tracing::error!(%pk, error = %e, "unreadable outbox part skipped")
+                    }
+                    None => tracing::error!(%pk, "outbox part without a body skipped"),
+                }
+            }
+            if !entries.is_empty() {
+                out.insert(service, entries);
+            }
+        }
+        Ok(out)
     }
 
     async fn write_ahead(&self, entries: &Entries) -> Result<()> {
-        let docs: Vec<(String, String)> = entries
-            .iter()
-            .filter(|(_, e)| !e.is_empty())
-            .map(|(service, e)| {
-                serde_json::to_string(e)
-                    .map(|doc| (outbox_pk(service), doc))
-                    .map_err(|e| Error::encoding("the acceptor's outbox", e))
-            })
-            .collect::<Result<_>>()?;
-        if docs.is_empty() {
+        use aws_sdk_dynamodb::types::AttributeValue::{N, S};
+        let mark = format!("{:x}", crate::events::since_epoch().as_nanos());
+        let mut items = Vec::new();
+        for (service, e) in entries.iter().filter(|(_, e)| !e.is_empty()) {
+            let parts = parts(e)?;
+            self.note_parts(service, parts.len());
+            for (i, body) in parts.iter().enumerate() {
+                let mut item = std::collections::HashMap::from([
+                    ("pk".to_owned(), S(part_pk(service, i + 1))),
+                    ("body".to_owned(), S(body.clone())),
+                    ("mark".to_owned(), S(mark.clone())),
+                    ("expires_at".to_owned(), expires(OUTBOX_DAYS)),
+                ]);
+                if i == 0 {
+                    item.insert("parts".to_owned(), N(parts.len().to_string()));
+                }
+                items.push(item);
+            }
+        }
+        if items.is_empty() {
             return Ok(());
         }
-        dynamo::put(&self.client, &self.table, documents(&docs, OUTBOX_DAYS)).await
+        dynamo::put(&self.client, &self.table, items).await
     }
 
     async fn clear(&self, services: &[String]) -> Result<()> {
-        let pks: Vec<String> = services.iter().map(|s| outbox_pk(s)).collect();
-        dynamo::delete(&self.client, &self.table, &pks).await
+        let known = self.parts.lock().map(|k| k.clone()).unwrap_or_default();
+        let pks: Vec<String> = services
+            .iter()
+            .flat_map(|s| {
+                let count = known.get(s).copied().unwrap_or(1);
+                (1..=count).map(move |n| part_pk(s, n))
+            })
+            .collect();
+        dynamo::delete(&self.client, &self.table, &pks).await?;
+        if let Ok(mut k) = self.parts.lock() {
+            services.iter().for_each(|s| {
+                k.remove(s);
+            });
+        }
+        Ok(())
     }
 
     async fn recall(&self, endpoint_ids: &[String]) -> Result<BTreeMap<String, Known>> {
