@@ -163,6 +163,15 @@ pub fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
 /// split into parts of this size.
 pub const PART_BYTES: usize = 300 * 1024;
 
+/// The key of part `n` (from 1) of the record at `first`: the first part is the record's own key.
+pub fn part_key(first: &str, n: usize) -> String {
+    if n == 1 {
+        first.to_owned()
+    } else {
+        format!("{first}#{n}")
+    }
+}
+
 /// Pure: JSON documents as JSON arrays of at most `max` bytes each (a document larger than
 /// that alone is a part of its own), in order; at least one, possibly `[]`.
 pub fn json_arrays(docs: impl IntoIterator<Item = String>, max: usize) -> Vec<String> {

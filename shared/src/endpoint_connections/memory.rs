@@ -56,11 +56,7 @@ fn outbox_pk(service_id: &str) -> String {
 
 /// Part `n` (from 1) of a service's outbox record.
 fn part_pk(service_id: &str, n: usize) -> String {
-    if n == 1 {
-        outbox_pk(service_id)
-    } else {
-        format!("outbox#{service_id}#{n}")
-    }
+    dynamo::part_key(&outbox_pk(service_id), n)
 }
 
 /// Pure: entries as JSON arrays of at most [`dynamo::PART_BYTES`] each, in order.

@@ -17,11 +17,7 @@ fn journal_key(run: &str) -> String {
 }
 /// Part `n` (from 1) of a run's journal.
 fn part_key(run: &str, n: usize) -> String {
-    if n == 1 {
-        journal_key(run)
-    } else {
-        format!("journal#{run}#{n}")
-    }
+    dynamo::part_key(&journal_key(run), n)
 }
 /// A journal nobody closes is dropped after this long (DynamoDB TTL).
 const JOURNAL_MEMORY_SECS: u64 = 14 * 24 * 3600;
