@@ -9,13 +9,19 @@ Prints the calls per operation, the requests the emulator throttled, and the run
 beside the bound the rates set: the hub account makes two calls per pair (authorize, then remove
 the authorization) plus its reads, at 10 per second after its burst of 50. Budget: within 10% of
 the bound, no call failing for throttling, exactly one authorize, one associate and one delete per
-missing pair, and a second run makes no call that changes anything. `make bench` runs it and
-writes `target/bench-zones.json`.
+missing pair, and a second run makes no call that changes anything.
+
+Then Route 53's rates shared across invocations: 100 new VPCs of one spoke associated by one
+invocation, and by two at once (50 each, a CreateTags naming them), on fresh buckets: the requests
+throttled and the wall time of each. Budget: no request throttled with two invocations either.
+`make bench` runs it and writes `target/bench-zones.json`.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -50,11 +56,53 @@ def estate(emu: Emulator) -> tuple[zones.Hub, int]:
     return hub, len(managed)
 
 
+def concurrent(invocations: int) -> dict:
+    """100 new spoke VPCs associated by ``invocations`` invocations at once, Route 53's rates on."""
+    with Emulator() as emu:
+        hub = zones.build(emu)
+        hub.put_rules(hub.rules())
+        vpcs = [hub.create_vpc(zones.SPOKE) for _ in range(100)]
+        emu.settings(route53_rate=True)
+        parts = [vpcs[i::invocations] for i in range(invocations)]
+        hosts = [LambdaHost(zones.FUNCTION, hub.function_env(rate_share="1"), profile="release", timeout=600)
+                 for _ in parts]
+        for h in hosts:
+            h.__enter__()
+        try:
+            emu.reset_calls()
+            results: list = [None] * invocations
+            started = time.perf_counter()
+            threads = [threading.Thread(target=lambda i=i: results.__setitem__(
+                i, hosts[i].invoke(zones.tags_event(zones.SPOKE, parts[i]), log_grace=0))) for i in range(invocations)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall = time.perf_counter() - started
+            calls = emu.calls()
+        finally:
+            for h in hosts:
+                h.__exit__(None, None, None)
+        associated = sum(hub.zones_of(zones.SPOKE, v) == {hub.shared_zone} for v in vpcs)
+    return {"invocations": invocations, "ok": all(r.ok for r in results), "associated": associated,
+            "throttled": sum(c.get("throttled", 0) for c in calls.values()), "wall_s": round(wall, 1)}
+
+
 def main() -> int:
+    shared = [concurrent(n) for n in (1, 2)]
+    print("Route 53's rates shared across invocations: 100 new spoke VPCs, documented buckets on")
+    print()
+    print("| invocations at once | VPCs associated | requests throttled | wall time |")
+    print("| ---: | ---: | ---: | ---: |")
+    for r in shared:
+        print(f"| {r['invocations']} | {r['associated']} | {r['throttled']} | {r['wall_s']} s |")
+    print()
+    problems = [f"{r['invocations']} invocations: {r['throttled']} throttled, {r['associated']} of 100 associated"
+                for r in shared if r["throttled"] or r["associated"] != 100 or not r["ok"]]
     with Emulator() as emu:
         hub, zone_count = estate(emu)
         emu.settings(route53_rate=True)
-        with LambdaHost(zones.FUNCTION, hub.function_env(), profile="release", timeout=600) as fn:
+        with LambdaHost(zones.FUNCTION, hub.function_env(rate_share="1"), profile="release", timeout=600) as fn:
             first, wall, calls = scheduled_run(fn, emu)
             again, wall_again, calls_again = scheduled_run(fn, emu)
             rss = peak_rss_mb(fn.process.pid)
@@ -79,7 +127,6 @@ def main() -> int:
           f"of {ACCOUNT_BURST:g} = {bound:.1f} s ({(wall / bound - 1) if bound else 0:+.1%}); "
           f"{throttled} requests throttled; peak RSS {rss:.1f} MB; second run {wall_again:.1f} s")
 
-    problems = []
     expected = {"CreateVPCAssociationAuthorization": cross, "AssociateVPCWithHostedZone": pairs,
                 "DeleteVPCAssociationAuthorization": cross}
     for op, want in expected.items():
@@ -97,7 +144,7 @@ def main() -> int:
         problems.append(f"{pairs} pairs associated")
     figures = {"pairs": pairs, "wall_s": round(wall, 1), "bound_s": round(bound, 1), "hub_requests": hub_calls,
                "throttled": throttled, "peak_rss_mb": round(rss, 1), "calls": calls,
-               "second": {"wall_s": round(wall_again, 1), "calls": calls_again}}
+               "second": {"wall_s": round(wall_again, 1), "calls": calls_again}, "concurrent": shared}
     return finish("zones", figures, problems)
 
 

@@ -59,6 +59,23 @@ impl Env {
                 .map_err(|_| Error::Config(format!("{name} must be a whole number, not {v:?}"))),
         }
     }
+
+    /// A share of a rate: 0 (excluded) to 1.
+    pub fn share(&self, name: &str, default: f64) -> Result<f64> {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| *s > 0.0 && *s <= 1.0)
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "{name}: {v:?} is not a share between 0 (excluded) and 1"
+                    ))
+                }),
+        }
+    }
 }
 
 /// Where a policy document (the connection policy, the zone rules) is read from.

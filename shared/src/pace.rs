@@ -2,6 +2,10 @@
 //! by every client in the account, so each job takes its tokens from a bucket of its own, sized
 //! at (a share of) the documented rate. Waiting for a token here keeps a burst at the rate's
 //! bound with no call refused, where retrying throttled calls with backoff falls well below it.
+//!
+//! [`Pace`] is a bucket of one process. [`SharedBuckets`] keeps buckets in a DynamoDB item, so
+//! every execution environment of a function (and the operator CLI) draws on the same tokens, as
+//! AWS's own buckets are drawn on by every client of the account.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -49,9 +53,185 @@ impl Pace {
     }
 }
 
+/// A bucket's name and its (rate per second, burst).
+pub type Bucket = (&'static str, (f64, f64));
+
+/// The buckets of one item at one instant: its version (for the conditional write), when it was
+/// last drawn on (ms since the epoch), and each bucket's tokens then.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Drawn {
+    pub version: u64,
+    pub at_ms: u64,
+    pub tokens: std::collections::BTreeMap<String, f64>,
+}
+
+impl Drawn {
+    /// Pure: one token reserved from each of `buckets` at `now_ms` (a bucket never seen starts
+    /// full): the item's next state, and how long the caller waits for its tokens. Tokens may go
+    /// below zero: a reservation made now is served after those made before it.
+    pub fn reserve(&self, now_ms: u64, buckets: &[Bucket]) -> (Drawn, Duration) {
+        let elapsed = now_ms.saturating_sub(self.at_ms) as f64 / 1000.0;
+        let mut next = Drawn {
+            version: self.version + 1,
+            at_ms: now_ms.max(self.at_ms),
+            tokens: self.tokens.clone(),
+        };
+        let mut wait = Duration::ZERO;
+        for (name, (rate, burst)) in buckets {
+            let had = self
+                .tokens
+                .get(*name)
+                .map_or(*burst, |t| (t + elapsed * rate).min(*burst));
+            if had < 1.0 {
+                wait = wait.max(Duration::from_secs_f64((1.0 - had) / rate));
+            }
+            next.tokens.insert((*name).to_owned(), had - 1.0);
+        }
+        (next, wait)
+    }
+}
+
+/// Token buckets kept in DynamoDB: one item per key (an account's buckets), drawn on with a
+/// read and a conditional write, so concurrent processes each get their own tokens.
+#[cfg(feature = "private-zones")]
+pub struct SharedBuckets {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    /// What this process last wrote of each item: the next reservation writes without reading
+    /// first, and reads only when another process wrote since.
+    seen: Mutex<std::collections::HashMap<String, Drawn>>,
+}
+
+/// Attempts at a reservation while other processes win the conditional write.
+#[cfg(feature = "private-zones")]
+const RESERVE_ATTEMPTS: u32 = 20;
+
+#[cfg(feature = "private-zones")]
+impl SharedBuckets {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: String) -> Self {
+        SharedBuckets {
+            client,
+            table,
+            seen: Mutex::default(),
+        }
+    }
+
+    /// Reserve one token from each of `buckets` under `key` and wait until they are due.
+    pub async fn wait(&self, key: &str, buckets: &[Bucket]) -> crate::Result<()> {
+        let wait = self.reserve(key, buckets).await?;
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
+    }
+
+    async fn reserve(&self, key: &str, buckets: &[Bucket]) -> crate::Result<Duration> {
+        let pk = format!("pace#{key}");
+        let mut last = self.seen.lock().ok().and_then(|s| s.get(&pk).cloned());
+        for _ in 0..RESERVE_ATTEMPTS {
+            let drawn = match last.take() {
+                Some(drawn) => drawn,
+                None => self.read(&pk).await?,
+            };
+            let now_ms = crate::events::since_epoch().as_millis() as u64;
+            let (next, wait) = drawn.reserve(now_ms, buckets);
+            if self.write(&pk, &drawn, &next).await? {
+                if let Ok(mut seen) = self.seen.lock() {
+                    seen.insert(pk, next);
+                }
+                return Ok(wait);
+            }
+        }
+        Err(crate::Error::Busy(format!(
+            "the request rate kept in {} under {pk} changed under {RESERVE_ATTEMPTS} attempts in a row",
+            self.table
+        )))
+    }
+
+    async fn read(&self, pk: &str) -> crate::Result<Drawn> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| crate::Error::aws("dynamodb:GetItem", e))?;
+        let Some(item) = out.item() else {
+            return Ok(Drawn::default());
+        };
+        let number = |v: &AttributeValue| v.as_n().ok().and_then(|n| n.parse::<f64>().ok());
+        Ok(Drawn {
+            version: crate::dynamo::number(item, "version").unwrap_or(0),
+            at_ms: crate::dynamo::number(item, "at_ms").unwrap_or(0),
+            tokens: item
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix("tokens_")?.to_owned(), number(v)?)))
+                .collect(),
+        })
+    }
+
+    /// `next` written if the item is still as `drawn` found it; `false` if another process wrote
+    /// since.
+    async fn write(&self, pk: &str, drawn: &Drawn, next: &Drawn) -> crate::Result<bool> {
+        let n = |v: String| AttributeValue::N(v);
+        // Idle buckets refill to full: an item unused for a day is left to the table's TTL.
+        let expires = crate::events::now_secs() + 86_400;
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(pk.to_owned()))
+            .item("version", n(next.version.to_string()))
+            .item("at_ms", n(next.at_ms.to_string()))
+            .item("expires_at", n(expires.to_string()));
+        for (name, tokens) in &next.tokens {
+            put = put.item(format!("tokens_{name}"), n(format!("{tokens:.4}")));
+        }
+        put = if drawn.version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("version = :seen")
+                .expression_attribute_values(":seen", n(drawn.version.to_string()))
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if crate::dynamo::conditional_failed(&e) => Ok(false),
+            Err(e) => Err(crate::Error::aws("dynamodb:PutItem", e)),
+        }
+    }
+}
+
+#[cfg(feature = "private-zones")]
+use aws_sdk_dynamodb::types::AttributeValue;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reservations_in_one_item_spend_every_bucket_and_wait_for_the_slowest() {
+        let buckets: [Bucket; 2] = [("account", (10.0, 2.0)), ("associate", (5.0, 1.0))];
+        let (first, wait) = Drawn::default().reserve(1_000, &buckets);
+        assert_eq!(wait, Duration::ZERO, "a bucket never seen starts full");
+        assert_eq!(first.version, 1);
+        assert_eq!(first.tokens["account"], 1.0);
+        assert_eq!(first.tokens["associate"], 0.0);
+        // At once again: the associate bucket is empty, its token is due in 1/5 s.
+        let (second, wait) = first.reserve(1_000, &buckets);
+        assert_eq!(wait, Duration::from_millis(200));
+        assert_eq!(second.tokens["associate"], -1.0);
+        // A third waits behind the second.
+        let (third, wait) = second.reserve(1_000, &buckets);
+        assert_eq!(wait, Duration::from_millis(400));
+        // A second later both refilled, capped at their bursts (from -2 + 5 for associate).
+        let (_, wait) = third.reserve(2_000, &buckets);
+        assert_eq!(wait, Duration::ZERO);
+        // A clock behind the item's never refills backwards nor moves the item back.
+        let (behind, _) = third.reserve(500, &buckets);
+        assert_eq!(behind.at_ms, 1_000);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_burst_passes_then_requests_are_spaced_at_the_rate() {

@@ -8,7 +8,9 @@ use autopilot::notify::SnsPublisher;
 use autopilot::private_zones::events::Target;
 use autopilot::private_zones::journal::DynamoJournal;
 use autopilot::private_zones::ports::{Spokes, ZoneOwner};
-use autopilot::private_zones::route53::{AssumedRoleSpokes, Route53Owner, associate_with};
+use autopilot::private_zones::route53::{
+    AssumedRoleSpokes, Route53Owner, Route53Rates, associate_with,
+};
 use autopilot::private_zones::rules::{Rules, Vpc, Zone};
 use autopilot::private_zones::run::{Associator, Status, route53_retry};
 use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
@@ -30,6 +32,15 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+
+/// Route 53's rates in this process alone, at their full documented size.
+fn local_rates() -> std::sync::Arc<Route53Rates> {
+    std::sync::Arc::new(Route53Rates::new(1.0, None))
+}
+
+fn owner_of(client: aws_sdk_route53::Client) -> Route53Owner {
+    Route53Owner::new(client, HUB.into(), local_rates())
+}
 
 const HUB: &str = "123456789012";
 const SPOKE: &str = "111111111111";
@@ -156,7 +167,7 @@ impl Spokes for FixedSpokes {
         vpc: &str,
         region: &str,
     ) -> autopilot::Result<()> {
-        associate_with(&self.client, &[], zone, vpc, region).await
+        associate_with(&self.client, || async {}, zone, vpc, region).await
     }
 }
 
@@ -217,7 +228,7 @@ fn associator(
             }),
     );
     Associator {
-        owner: Route53Owner::new(mock_client!(
+        owner: owner_of(mock_client!(
             aws_sdk_route53,
             RuleMode::MatchAny,
             &owner,
@@ -509,7 +520,7 @@ async fn the_catalogue_follows_every_page_of_hosted_zones() {
     let details = zone_details();
     let batches = std::sync::Arc::default();
     let tags = zone_tags(std::sync::Arc::clone(&batches));
-    let owner = Route53Owner::new(mock_client!(
+    let owner = owner_of(mock_client!(
         aws_sdk_route53,
         RuleMode::MatchAny,
         [&list, &tags, &details]
@@ -558,7 +569,7 @@ async fn the_catalogue_reads_tags_ten_zones_per_call() {
     let details = zone_details();
     let batches = std::sync::Arc::default();
     let tags = zone_tags(std::sync::Arc::clone(&batches));
-    let owner = Route53Owner::new(mock_client!(
+    let owner = owner_of(mock_client!(
         aws_sdk_route53,
         RuleMode::MatchAny,
         [&list, &tags, &details]
@@ -607,7 +618,7 @@ async fn a_page_that_fails_fails_the_catalogue() {
     let denied = mock!(aws_sdk_route53::Client::list_hosted_zones)
         .match_requests(|r| r.marker() == Some("Z2"))
         .then_http_response(|| refusal(403, "AccessDenied", "not authorized"));
-    let owner = Route53Owner::new(mock_client!(
+    let owner = owner_of(mock_client!(
         aws_sdk_route53,
         RuleMode::MatchAny,
         [&first, &denied],
@@ -695,6 +706,7 @@ async fn spoke_vpcs_are_read_across_every_page() {
     let spokes = AssumedRoleSpokes::new(
         AccountConfigs::new(home, HUB.into(), "SpokeRole".into()),
         retries(),
+        local_rates(),
     );
     let found = spokes.vpcs(HUB, "us-east-1", &[]).await.unwrap();
 

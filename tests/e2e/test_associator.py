@@ -259,3 +259,73 @@ def test_associations_a_run_could_not_announce_are_announced_by_the_retry_once(h
     swept = fn.invoke(scheduled_event())
     assert swept.ok and vpc not in {o["vpc_id"] for o in swept.body["outcomes"]}
     assert all(vpc not in a["content"]["description"] for a in hub.alerts())
+
+
+def test_two_invocations_share_route53s_rate_and_none_is_throttled(hub, associator):
+    """Route 53 throttles per account, not per caller. Two invocations at once, each associating
+    50 new spoke VPCs (a CreateTags naming them), with the emulator's documented Route 53 buckets
+    on: they draw on one shared bucket per account, so not one request is refused and every VPC
+    is associated. (Each pacing itself alone would send twice the rate.)"""
+    import threading
+    vpcs = [hub.create_vpc(SPOKE) for _ in range(100)]
+    hub.emu.settings(route53_rate=True)
+    hub.emu.reset_calls()
+    fns = [associator(rate_share="1"), associator(rate_share="1")]
+    halves = [vpcs[:50], vpcs[50:]]
+    results = [None, None]
+
+    def run(i):
+        results[i] = fns[i].invoke(tags_event(SPOKE, halves[i]))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r.ok for r in results), [r.error_message or r.body for r in results]
+    calls = hub.emu.calls()
+    throttled = {op: c["throttled"] for op, c in calls.items() if c.get("throttled")}
+    assert throttled == {}, throttled
+    assert calls["route53:AssociateVPCWithHostedZone"]["count"] == 100
+    assert all(hub.zones_of(SPOKE, v) == {hub.shared_zone} for v in vpcs)
+    assert hub.authorizations() == []
+
+
+def test_a_zone_at_its_authorization_quota_is_a_finding_naming_the_quota_and_the_fix(hub, associator):
+    """Route 53 allows 100 association authorizations per zone (the stricter of its pages); 100
+    left standing by another tool fill it. The authorize is refused, reported once as a finding
+    that names the quota and the fix, and not retried."""
+    r53 = hub.emu.client("route53")
+    for n in range(100):
+        r53.create_vpc_association_authorization(
+            HostedZoneId=hub.shared_zone, VPC={"VPCRegion": "us-east-1", "VPCId": f"vpc-0{n:016x}"})
+    vpc = hub.create_vpc(SPOKE)
+    hub.emu.reset_calls()
+    fn = associator()
+    for _ in range(2):
+        result = fn.invoke(create_vpc_event(SPOKE, vpc))
+        assert result.ok, result.body
+        [outcome] = result.body["outcomes"]
+        assert outcome["finding"]["code"] == "TooManyVPCAssociationAuthorizations"
+    calls = hub.emu.calls()
+    assert calls["route53:CreateVPCAssociationAuthorization"]["count"] == 2, "once per run, never in a loop"
+    assert "route53:AssociateVPCWithHostedZone" not in calls
+    [alert] = hub.alerts()
+    text = alert["content"]["description"]
+    assert "TooManyVPCAssociationAuthorizations" in text and "100 association authorizations" in text, text
+    assert "DeleteVPCAssociationAuthorization" in text, text
+
+
+def test_a_zone_at_its_vpc_quota_is_a_finding_giving_the_quota_read_from_route53(hub, associator):
+    """VPCs per zone is adjustable: the associator reads the zone's quota (GetHostedZoneLimit)
+    instead of assuming 300, and names it in the finding."""
+    hub.emu.settings(route53_vpcs_per_zone=1)  # the hub's own VPC fills it
+    vpc = hub.create_vpc(SPOKE)
+    result = associator().invoke(create_vpc_event(SPOKE, vpc))
+    assert result.ok, result.body
+    [outcome] = result.body["outcomes"]
+    assert outcome["status"] == "finding" and outcome["finding"]["code"] == "LimitsExceeded"
+    assert "the zone has 1 VPCs of the 1 its quota allows" in outcome["finding"]["message"]
+    assert hub.authorizations() == [], "the authorization made for it is removed"
+    [alert] = hub.alerts()
+    assert "Service Quotas" in alert["content"]["description"]

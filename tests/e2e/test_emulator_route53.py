@@ -278,6 +278,29 @@ def test_association_authorizations_come_in_pages(emu, zone):
     assert [len(p) for p in walk(MaxResults="3")][:2] == [3, 3]
 
 
+def test_quotas_per_zone_are_enforced_and_the_vpc_quota_is_read_as_set(emu, zone):
+    hub = client(emu, "route53")
+    for n in range(100):
+        hub.create_vpc_association_authorization(HostedZoneId=zone, VPC={"VPCRegion": REGION, "VPCId": f"vpc-{n:017x}"})
+    assert code(hub.create_vpc_association_authorization, HostedZoneId=zone,
+                VPC={"VPCRegion": REGION, "VPCId": "vpc-0ffffffffffffffff"}) == "TooManyVPCAssociationAuthorizations"
+    # One already standing is no new authorization: still answered.
+    hub.create_vpc_association_authorization(HostedZoneId=zone, VPC={"VPCRegion": REGION, "VPCId": f"vpc-{0:017x}"})
+
+    limit = hub.get_hosted_zone_limit(Type="MAX_VPCS_ASSOCIATED_BY_ZONE", HostedZoneId=zone.split("/")[-1])
+    assert (limit["Count"], limit["Limit"]) == (1, {"Type": "MAX_VPCS_ASSOCIATED_BY_ZONE", "Value": 300})
+    emu.settings(route53_vpcs_per_zone=1)
+    assert hub.get_hosted_zone_limit(Type="MAX_VPCS_ASSOCIATED_BY_ZONE", HostedZoneId=zone.split("/")[-1])["Limit"]["Value"] == 1
+    spoke_vpc = emu.client("ec2", SPOKE).create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    hub.delete_vpc_association_authorization(HostedZoneId=zone, VPC={"VPCRegion": REGION, "VPCId": f"vpc-{0:017x}"})
+    hub.create_vpc_association_authorization(HostedZoneId=zone, VPC={"VPCRegion": REGION, "VPCId": spoke_vpc})
+    assert code(client(emu, "route53", SPOKE).associate_vpc_with_hosted_zone, HostedZoneId=zone,
+                VPC={"VPCRegion": REGION, "VPCId": spoke_vpc}) == "LimitsExceeded"
+    assert code(hub.get_hosted_zone_limit, Type="MAX_VPCS_ASSOCIATED_BY_ZONE", HostedZoneId="ZNOSUCHZONE") == "NoSuchHostedZone"
+    with pytest.raises(EmulatorError):
+        emu.settings(route53_vpcs_per_zone=0)
+
+
 # --- 5. shared VPCs ----------------------------------------------------------------------------------
 
 

@@ -13,8 +13,18 @@ Following the Route 53 API reference and developer guide:
   authorization for that zone, VPC and region exists (``NotAuthorizedException`` otherwise); the
   VPC must exist in the caller's account (``InvalidVPCId``); a VPC already associated with a zone
   of that name (the same zone included) gets ``ConflictingDomainExists`` instead of being listed
-  twice; a zone with 300 VPCs gets ``LimitsExceeded``:
+  twice; a zone with as many VPCs as its quota gets ``LimitsExceeded``:
   https://docs.aws.amazon.com/Route53/latest/APIReference/API_AssociateVPCWithHostedZone.html
+* Quotas. VPCs per private hosted zone, ``MAX_VPCS_ASSOCIATED_BY_ZONE``, is adjustable and read
+  with GetHostedZoneLimit (``GET /2013-04-01/hostedzonelimit/{Id}/{Type}``: ``Count``, and
+  ``Limit`` with ``Type`` and ``Value``; ``MAX_RRSETS_BY_ZONE`` the other type; a zone the caller
+  does not own is ``NoSuchHostedZone``):
+  https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetHostedZoneLimit.html. The
+  setting ``route53_vpcs_per_zone`` (default 300, the quotas page's figure) is every zone's
+  value here, as if raised or lowered for the account. Association authorizations per zone: 100
+  (the quotas page as archived; the live figure is unverified and no page lists a larger one, so
+  the stricter holds), ``TooManyVPCAssociationAuthorizations`` past it:
+  https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html
   https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/hosted-zone-private-associate-vpcs-different-accounts.html
 * ListHostedZonesByVPC, called by the VPC owner, lists the zones of any account the VPC is
   associated with, each with its owning account:
@@ -79,7 +89,8 @@ import paging
 import settings
 
 VPCS_PER_ZONE = 300
-AUTHORIZATIONS_PER_ZONE = 1000
+AUTHORIZATIONS_PER_ZONE = 100
+RRSETS_PER_ZONE = 10000
 AUTHORIZATIONS_PAGE = 50
 TOKEN_LENGTH = 1024
 CONCURRENT = ("ConcurrentModification",
@@ -183,8 +194,9 @@ def associate_vpc_with_hosted_zone(self, zone_id: str, vpcid: str, vpcregion: st
                 "ConflictingDomainExists",
                 f"The VPC {vpcid} in {vpcregion} region has already been associated with the hosted zone {other.id} with the same domain name.",
             )
-    if len(zone.vpcs) >= VPCS_PER_ZONE:
-        raise _error("LimitsExceeded", f"The hosted zone {zone.id} already has {VPCS_PER_ZONE} VPCs")
+    limit = settings.get("route53_vpcs_per_zone")
+    if len(zone.vpcs) >= limit:
+        raise _error("LimitsExceeded", f"The hosted zone {zone.id} already has {limit} VPCs")
     zone.add_vpc(vpcid, vpcregion)
     return zone
 
@@ -252,6 +264,20 @@ def create_vpc_association_authorization(self) -> ActionResult:
     return ActionResult({"HostedZoneId": zone.id, "VPC": {"VPCId": vpc[0], "VPCRegion": vpc[1]}})
 
 
+def get_hosted_zone_limit(self) -> ActionResult:
+    zone = self.backend.zones.get(_zone_id(self._get_param("HostedZoneId")))
+    if zone is None:
+        raise NoSuchHostedZone(_zone_id(self._get_param("HostedZoneId")))
+    kind = self._get_param("Type")
+    if kind == "MAX_VPCS_ASSOCIATED_BY_ZONE":
+        count, value = len(zone.vpcs), settings.get("route53_vpcs_per_zone")
+    elif kind == "MAX_RRSETS_BY_ZONE":
+        count, value = len(zone.rrsets), RRSETS_PER_ZONE
+    else:
+        raise _error("InvalidInput", f"Invalid limit type: {kind}")
+    return ActionResult({"Count": count, "Limit": {"Type": kind, "Value": value}})
+
+
 def list_vpc_association_authorizations(self) -> ActionResult:
     zone = _own_private_zone(self.backend, self._get_param("HostedZoneId"))
     asked = self._get_param("MaxResults")
@@ -291,10 +317,17 @@ def delete_vpc_association_authorization(self) -> ActionResult:
     return EmptyResult()
 
 
+def _check_limit(value) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return None
+    return "takes a whole number >= 1 (every zone's MAX_VPCS_ASSOCIATED_BY_ZONE)"
+
+
 def install() -> None:
     """Register ``route53_change_seconds`` in the settings and patch moto's Route 53
     backend, responses and URLs. Call before the server starts."""
     settings.declare("route53_change_seconds", 0)
+    settings.declare("route53_vpcs_per_zone", VPCS_PER_ZONE, _check_limit)
     Route53Backend.associate_vpc_with_hosted_zone = associate_vpc_with_hosted_zone
     Route53Backend.disassociate_vpc_from_hosted_zone = disassociate_vpc_from_hosted_zone
     Route53Backend.list_hosted_zones_by_vpc = list_hosted_zones_by_vpc
@@ -305,8 +338,11 @@ def install() -> None:
         list_vpc_association_authorizations,
         delete_vpc_association_authorization,
         get_change,
+        get_hosted_zone_limit,
     ):
         setattr(Route53, handler.__name__, handler)
     base = r"{0}/(?P<api_version>[\d_-]+)/hostedzone/(?P<zone_id>[^/]+)"
     urls.url_paths[base + r"/authorizevpcassociation/?$"] = Route53.dispatch
     urls.url_paths[base + r"/deauthorizevpcassociation/?$"] = Route53.dispatch
+    urls.url_paths[r"{0}/(?P<api_version>[\d_-]+)/hostedzonelimit/(?P<zone_id>[^/]+)/(?P<limit_type>[^/]+)$"] = \
+        Route53.dispatch

@@ -48,8 +48,9 @@ class Hub:
         text = document if isinstance(document, str) else json.dumps(document)
         self.emu.client("ssm").put_parameter(Name=RULES_PARAMETER, Value=text, Type="String", Overwrite=True)
 
-    def function_env(self, dry_run: bool = False) -> dict[str, str]:
+    def function_env(self, dry_run: bool = False, rate_share: str | None = None) -> dict[str, str]:
         return {
+            **({"ROUTE53_RATE_SHARE": rate_share} if rate_share else {}),
             **self.emu.function_env(),
             "RULES_PARAMETER": RULES_PARAMETER,
             "HUB_ACCOUNT_ID": HUB,
@@ -124,12 +125,14 @@ def create_vpc_event(account: str, vpc_id: str) -> dict:
     return event
 
 
-def tags_event(account: str, vpc_id: str, name: str = "CreateTags") -> dict:
-    """The real CreateTags event (events/real), on a VPC instead of a security group."""
+def tags_event(account: str, vpc_id: str | list[str], name: str = "CreateTags") -> dict:
+    """The real CreateTags event (events/real), on a VPC (or several) instead of a security
+    group."""
     event = json.loads((EVENTS / "ec2_CreateTags_on_security_group__eventbridge.json").read_text())
     event = copy.deepcopy(event)
     event["account"] = account
     event["region"] = event["detail"]["awsRegion"] = REGION
     event["detail"]["eventName"] = name
-    event["detail"]["requestParameters"]["resourcesSet"] = {"items": [{"resourceId": vpc_id}]}
+    ids = [vpc_id] if isinstance(vpc_id, str) else vpc_id
+    event["detail"]["requestParameters"]["resourcesSet"] = {"items": [{"resourceId": v} for v in ids]}
     return event

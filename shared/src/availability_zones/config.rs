@@ -51,19 +51,7 @@ impl Config {
             }
             senders.insert(account.to_owned());
         }
-        let rate_share = match env.optional("AUDIT_RATE_SHARE") {
-            None => 0.5,
-            Some(v) => v
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|s| *s > 0.0 && *s <= 1.0)
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "AUDIT_RATE_SHARE: {v:?} is not a share between 0 (excluded) and 1"
-                    ))
-                })?,
-        };
+        let rate_share = env.share("AUDIT_RATE_SHARE", 0.5)?;
         let seconds = |name: &str| -> Result<Option<u64>> {
             env.optional(name)
                 .map(|v| {

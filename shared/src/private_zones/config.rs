@@ -12,6 +12,10 @@ pub struct Config {
     pub hub_account: String,
     /// The role the associator assumes in each spoke account (same name everywhere).
     pub spoke_role_name: String,
+    /// `ROUTE53_RATE_SHARE` (0 < share ≤ 1, default 0.5): the share of Route 53's documented
+    /// rates this stack's requests may use in each account, the rest left to the account's other
+    /// clients (other hub stacks, the console, infrastructure tools).
+    pub rate_share: f64,
 }
 
 impl Config {
@@ -21,6 +25,7 @@ impl Config {
             run: RunConfig::from_env(env)?,
             hub_account: env.required("HUB_ACCOUNT_ID")?,
             spoke_role_name: env.required("SPOKE_ROLE_NAME")?,
+            rate_share: env.share("ROUTE53_RATE_SHARE", 0.5)?,
         })
     }
 }

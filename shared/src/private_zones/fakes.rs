@@ -20,6 +20,8 @@ pub struct State {
     pub calls: Vec<String>,
     /// Operation → the code it fails with.
     pub refuse: BTreeMap<&'static str, &'static str>,
+    /// Each zone's VPC quota.
+    pub vpc_limit: u64,
 }
 
 #[derive(Clone, Default)]
@@ -30,6 +32,7 @@ impl FakeRoute53 {
         FakeRoute53(Arc::new(Mutex::new(State {
             zones,
             vpcs,
+            vpc_limit: 300,
             ..State::default()
         })))
     }
@@ -112,6 +115,11 @@ impl ZoneOwner for FakeRoute53 {
             .find(|z| z.id == zone_id)
             .map(|z| z.vpcs.clone())
             .unwrap_or_default())
+    }
+
+    async fn vpc_limit(&self, zone_id: &str) -> Result<(u64, u64)> {
+        let count = self.associated(zone_id).await?.len() as u64;
+        Ok((count, self.state().vpc_limit))
     }
 }
 

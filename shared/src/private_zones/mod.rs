@@ -50,21 +50,24 @@ pub type AwsAssociator<L, J, P> =
 pub type DeployedAssociator =
     AwsAssociator<crate::ledger::DynamoLedger, journal::DynamoJournal, crate::notify::SnsPublisher>;
 
-/// Route 53 as the hub and the spokes see it, built as the function builds them.
+/// Route 53 as the hub and the spokes see it, built as the function builds them: drawing on
+/// Route 53's rates through the table (`shared`), or in this process alone (a preview).
 #[cfg(feature = "private-zones")]
 fn on_aws<L, J, P>(
     sdk: &crate::aws::SdkConfig,
     config: &config::Config,
     (ledger, journal, publisher): (L, J, P),
     dry_run: bool,
+    shared: Option<crate::pace::SharedBuckets>,
 ) -> AwsAssociator<L, J, P> {
     let route53 = aws_sdk_route53::Client::from_conf(
         aws_sdk_route53::config::Builder::from(sdk)
             .retry_config(run::route53_retry())
             .build(),
     );
+    let rates = std::sync::Arc::new(route53::Route53Rates::new(config.rate_share, shared));
     run::Associator {
-        owner: route53::Route53Owner::new(route53),
+        owner: route53::Route53Owner::new(route53, config.hub_account.clone(), rates.clone()),
         spokes: route53::AssumedRoleSpokes::new(
             crate::accounts::AccountConfigs::new(
                 sdk.clone(),
@@ -72,6 +75,7 @@ fn on_aws<L, J, P>(
                 config.spoke_role_name.clone(),
             ),
             run::route53_retry(),
+            rates,
         ),
         ledger,
         journal,
@@ -95,13 +99,14 @@ pub fn associator(sdk: &crate::aws::SdkConfig, config: &config::Config) -> Deplo
                 table.clone(),
                 std::time::Duration::from_secs(config.run.decision_memory_hours * 3600),
             ),
-            journal::DynamoJournal::new(dynamodb, table),
+            journal::DynamoJournal::new(dynamodb.clone(), table.clone()),
             crate::notify::SnsPublisher::new(
                 aws_sdk_sns::Client::new(sdk),
                 config.run.alert_topic_arn.clone(),
             ),
         ),
         config.run.dry_run,
+        Some(crate::pace::SharedBuckets::new(dynamodb, table)),
     )
 }
 
@@ -121,5 +126,6 @@ pub fn preview(
             crate::preview::Unpublished,
         ),
         true,
+        None,
     )
 }

@@ -85,7 +85,7 @@ pub fn changes(
     if findings {
         digest.severity = Severity::Warning;
     }
-    digest.step(findings, "Findings are not retried: ConflictingDomainExists means the VPC already has a zone of that name; LimitsExceeded, that the zone has 300 VPCs (consider Route 53 Profiles); NotAuthorizedException or AccessDenied, that the spoke role or authorization is missing.");
+    digest.step(findings, "Findings are not retried: ConflictingDomainExists means the VPC already has a zone of that name; LimitsExceeded, that the zone has as many VPCs as its quota allows (raise the quota or use a Route 53 Profile); TooManyVPCAssociationAuthorizations, that the zone has 100 authorizations standing (remove those no longer needed); NotAuthorizedException or AccessDenied, that the spoke role or authorization is missing.");
     digest.step(!unreachable.is_empty(), "Unreachable accounts were skipped: deploy spoke-template.yaml there (the role the hub assumes), or remove the account from the zone rules.");
     digest.step(
         dry_run,

@@ -47,6 +47,9 @@ pub trait ZoneOwner {
         &self,
         zone_id: &str,
     ) -> impl Future<Output = Result<BTreeSet<(String, String)>>> + Send;
+    /// How many VPCs the zone has, and how many it may have (`route53:GetHostedZoneLimit`,
+    /// `MAX_VPCS_ASSOCIATED_BY_ZONE`: an adjustable quota, so read, never assumed).
+    fn vpc_limit(&self, zone_id: &str) -> impl Future<Output = Result<(u64, u64)>> + Send;
 }
 
 /// What the associator may do in a spoke account (through its role): `ec2:DescribeVpcs` and

@@ -21,12 +21,83 @@ fn r53_vpc(vpc_id: &str, region: &str) -> R53Vpc {
 /// its operation's).
 /// <https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/throttling-api-requests.html>:
 /// per account 50 requests at once, 10 per second after; `AssociateVPCWithHostedZone` 20 at once,
-/// 5 per second after. An account's requests: kept 5% under, so that the jitter between our
-/// clock and Route 53's never makes a request arrive before its token.
+/// 5 per second after; `DisassociateVPCFromHostedZone` 10 at once, 5 per second after (the other
+/// operations' own buckets, 50 and 10, are never tighter than the account's). Kept 5% under, so
+/// that the jitter between our clock and Route 53's never makes a request arrive before its token.
 pub const ACCOUNT: (f64, f64) = (10.0 * MARGIN, 50.0 - 5.0);
 /// `AssociateVPCWithHostedZone`: 5 per second, 20 at once (5% under, likewise).
 pub const ASSOCIATE: (f64, f64) = (5.0 * MARGIN, 20.0 - 2.0);
+/// `DisassociateVPCFromHostedZone`: 5 per second, 10 at once (5% under, likewise).
+pub const DISASSOCIATE: (f64, f64) = (5.0 * MARGIN, 10.0 - 1.0);
 const MARGIN: f64 = 0.95;
+
+/// The buckets of Route 53 a request draws on besides its account's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Reads, authorizations: the account's bucket only.
+    Other,
+    Associate,
+    Disassociate,
+}
+
+/// Route 53's rates kept on our side, per account (Route 53 is global: every region's stacks
+/// and every other client of the account draw on the same buckets). Shared by every execution
+/// environment through the table when one is given (the function's, the CLI's `--apply`); in
+/// this process only otherwise (a preview writes nothing), and as a fallback if the table
+/// cannot be reached. `share` (0 < share ≤ 1) is this stack's part of each rate.
+pub struct Route53Rates {
+    share: f64,
+    shared: Option<crate::pace::SharedBuckets>,
+    local: std::sync::Mutex<BTreeMap<(String, &'static str), std::sync::Arc<Pace>>>,
+}
+
+impl Route53Rates {
+    pub fn new(share: f64, shared: Option<crate::pace::SharedBuckets>) -> Self {
+        Route53Rates {
+            share,
+            shared,
+            local: Default::default(),
+        }
+    }
+
+    fn buckets(&self, op: Op) -> Vec<crate::pace::Bucket> {
+        let of = |(rate, burst): (f64, f64)| (rate * self.share, (burst * self.share).max(1.0));
+        let mut buckets = vec![("account", of(ACCOUNT))];
+        match op {
+            Op::Other => {}
+            Op::Associate => buckets.push(("associate", of(ASSOCIATE))),
+            Op::Disassociate => buckets.push(("disassociate", of(DISASSOCIATE))),
+        }
+        buckets
+    }
+
+    /// Wait for `account`'s tokens for one request of `op`.
+    pub async fn wait(&self, account: &str, op: Op) {
+        let buckets = self.buckets(op);
+        if let Some(shared) = &self.shared {
+            match shared.wait(&format!("route53#{account}"), &buckets).await {
+                Ok(()) => return,
+                Err(e) => tracing::warn!(error = %e, account,
+                    "the shared Route 53 rate could not be drawn on; this process paces itself alone"),
+            }
+        }
+        let paces: Vec<std::sync::Arc<Pace>> = {
+            let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
+            buckets
+                .iter()
+                .map(|(name, bucket)| {
+                    local
+                        .entry((account.to_owned(), *name))
+                        .or_insert_with(|| std::sync::Arc::new(Pace::new(*bucket)))
+                        .clone()
+                })
+                .collect()
+        };
+        for pace in paces {
+            pace.wait().await;
+        }
+    }
+}
 
 /// Codes Route 53 answers while another change to the same zone is in progress: tried again
 /// after a pause, not reported. Create/DeleteVPCAssociationAuthorization document
@@ -66,28 +137,42 @@ fn bare_id(id: &str) -> &str {
 
 pub struct Route53Owner {
     client: aws_sdk_route53::Client,
-    /// The hub account's request rate.
-    pace: Pace,
-    /// Its `AssociateVPCWithHostedZone` rate (its own VPCs).
-    associations: Pace,
+    /// The hub's account, whose buckets its requests draw on.
+    account: String,
+    rates: std::sync::Arc<Route53Rates>,
 }
 
 impl Route53Owner {
-    pub fn new(client: aws_sdk_route53::Client) -> Self {
+    pub fn new(
+        client: aws_sdk_route53::Client,
+        account: String,
+        rates: std::sync::Arc<Route53Rates>,
+    ) -> Self {
         Route53Owner {
             client,
-            pace: Pace::new(ACCOUNT),
-            associations: Pace::new(ASSOCIATE),
+            account,
+            rates,
         }
+    }
+
+    async fn pace(&self, op: Op) {
+        self.rates.wait(&self.account, op).await;
     }
 }
 
 impl ZoneOwner for Route53Owner {
     async fn catalogue(&self) -> Result<Vec<Zone>> {
         let mut zones = Vec::new();
-        let mut pages = self.client.list_hosted_zones().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| Error::aws("route53:ListHostedZones", e))?;
+        let mut marker: Option<String> = None;
+        loop {
+            self.pace(Op::Other).await;
+            let page = self
+                .client
+                .list_hosted_zones()
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| Error::aws("route53:ListHostedZones", e))?;
             for z in page.hosted_zones() {
                 if z.config().is_some_and(|c| c.private_zone()) {
                     zones.push(Zone {
@@ -98,10 +183,16 @@ impl ZoneOwner for Route53Owner {
                     });
                 }
             }
+            match page.next_marker() {
+                Some(next) if page.is_truncated() && !next.is_empty() => {
+                    marker = Some(next.to_owned())
+                }
+                _ => break,
+            }
         }
         // Tags, ten zones per call (the API's limit).
         for chunk in zones.chunks_mut(10) {
-            self.pace.wait().await;
+            self.pace(Op::Other).await;
             let ids: Vec<String> = chunk.iter().map(|z| z.id.clone()).collect();
             let out = self
                 .client
@@ -125,7 +216,7 @@ impl ZoneOwner for Route53Owner {
             }
         }
         for zone in &mut zones {
-            self.pace.wait().await;
+            self.pace(Op::Other).await;
             let out = self
                 .client
                 .get_hosted_zone()
@@ -143,19 +234,13 @@ impl ZoneOwner for Route53Owner {
     }
 
     async fn associate(&self, zone_id: &str, vpc_id: &str, region: &str) -> Result<()> {
-        associate_with(
-            &self.client,
-            &[&self.pace, &self.associations],
-            zone_id,
-            vpc_id,
-            region,
-        )
-        .await
+        let pace = || self.pace(Op::Associate);
+        associate_with(&self.client, pace, zone_id, vpc_id, region).await
     }
 
     async fn authorize(&self, zone_id: &str, vpc_id: &str, region: &str) -> Result<()> {
         patiently(|| async {
-            self.pace.wait().await;
+            self.pace(Op::Other).await;
             self.client
                 .create_vpc_association_authorization()
                 .hosted_zone_id(zone_id)
@@ -170,7 +255,7 @@ impl ZoneOwner for Route53Owner {
 
     async fn deauthorize(&self, zone_id: &str, vpc_id: &str, region: &str) -> Result<()> {
         let deleted = patiently(|| async {
-            self.pace.wait().await;
+            self.pace(Op::Other).await;
             self.client
                 .delete_vpc_association_authorization()
                 .hosted_zone_id(zone_id)
@@ -190,7 +275,7 @@ impl ZoneOwner for Route53Owner {
 
     async fn disassociate(&self, zone_id: &str, vpc_id: &str, region: &str) -> Result<()> {
         patiently(|| async {
-            self.pace.wait().await;
+            self.pace(Op::Disassociate).await;
             self.client
                 .disassociate_vpc_from_hosted_zone()
                 .hosted_zone_id(zone_id)
@@ -207,7 +292,7 @@ impl ZoneOwner for Route53Owner {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            self.pace.wait().await;
+            self.pace(Op::Other).await;
             let page = self
                 .client
                 .list_vpc_association_authorizations()
@@ -227,7 +312,7 @@ impl ZoneOwner for Route53Owner {
     }
 
     async fn associated(&self, zone_id: &str) -> Result<BTreeSet<(String, String)>> {
-        self.pace.wait().await;
+        self.pace(Op::Other).await;
         let out = self
             .client
             .get_hosted_zone()
@@ -241,20 +326,32 @@ impl ZoneOwner for Route53Owner {
             .filter_map(|v| Some((v.vpc_id()?.to_owned(), v.vpc_region()?.as_str().to_owned())))
             .collect())
     }
+
+    async fn vpc_limit(&self, zone_id: &str) -> Result<(u64, u64)> {
+        self.pace(Op::Other).await;
+        let out = self
+            .client
+            .get_hosted_zone_limit()
+            .hosted_zone_id(zone_id)
+            .r#type(aws_sdk_route53::types::HostedZoneLimitType::MaxVpcsAssociatedByZone)
+            .send()
+            .await
+            .map_err(|e| Error::aws("route53:GetHostedZoneLimit", e))?;
+        let limit = out.limit().map_or(0, |l| l.value());
+        Ok((out.count() as u64, limit as u64))
+    }
 }
 
 /// `AssociateVPCWithHostedZone` with `client`: the hub's for its own VPCs, a spoke's as the VPC owner.
-pub async fn associate_with(
+pub async fn associate_with<F: Future<Output = ()>>(
     client: &aws_sdk_route53::Client,
-    paces: &[&Pace],
+    pace: impl Fn() -> F,
     zone_id: &str,
     vpc_id: &str,
     region: &str,
 ) -> Result<()> {
     patiently(|| async {
-        for pace in paces {
-            pace.wait().await;
-        }
+        pace().await;
         client
             .associate_vpc_with_hosted_zone()
             .hosted_zone_id(zone_id)
@@ -273,29 +370,29 @@ pub async fn associate_with(
 pub struct AssumedRoleSpokes {
     accounts: AccountConfigs,
     retry: aws_smithy_types::retry::RetryConfig,
-    /// Each spoke's Route 53 client and rates, made once per account for the life of the
-    /// execution environment.
-    spokes: std::sync::Mutex<BTreeMap<String, std::sync::Arc<Spoke>>>,
-}
-
-/// A spoke account's Route 53 client, and its rates: its requests, its associations.
-struct Spoke {
-    route53: aws_sdk_route53::Client,
-    requests: Pace,
-    associations: Pace,
+    /// Each spoke's Route 53 client, made once per account for the life of the execution
+    /// environment.
+    spokes: std::sync::Mutex<BTreeMap<String, aws_sdk_route53::Client>>,
+    /// Each spoke's Route 53 rates.
+    rates: std::sync::Arc<Route53Rates>,
 }
 
 impl AssumedRoleSpokes {
-    pub fn new(accounts: AccountConfigs, retry: aws_smithy_types::retry::RetryConfig) -> Self {
+    pub fn new(
+        accounts: AccountConfigs,
+        retry: aws_smithy_types::retry::RetryConfig,
+        rates: std::sync::Arc<Route53Rates>,
+    ) -> Self {
         AssumedRoleSpokes {
             accounts,
             retry,
             spokes: Default::default(),
+            rates,
         }
     }
 
-    async fn spoke(&self, account: &str) -> std::sync::Arc<Spoke> {
-        let known = |spokes: &std::sync::Mutex<BTreeMap<String, std::sync::Arc<Spoke>>>| {
+    async fn spoke(&self, account: &str) -> aws_sdk_route53::Client {
+        let known = |spokes: &std::sync::Mutex<BTreeMap<String, aws_sdk_route53::Client>>| {
             spokes
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -306,15 +403,11 @@ impl AssumedRoleSpokes {
             return spoke;
         }
         let config = self.accounts.config(account).await;
-        let spoke = std::sync::Arc::new(Spoke {
-            route53: aws_sdk_route53::Client::from_conf(
-                aws_sdk_route53::config::Builder::from(&config)
-                    .retry_config(self.retry.clone())
-                    .build(),
-            ),
-            requests: Pace::new(ACCOUNT),
-            associations: Pace::new(ASSOCIATE),
-        });
+        let spoke = aws_sdk_route53::Client::from_conf(
+            aws_sdk_route53::config::Builder::from(&config)
+                .retry_config(self.retry.clone())
+                .build(),
+        );
         let mut spokes = self.spokes.lock().unwrap_or_else(|e| e.into_inner());
         spokes.entry(account.to_owned()).or_insert(spoke).clone()
     }
@@ -363,8 +456,8 @@ impl Spokes for AssumedRoleSpokes {
         vpc_id: &str,
         region: &str,
     ) -> Result<()> {
-        let spoke = self.spoke(account).await;
-        let paces = [&spoke.requests, &spoke.associations];
-        associate_with(&spoke.route53, &paces, zone_id, vpc_id, region).await
+        let route53 = self.spoke(account).await;
+        let pace = || self.rates.wait(account, Op::Associate);
+        associate_with(&route53, pace, zone_id, vpc_id, region).await
     }
 }

@@ -48,6 +48,31 @@ pub fn finding_of(err: &Error) -> Option<Finding> {
     })
 }
 
+/// Association authorizations a zone may have at once: the Route 53 quotas page lists 100
+/// (<https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html>, as archived;
+/// the live page is unverified, so the stricter figure is the one relied on).
+pub const AUTHORIZATIONS_PER_ZONE: u64 = 100;
+
+/// Pure: what a quota finding says — the quota, how full (`(count, limit)` read from Route 53
+/// for the zone's VPCs), and the fix. `None` for a finding that is not about a quota.
+pub fn quota_advice(code: &str, vpcs: Option<(u64, u64)>) -> Option<String> {
+    let fix_vpcs = "MAX_VPCS_ASSOCIATED_BY_ZONE is adjustable: request an increase in Service Quotas (Route 53, us-east-1), or reach these VPCs through a Route 53 Profile";
+    match code {
+        "LimitsExceeded" => Some(match vpcs {
+            Some((count, limit)) => format!(
+                "LimitsExceeded: the zone has {count} VPCs of the {limit} its quota allows; {fix_vpcs}"
+            ),
+            None => format!(
+                "LimitsExceeded: the zone has as many VPCs as its quota allows (GetHostedZoneLimit could not be read); {fix_vpcs}"
+            ),
+        }),
+        "TooManyVPCAssociationAuthorizations" => Some(format!(
+            "TooManyVPCAssociationAuthorizations: the zone has the {AUTHORIZATIONS_PER_ZONE} association authorizations Route 53 allows at once; authorizations other tools left stand until removed: list them (ListVPCAssociationAuthorizations), delete those no longer needed (DeleteVPCAssociationAuthorization), and the next reconcile associates this VPC"
+        )),
+        _ => None,
+    }
+}
+
 /// Retries for Route 53: ten attempts, exponential backoff with full jitter from 200 ms (capped
 /// at 20 s by the SDK). Adaptive mode was not chosen: under a sustained storm its client-side rate
 /// limit falls to one call every two seconds, which a Lambda timeout cannot afford.
@@ -216,6 +241,7 @@ where
         // What could not be removed even on a second try: the run fails, and its retry or the
         // next reconcile removes it.
         errors.extend(unremoved.into_values());
+        self.explain_quotas(&mut report).await;
         self.announce(&mut report, &page, &journals).await?;
         self.journal.close(&journals).await?;
         match errors.into_iter().next() {
@@ -322,6 +348,33 @@ where
                         .insert((step.zone_id.clone(), vpc.vpc_id.clone()), e);
                 }
                 settle(pass.report, zones, pass.errors, vpc, step, applied);
+            }
+        }
+    }
+
+    /// Findings that hit a Route 53 quota say which, how full, and the fix; a zone's VPC quota is
+    /// read once per zone (it is adjustable).
+    async fn explain_quotas(&self, report: &mut Report) {
+        let mut limits: BTreeMap<String, Option<(u64, u64)>> = BTreeMap::new();
+        for o in &mut report.outcomes {
+            let Some(finding) = o.finding.as_mut() else {
+                continue;
+            };
+            let limit = if finding.code == "LimitsExceeded" {
+                let zone = &o.step.zone_id;
+                if !limits.contains_key(zone) {
+                    let read = self.owner.vpc_limit(zone).await;
+                    if let Err(e) = &read {
+                        tracing::warn!(zone_id = %zone, error = %e, "the zone's VPC quota could not be read");
+                    }
+                    limits.insert(zone.clone(), read.ok());
+                }
+                limits[zone]
+            } else {
+                None
+            };
+            if let Some(advice) = quota_advice(&finding.code, limit) {
+                finding.message = advice;
             }
         }
     }
@@ -644,6 +697,40 @@ mod tests {
                 titles,
                 ["Private hosted zones: 1 associated, 1 not associated"]
             );
+        }
+
+        #[tokio::test]
+        async fn a_zone_at_its_vpc_quota_is_a_finding_that_gives_the_quota_read_from_route53() {
+            let r53 = estate();
+            r53.state().vpc_limit = 400;
+            r53.state()
+                .refuse
+                .insert("spoke-associate", "LimitsExceeded");
+            let a = associator(&r53, false);
+            let report = a
+                .run(Ok(rules()), Target::Reconcile)
+                .await
+                .unwrap()
+                .ran()
+                .unwrap();
+            let finding = report
+                .outcomes
+                .iter()
+                .find_map(|o| o.finding.clone())
+                .unwrap();
+            assert!(
+                finding.message.contains("VPCs of the 400 its quota allows"),
+                "{}",
+                finding.message
+            );
+            // Tried once: a quota is not retried.
+            let tries = r53
+                .state()
+                .calls
+                .iter()
+                .filter(|c| c.starts_with("spoke-associate"))
+                .count();
+            assert_eq!(tries, 1);
         }
 
         #[tokio::test]
