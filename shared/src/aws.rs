@@ -32,6 +32,9 @@ pub async fn sdk_config_for(profile: Option<&str>, region: Option<&str>) -> SdkC
 
 /// An EC2 `Filter` (`name` = any of `values`): the way every EC2 read here narrows what it asks
 /// for, so an id that no longer exists is absent from the answer rather than failing it.
+/// Values per EC2 filter (EC2 refuses more: `FilterLimitExceeded`).
+pub const VALUES_PER_FILTER: usize = 200;
+
 #[cfg(any(
     feature = "endpoint-connections",
     feature = "connection-notifications",

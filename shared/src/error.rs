@@ -137,7 +137,11 @@ fn summarize(items: &[ItemFailure]) -> String {
 /// refusal (STS `AccessDenied` for a spoke or consumer role, a role that does not exist), not a
 /// timeout or an unreachable endpoint.
 fn credentials_refused(err: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
-    #[cfg(any(feature = "private-zones", feature = "availability-zones"))]
+    #[cfg(any(
+        feature = "endpoint-connections",
+        feature = "private-zones",
+        feature = "availability-zones"
+    ))]
     {
         use aws_credential_types::provider::error::CredentialsError;
         let mut cause = err.source();

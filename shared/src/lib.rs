@@ -41,7 +41,11 @@ pub mod private_zones;
 #[cfg(feature = "connection-notifications")]
 pub mod connection_notifications;
 
-#[cfg(any(feature = "private-zones", feature = "availability-zones"))]
+#[cfg(any(
+    feature = "endpoint-connections",
+    feature = "private-zones",
+    feature = "availability-zones"
+))]
 pub mod accounts;
 #[cfg(any(feature = "endpoint-connections", feature = "private-zones"))]
 pub mod announce;

@@ -31,7 +31,7 @@ fn tags() -> impl Strategy<Value = BTreeMap<String, String>> {
 mod connections {
     use super::*;
     use crate::endpoint_connections::events::Scope;
-    use crate::endpoint_connections::fakes::{FakeConnections, MemoryOfConnections};
+    use crate::endpoint_connections::fakes::{FakeConnections, FakeConsumers, MemoryOfConnections};
     use crate::endpoint_connections::policy::{Action, Connection, Policy, Tags, decide};
     use crate::endpoint_connections::run::Acceptor;
     use crate::fakes::{MemoryLedger, MemoryPublisher};
@@ -195,11 +195,12 @@ mod connections {
                 ledger: MemoryLedger::default(),
                 memory: MemoryOfConnections::default(),
                 publisher: MemoryPublisher::default(),
+                consumers: None::<FakeConsumers>,
                 dry_run: false,
             };
             let rt = runtime();
             rt.block_on(acceptor.run(Ok(policy.clone()), Scope::All)).unwrap();
-            let states = |a: &Acceptor<FakeConnections, MemoryLedger, MemoryOfConnections, MemoryPublisher>| {
+            let states = |a: &Acceptor<FakeConnections, MemoryLedger, MemoryOfConnections, MemoryPublisher, Option<FakeConsumers>>| {
                 a.connections.connections.lock().unwrap().values()
                     .map(|c| (c.endpoint_id.clone(), c.state.clone()))
                     .collect::<BTreeMap<_, _>>()

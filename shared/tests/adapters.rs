@@ -1,7 +1,7 @@
 //! Adapter tests: the real SDK clients, with responses served by the SDK's own mocks.
 #![allow(clippy::unwrap_used)]
 
-use autopilot::endpoint_connections::ec2::{Ec2Connections, IDS_PER_CALL};
+use autopilot::endpoint_connections::ec2::{ConsumerRoles, Ec2Connections, IDS_PER_CALL};
 use autopilot::endpoint_connections::events::Scope;
 use autopilot::endpoint_connections::memory::DynamoMemory;
 use autopilot::endpoint_connections::policy::{Action, Policy, Tags};
@@ -354,6 +354,7 @@ async fn unapplied_decisions_are_announced_and_fail_the_run() {
             mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]),
             "arn:aws:sns:us-east-1:1:t",
         ),
+        consumers: None::<ConsumerRoles>,
         dry_run: false,
     };
     let policy = Policy::parse(&format!(

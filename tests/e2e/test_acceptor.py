@@ -229,6 +229,31 @@ def test_tags_added_later_by_the_consumer_let_the_connection_in(world, acceptor)
     assert world.settled_states() == {endpoint: "available"}
 
 
+def test_without_any_event_the_sweep_reads_the_consumers_endpoint_through_its_role(world, acceptor):
+    """CloudTrail events are best effort and need a trail in the consumer account. A tag rule's
+    connection whose consumer sent no event is decided by the sweep from the consumer's own
+    endpoint, read through its read role; a consumer whose role cannot be assumed keeps its
+    connection held, announced once with the reason."""
+    blind = STRANGER
+    world.put_policy(world.policy("reject", accounts=[ALLOWED, blind], tags={"team": "orders"}))
+    tagged, _ = world.create_endpoint(ALLOWED, tags={"team": "orders"})
+    untagged, _ = world.create_endpoint(ALLOWED, tags={"team": "payments"})
+    unread, _ = world.create_endpoint(blind, tags={"team": "orders"})
+    world.emu.faults([{"service": "sts", "operation": "AssumeRole", "code": "AccessDenied", "status": 403,
+                       "match": blind, "times": -1,
+                       "message": f"not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{blind}:role/x"}])
+    fn = acceptor(consumer_role=True)
+    for _ in range(2):
+        swept = fn.invoke(scheduled_event())
+        assert swept.ok, swept.error_message or swept.body
+    assert world.settled_states() == {tagged: "available", untagged: "rejected", unread: PENDING}
+    alerts = world.alerts()
+    text = "\n".join(a["content"]["description"] for a in alerts)
+    assert text.count(f"`{unread}`") == 1, text
+    assert f"read role in account {blind} could not be used (CredentialsRefused)" in text, text
+    assert "the endpoint lacks tag team=orders" in text, text
+
+
 def test_a_claim_before_the_connection_is_visible_is_acted_on_by_the_next_sweep(world, acceptor):
     """EC2 is eventually consistent: the consumer's event can be handled before the provider's
     Describe shows the request. What it said is kept, and the next sweep uses it."""

@@ -128,8 +128,11 @@ EVENTS_WITH_GRANTS = {"SQS", "Kinesis", "DynamoDB", "MSK", "MQ", "SelfManagedKaf
 
 # What the code calls in the other accounts, through the assumed role: the clients made from
 # `AccountConfigs` (shared/src/accounts.rs) — `AssumedRoleSpokes` in private_zones/route53.rs,
-# `AwsEstate::consumer` in availability_zones/consumers.rs with `az_map` and `subnets`.
+# `AwsEstate::consumer` in availability_zones/consumers.rs with `az_map` and `subnets`,
+# `ConsumerRoles` in endpoint_connections/ec2.rs. A role two functions assume (the consumers'
+# read role) grants what either calls there.
 IN_OTHER_ACCOUNTS: dict[str, set[str]] = {
+    "accept-endpoint-connections": {"ec2:DescribeVpcEndpoints"},
     "associate-private-zones": {"ec2:DescribeVpcs", "route53:AssociateVPCWithHostedZone"},
     "audit-availability-zones": {
         "ec2:DescribeAvailabilityZones",
@@ -312,6 +315,11 @@ def differences(hub: dict, spoke: dict, function: str) -> list[str]:
     theirs = {a: w for r in assumed for a, w in r.actions().items()}
     not_sdk = {a.lower(): (a, why) for a, why in NOT_SDK_CALLS[function].items()}
     elsewhere = {a.lower(): a for a in IN_OTHER_ACCOUNTS.get(function, set())}
+    # What the other functions assuming one of these roles call through it.
+    names = {r.name for r in assumed}
+    sharing = {a.lower() for f in FUNCTIONS if f != function
+               and names & {r.name for r in assumed_roles(hub, spoke, f)}
+               for a in IN_OTHER_ACCOUNTS.get(f, set())}
     out = [f"{function}: cannot check: {u}" for r in [own, *assumed] for u in r.unreadable]
 
     def say(action: str, why: str):
@@ -320,20 +328,20 @@ def differences(hub: dict, spoke: dict, function: str) -> list[str]:
     granted = {**theirs, **mine}
     for a in sorted(calls.keys() - granted.keys() - not_sdk.keys()):
         say(calls[a], f"called, not granted (to {own.name} nor to an assumed role)")
-    for a in sorted(granted.keys() - calls.keys() - not_sdk.keys()):
+    for a in sorted(granted.keys() - calls.keys() - not_sdk.keys() - (sharing - mine.keys())):
         say(granted[a], "granted, never called by the code (and not listed in NOT_SDK_CALLS)")
     for a in sorted(not_sdk.keys() - mine.keys()):
         say(not_sdk[a][0], f"not granted to {own.name}, which it needs: {not_sdk[a][1]}")
     for a in sorted(not_sdk.keys() & calls.keys()):
         say(not_sdk[a][0], "listed in NOT_SDK_CALLS, but the code calls it: drop it from the list")
-    names = "/".join(r.name for r in assumed) or "an assumed role"
+    names = "/".join(sorted(names)) or "an assumed role"
     for a in sorted(elsewhere.keys() - calls.keys()):
         say(elsewhere[a], "listed in IN_OTHER_ACCOUNTS, never called by the code")
     for a in sorted((elsewhere.keys() & calls.keys()) - theirs.keys()):
         say(elsewhere[a], f"called in the other accounts, not granted to {names} (spoke-template.yaml)")
-    for a in sorted(theirs.keys() - elsewhere.keys()):
+    for a in sorted(theirs.keys() - elsewhere.keys() - sharing):
         say(theirs[a], f"granted to {names} (spoke-template.yaml), not called in the other accounts")
-    for a in sorted(theirs.keys() - mine.keys()):
+    for a in sorted((theirs.keys() & elsewhere.keys()) - mine.keys()):
         say(theirs[a], f"granted to {names}, not to {own.name}: the function's own account is read with its own role")
     return out
 
@@ -350,11 +358,12 @@ def test_each_function_is_granted_exactly_what_its_code_calls(function):
 
 
 def test_cross_account_functions_assume_their_spoke_roles():
-    # The associator reaches spokes through the spoke role, the auditor consumers through the
-    # read role; only they link the cross-account module, and no other function assumes a role.
+    # The associator reaches spokes through the spoke role, the auditor and the acceptor
+    # consumers through the read role; only they link the cross-account module, and no other
+    # function assumes a role.
     assumed = {f: [r.name for r in assumed_roles(HUB, SPOKE, f)] for f in FUNCTIONS}
     assert assumed == {
-        "accept-endpoint-connections": [],
+        "accept-endpoint-connections": ["ReaderRole"],
         "associate-private-zones": ["SpokeRole"],
         "audit-availability-zones": ["ReaderRole"],
         "connection-notifications": [],
@@ -378,7 +387,10 @@ def test_the_check_reports_each_grant_taken_away(function):
     assert not differences(HUB, SPOKE, function), "the templates must pass before they are mutated"
     missed = []
     grants = [(None, a) for a in own_role(HUB, function).actions().values()]
-    grants += [(r.name, a) for r in assumed_roles(HUB, SPOKE, function) for a in r.actions().values()]
+    # Of a role it shares, the grants it needs itself (the others are the other function's).
+    needs = {a.lower() for a in IN_OTHER_ACCOUNTS.get(function, set())}
+    grants += [(r.name, a) for r in assumed_roles(HUB, SPOKE, function) for a in r.actions().values()
+               if a.lower() in needs]
     assert grants, f"{function} is granted nothing"
     for where, action in grants:
         hub, spoke = copy.deepcopy(HUB), copy.deepcopy(SPOKE)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from .emulator import PROVIDER, REGION, Emulator
 
 ALLOWED = "111111111111"  # a consumer the policy names
+CONSUMER_ROLE = "privatelink-autopilot-reader"  # spoke-template.yaml's ConsumerReadRoleName
 STRANGER = "222222222222"  # allowed by the service's principals, not by the policy
 FUNCTION = "accept-endpoint-connections"
 POLICY_PARAMETER = "/privatelink-autopilot/connection-policy"
@@ -46,14 +47,17 @@ class World:
         text = document if isinstance(document, str) else json.dumps(document, indent=2)
         self.emu.client("ssm").put_parameter(Name=POLICY_PARAMETER, Value=text, Type="String", Overwrite=True)
 
-    def function_env(self, dry_run: bool = False, policy: dict | str | None = None) -> dict[str, str]:
+    def function_env(self, dry_run: bool = False, policy: dict | str | None = None,
+                     consumer_role: bool = False) -> dict[str, str]:
         """The function's configuration, as template.yaml sets it. The policy is read from SSM
-        unless given inline."""
+        unless given inline; consumers are read through their read role only with
+        ``consumer_role`` (template.yaml always sets it; most tests show the events' path)."""
         env = {
             **self.emu.function_env(),
             "ALERT_TOPIC_ARN": self.alert_topic,
             "DECISIONS_TABLE": self.table,
             "DRY_RUN": "true" if dry_run else "false",
+            **({"CONSUMER_ROLE_NAME": CONSUMER_ROLE, "HOME_ACCOUNT_ID": PROVIDER} if consumer_role else {}),
         }
         if policy is None:
             env["POLICY_PARAMETER"] = POLICY_PARAMETER

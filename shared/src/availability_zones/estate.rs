@@ -48,8 +48,7 @@ pub const LBS_PER_CALL: usize = 20;
 /// `PageSize` of an unfiltered `DescribeLoadBalancers` / `DescribeTargetGroups` (the most ELB
 /// gives in one page).
 pub const PAGE: i32 = 400;
-/// Values per EC2 filter.
-pub const VALUES_PER_FILTER: usize = 200;
+pub use crate::aws::VALUES_PER_FILTER;
 /// ELB's `Describe*` bucket per account and region: 10 per second, 40 at once.
 pub const ELB_DESCRIBE: (f64, f64) = (10.0, 40.0);
 /// EC2's non-mutating actions per account and region: 20 per second, 100 at once.

@@ -8,13 +8,32 @@ use crate::error::Result;
 pub struct Config {
     pub policy_source: PolicySource,
     pub run: RunConfig,
+    /// `CONSUMER_ROLE_NAME` and `HOME_ACCOUNT_ID`: the read-only role in each consumer account
+    /// (the auditor's) and the provider's own account (read with its own credentials). Unset:
+    /// no consumer is read, and a connection a rule on the VPC or tags holds waits for its
+    /// consumer's events.
+    pub consumer_reads: Option<ConsumerReads>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerReads {
+    pub role_name: String,
+    pub home_account: String,
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self> {
+        let consumer_reads = match env.optional("CONSUMER_ROLE_NAME") {
+            Some(role_name) => Some(ConsumerReads {
+                role_name,
+                home_account: env.required("HOME_ACCOUNT_ID")?,
+            }),
+            None => None,
+        };
         Ok(Config {
             policy_source: PolicySource::from_env(env, "POLICY")?,
             run: RunConfig::from_env(env)?,
+            consumer_reads,
         })
     }
 }
@@ -47,6 +66,21 @@ mod tests {
         );
         assert!(c.run.dry_run);
         assert_eq!(c.run.decision_memory_hours, 24);
+        assert_eq!(c.consumer_reads, None, "no role: no consumer is read");
+    }
+
+    #[test]
+    fn a_consumer_read_role_needs_the_home_account() {
+        let mut vars = base();
+        vars.extend([
+            ("POLICY_PARAMETER", "/autopilot/policy"),
+            ("CONSUMER_ROLE_NAME", "reader"),
+        ]);
+        let err = Config::from_env(&Env::from_pairs(vars.clone())).unwrap_err();
+        assert!(err.to_string().contains("HOME_ACCOUNT_ID"), "{err}");
+        vars.push(("HOME_ACCOUNT_ID", "123456789012"));
+        let c = Config::from_env(&Env::from_pairs(vars)).unwrap();
+        assert_eq!(c.consumer_reads.unwrap().role_name, "reader");
     }
 
     #[test]

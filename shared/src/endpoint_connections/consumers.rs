@@ -1,9 +1,13 @@
 //! The acceptor's use of what consumers' events said: merged with what was remembered, used to
-//! decide held connections again, kept while it may still matter, forgotten once decided.
+//! decide held connections again, kept while it may still matter, forgotten once decided. And,
+//! for a connection no event described, what its consumer's own API says, read through the
+//! consumer's read role: events are the fast path, the read the guarantee.
 
 use crate::endpoint_connections::claims::{Claim, Known, inform, merge};
-use crate::endpoint_connections::policy::{Action, Connection, Decision, Policy, decide};
-use crate::endpoint_connections::ports::Memory;
+use crate::endpoint_connections::policy::{
+    Action, Connection, Decision, Policy, decide, waits_for_facts,
+};
+use crate::endpoint_connections::ports::{ConsumerEndpoints, Memory};
 use crate::endpoint_connections::run::{Outcome, Status};
 use crate::error::Result;
 use std::collections::{BTreeMap, BTreeSet};
@@ -58,6 +62,67 @@ pub(super) async fn remembered_for_held(
         }
     }
     Ok(remembered.into_keys().collect())
+}
+
+/// Held connections that wait for facts only their consumer knows (a rule on the VPC or the tags
+/// might allow them, and no event said them), read from each consumer account's own API and
+/// decided again. Believed only for an endpoint the account owns, of the connection's service.
+/// A consumer that cannot be read keeps its connections held, the reason saying why (announced
+/// once, as every hold is). Returns how many connections were read.
+pub(super) async fn read_for_held(
+    consumers: &impl ConsumerEndpoints,
+    decisions: &mut [Decision],
+    policy: &Policy,
+) -> usize {
+    let mut waiting: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for d in decisions.iter() {
+        if d.action == Action::Hold && waits_for_facts(policy, &d.connection) {
+            let c = &d.connection;
+            waiting
+                .entry(c.owner.clone())
+                .or_default()
+                .push(c.endpoint_id.clone());
+        }
+    }
+    let mut read = 0;
+    for (account, ids) in waiting {
+        let found = consumers.endpoints(&account, &ids).await;
+        if let Err(e) = &found {
+            tracing::warn!(%account, error = %e, held = ids.len(), "the consumer's endpoints could not be read: its connections stay held");
+        }
+        for d in decisions
+            .iter_mut()
+            .filter(|d| d.connection.owner == account && ids.contains(&d.connection.endpoint_id))
+        {
+            let c = &d.connection;
+            let own = found.as_ref().map(|found| {
+                found.iter().find(|k| {
+                    k.endpoint_id == c.endpoint_id
+                        && k.service_id.as_deref() == Some(c.service_id.as_str())
+                })
+            });
+            match own {
+                Ok(Some(known)) => {
+                    let mut c = c.clone();
+                    if inform(&mut c, known).is_ok()
+                        && let Some(again) = decide(policy, &[c]).pop()
+                    {
+                        read += 1;
+                        *d = again;
+                    }
+                }
+                Ok(None) => d.reason.push_str(&format!(
+                    "; account {account}'s read role shows no endpoint {} of its own to this service",
+                    c.endpoint_id
+                )),
+                Err(e) => d.reason.push_str(&format!(
+                    "; its consumer's read role in account {account} could not be used ({}): deploy spoke-template.yaml there with AcceptorRoleArn",
+                    e.code().unwrap_or(e.kind())
+                )),
+            }
+        }
+    }
+    read
 }
 
 /// Keep what this event's claims said where the connection is not decided (not visible yet,

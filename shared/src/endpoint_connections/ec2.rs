@@ -1,8 +1,10 @@
-//! The provider side of PrivateLink connections on EC2: the adapter of [`ConnectionApi`].
+//! PrivateLink connections on EC2: the provider's side (the adapter of [`ConnectionApi`]), and
+//! the consumers' endpoints read through their read role (the adapter of [`ConsumerEndpoints`]).
 
 use crate::aws::ec2_filter as filter;
+use crate::endpoint_connections::claims::Known;
 use crate::endpoint_connections::policy::{Connection, Tags};
-use crate::endpoint_connections::ports::ConnectionApi;
+use crate::endpoint_connections::ports::{ConnectionApi, ConsumerEndpoints};
 use crate::error::{Error, ItemFailure, Result, unsuccessful};
 use aws_sdk_ec2::types::{Filter, UnsuccessfulItem};
 use std::collections::BTreeMap;
@@ -127,6 +129,62 @@ impl ConnectionApi for Ec2Connections {
                 .map_err(|e| Error::aws("ec2:RejectVpcEndpointConnections", e))
         })
         .await
+    }
+}
+
+/// Each consumer account's endpoints through its read-only role (the provider's own account
+/// with the function's own credentials), in the provider's region.
+pub struct ConsumerRoles {
+    accounts: crate::accounts::AccountConfigs,
+    region: String,
+}
+
+impl ConsumerRoles {
+    pub fn new(accounts: crate::accounts::AccountConfigs, region: String) -> Self {
+        ConsumerRoles { accounts, region }
+    }
+}
+
+impl ConsumerEndpoints for ConsumerRoles {
+    async fn endpoints(&self, account: &str, endpoint_ids: &[String]) -> Result<Vec<Known>> {
+        let ec2 = self.accounts.ec2(account, &self.region).await;
+        let mut found = Vec::new();
+        // By filter, not by id: an endpoint deleted since, or another account's, is absent
+        // rather than failing the others.
+        for chunk in endpoint_ids.chunks(crate::aws::VALUES_PER_FILTER) {
+            let mut pages = ec2
+                .describe_vpc_endpoints()
+                .filters(filter("vpc-endpoint-id", chunk))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| Error::aws("ec2:DescribeVpcEndpoints", e))?;
+                found.extend(page.vpc_endpoints.unwrap_or_default());
+            }
+        }
+        Ok(found
+            .iter()
+            // Only the account's own endpoints count: its word is about what it owns.
+            .filter(|e| e.owner_id() == Some(account))
+            .filter_map(|e| {
+                Some(Known {
+                    endpoint_id: e.vpc_endpoint_id()?.to_owned(),
+                    account: account.to_owned(),
+                    // `com.amazonaws.vpce.<region>.vpce-svc-…`: the service id ends it.
+                    service_id: e
+                        .service_name()
+                        .and_then(|n| n.rsplit('.').next())
+                        .map(str::to_owned),
+                    vpc_id: e.vpc_id().map(str::to_owned),
+                    tags: Tags::Complete(
+                        e.tags()
+                            .iter()
+                            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+                            .collect(),
+                    ),
+                })
+            })
+            .collect())
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::endpoint_connections::claims::Known;
 use crate::endpoint_connections::policy::Connection;
-use crate::endpoint_connections::ports::{ConnectionApi, Entries, Memory};
+use crate::endpoint_connections::ports::{ConnectionApi, ConsumerEndpoints, Entries, Memory};
 use crate::error::{ItemFailure, Result};
 use crate::fakes::{Fault, aws_error};
 use std::collections::BTreeMap;
@@ -187,5 +187,32 @@ impl Memory for MemoryOfConnections {
             *self.generation.lock().unwrap() += 1;
         }
         Ok(())
+    }
+}
+
+/// Consumers' own endpoints by account, as their read role shows them; an account in
+/// `unreadable` answers with that code (its role is missing, say).
+#[derive(Default)]
+pub struct FakeConsumers {
+    pub endpoints: BTreeMap<String, Vec<Known>>,
+    pub unreadable: BTreeMap<String, &'static str>,
+    /// The account of each read.
+    pub reads: Mutex<Vec<String>>,
+}
+
+impl ConsumerEndpoints for FakeConsumers {
+    async fn endpoints(&self, account: &str, ids: &[String]) -> Result<Vec<Known>> {
+        self.reads.lock().unwrap().push(account.to_owned());
+        if let Some(code) = self.unreadable.get(account) {
+            return Err(aws_error("ec2:DescribeVpcEndpoints", code, false));
+        }
+        Ok(self
+            .endpoints
+            .get(account)
+            .into_iter()
+            .flatten()
+            .filter(|k| ids.contains(&k.endpoint_id))
+            .cloned()
+            .collect())
     }
 }

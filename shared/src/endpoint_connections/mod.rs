@@ -5,9 +5,10 @@
 //! - `policy`: the policy document and the pure `decide`
 //! - `claims`: what consumers' events say of their endpoints (VPC, tags), pure
 //! - `ports`: the connections and the memory the run needs, shaped like its IAM permissions
-//! - `ec2`: the connections on EC2; `memory`: the outbox and the remembered claims on DynamoDB,
+//! - `ec2`: the connections on EC2, and the consumers' endpoints through their read role; `memory`: the outbox and the remembered claims on DynamoDB,
 //!   and read-only for a preview
-//! - `consumers`: the run's use of the claims (merge, recall for held connections, keep, forget)
+//! - `consumers`: the run's use of the claims (merge, recall for held connections, keep, forget),
+//!   and of the consumers' own endpoints for held connections no event described
 //! - `run`: recover → read → decide → write down → apply → announce → report
 //! - `notifications`: what the run announces
 
@@ -38,7 +39,27 @@ pub type AwsAcceptor = run::Acceptor<
     crate::ledger::DynamoLedger,
     memory::DynamoMemory,
     crate::notify::SnsPublisher,
+    Option<ec2::ConsumerRoles>,
 >;
+
+/// The consumers' endpoints through their read role, when one is configured.
+#[cfg(feature = "endpoint-connections")]
+fn consumer_roles(
+    sdk: &crate::aws::SdkConfig,
+    config: &config::Config,
+) -> Option<ec2::ConsumerRoles> {
+    let reads = config.consumer_reads.as_ref()?;
+    Some(ec2::ConsumerRoles::new(
+        crate::accounts::AccountConfigs::new(
+            sdk.clone(),
+            reads.home_account.clone(),
+            reads.role_name.clone(),
+        ),
+        sdk.region()
+            .map(|r| r.as_ref().to_owned())
+            .unwrap_or_default(),
+    ))
+}
 
 /// The acceptor on AWS as configured: the function's, and the operator CLI's `--apply`.
 #[cfg(feature = "endpoint-connections")]
@@ -56,6 +77,7 @@ pub fn acceptor(sdk: &crate::aws::SdkConfig, config: &config::Config) -> AwsAcce
             aws_sdk_sns::Client::new(sdk),
             config.run.alert_topic_arn.clone(),
         ),
+        consumers: consumer_roles(sdk, config),
         dry_run: config.run.dry_run,
     }
 }
@@ -70,6 +92,7 @@ pub fn preview(
     crate::preview::Unrecorded,
     memory::ReadOnly<memory::DynamoMemory>,
     crate::preview::Unpublished,
+    Option<ec2::ConsumerRoles>,
 > {
     run::Acceptor {
         connections: ec2::Ec2Connections::new(aws_sdk_ec2::Client::new(sdk)),
@@ -79,6 +102,7 @@ pub fn preview(
             config.run.decisions_table.clone(),
         )),
         publisher: crate::preview::Unpublished,
+        consumers: consumer_roles(sdk, config),
         dry_run: true,
     }
 }

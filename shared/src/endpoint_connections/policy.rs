@@ -271,6 +271,16 @@ fn check(rule: &Rule, c: &Connection) -> Match {
     needs.map_or(Match::Yes, Match::Needs)
 }
 
+/// Whether a rule might allow the connection once facts only its consumer knows (the VPC, the
+/// tags) are known: what is worth reading from the consumer's own API.
+pub fn waits_for_facts(policy: &Policy, c: &Connection) -> bool {
+    policy.service(&c.service_id).is_some_and(|s| {
+        s.allow
+            .iter()
+            .any(|r| matches!(check(r, c), Match::Needs(_)))
+    })
+}
+
 fn decide_one(service: &ServicePolicy, c: &Connection) -> (Action, String) {
     let mut needs = None;
     let mut near_miss = None;

@@ -1,6 +1,7 @@
 //! What the acceptor needs of the world, shaped like its IAM permissions: the provider's
-//! connections (EC2, adapter in `ec2.rs`) and its memory of decisions and consumers' claims
-//! (DynamoDB, adapter in `memory.rs`).
+//! connections (EC2, adapter in `ec2.rs`), the consumers' endpoints (EC2 through their read
+//! role, adapter in `ec2.rs`) and its memory of decisions and consumers' claims (DynamoDB,
+//! adapter in `memory.rs`).
 
 use crate::endpoint_connections::claims::Known;
 use crate::endpoint_connections::policy::{Action, Connection};
@@ -41,6 +42,30 @@ pub trait ConnectionApi {
         service_id: &str,
         endpoint_ids: &[String],
     ) -> impl Future<Output = Result<Vec<ItemFailure>>> + Send;
+}
+
+/// `sts:AssumeRole` of each consumer account's read-only role (`ConsumerReadRoleName`, the
+/// auditor's), and `ec2:DescribeVpcEndpoints` there: what the consumer's own API says of its
+/// endpoints, for connections its events never described.
+pub trait ConsumerEndpoints {
+    /// Of `endpoint_ids`, the endpoints `account` itself owns in the provider's region, each with
+    /// its service, VPC and every tag. An id absent from the answer is no endpoint of that
+    /// account; `Err`: the account could not be read (no role, access denied, a fault).
+    fn endpoints(
+        &self,
+        account: &str,
+        endpoint_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Known>>> + Send;
+}
+
+/// No consumer is read (no read role configured): connections wait for their consumers' events.
+impl<T: ConsumerEndpoints + Sync> ConsumerEndpoints for Option<T> {
+    async fn endpoints(&self, account: &str, endpoint_ids: &[String]) -> Result<Vec<Known>> {
+        match self {
+            Some(reads) => reads.endpoints(account, endpoint_ids).await,
+            None => Ok(Vec::new()),
+        }
+    }
 }
 
 /// One decision about to be applied.

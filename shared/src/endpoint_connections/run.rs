@@ -18,7 +18,9 @@ use crate::endpoint_connections::notifications;
 use crate::endpoint_connections::policy::{
     Action, Connection, Decision, Policy, PolicyError, Tags, decide,
 };
-use crate::endpoint_connections::ports::{ConnectionApi, Entries, Entry, Memory};
+use crate::endpoint_connections::ports::{
+    ConnectionApi, ConsumerEndpoints, Entries, Entry, Memory,
+};
 use crate::error::{Error, Invalid, ItemFailure, Result};
 use crate::events::Answer;
 use crate::ledger::Ledger;
@@ -162,20 +164,23 @@ fn entry(d: &Decision) -> Entry {
     }
 }
 
-pub struct Acceptor<C, L, M, P> {
+pub struct Acceptor<C, L, M, P, R> {
     pub connections: C,
     pub ledger: L,
     pub memory: M,
     pub publisher: P,
+    /// The consumers' own word on their endpoints, for connections no event described.
+    pub consumers: R,
     pub dry_run: bool,
 }
 
-impl<C, L, M, P> Acceptor<C, L, M, P>
+impl<C, L, M, P, R> Acceptor<C, L, M, P, R>
 where
     C: ConnectionApi + Sync,
     L: Ledger + Sync,
     M: Memory + Sync,
     P: Publisher + Sync,
+    R: ConsumerEndpoints + Sync,
 {
     /// Run once. A policy that failed to load accepts nothing: it is announced (once per distinct
     /// problem) and returned as the error.
@@ -325,6 +330,13 @@ where
         let mut decisions = decide(policy, &pending);
         let remembered =
             consumers::remembered_for_held(&self.memory, &mut decisions, policy, &known).await?;
+        let read = consumers::read_for_held(&self.consumers, &mut decisions, policy).await;
+        if read > 0 {
+            tracing::info!(
+                connections = read,
+                "decided from the consumers' own endpoints (no event described them)"
+            );
+        }
         for d in &decisions {
             let c = &d.connection;
             tracing::info!(service_id = %c.service_id, endpoint_id = %c.endpoint_id, account = %c.owner,
@@ -520,10 +532,18 @@ mod tests {
     /// The engine end to end, on in-memory ports.
     mod engine {
         use super::*;
-        use crate::endpoint_connections::fakes::{FakeConnections, MemoryOfConnections};
+        use crate::endpoint_connections::fakes::{
+            FakeConnections, FakeConsumers, MemoryOfConnections,
+        };
         use crate::fakes::{MemoryLedger, MemoryPublisher};
 
-        type Fake = Acceptor<FakeConnections, MemoryLedger, MemoryOfConnections, MemoryPublisher>;
+        type Fake = Acceptor<
+            FakeConnections,
+            MemoryLedger,
+            MemoryOfConnections,
+            MemoryPublisher,
+            FakeConsumers,
+        >;
 
         fn acceptor(connections: FakeConnections, dry_run: bool) -> Fake {
             Acceptor {
@@ -531,6 +551,7 @@ mod tests {
                 ledger: MemoryLedger::default(),
                 memory: MemoryOfConnections::default(),
                 publisher: MemoryPublisher::default(),
+                consumers: FakeConsumers::default(),
                 dry_run,
             }
         }
@@ -732,6 +753,79 @@ mod tests {
                 a.memory.claims.lock().unwrap().is_empty(),
                 "forgotten once decided"
             );
+        }
+
+        fn own_endpoint(account: &str, service: &str, tags: &[(&str, &str)]) -> Known {
+            Known {
+                endpoint_id: "vpce-0e1".into(),
+                account: account.into(),
+                service_id: Some(service.into()),
+                vpc_id: Some("vpc-0c".into()),
+                tags: Tags::Complete(
+                    tags.iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
+            }
+        }
+
+        #[tokio::test]
+        async fn a_sweep_reads_a_held_connection_from_its_consumer_when_no_event_came() {
+            let mut a = acceptor(tagged_estate(), false);
+            a.consumers.endpoints.insert(
+                "333333333333".into(),
+                vec![own_endpoint(
+                    "333333333333",
+                    "vpce-svc-0b",
+                    &[("team", "orders")],
+                )],
+            );
+            let report = ran(&a, Scope::All).await;
+            assert_eq!(report.outcomes[0].decision.action, Action::Accept);
+            assert_eq!(a.connections.state("vpce-0e1"), "pending");
+            assert_eq!(*a.consumers.reads.lock().unwrap(), ["333333333333"]);
+            // A connection that waits for nothing is never read: only the held one was.
+            let b = acceptor(estate(), false);
+            ran(&b, Scope::All).await;
+            assert!(b.consumers.reads.lock().unwrap().is_empty());
+        }
+
+        #[tokio::test]
+        async fn a_consumers_word_counts_only_for_its_own_endpoint_of_that_service() {
+            for (owner, service) in [
+                ("333333333333", "vpce-svc-0a"), // another service's endpoint of that id
+                ("444444444444", "vpce-svc-0b"), // not the connection's owner's
+            ] {
+                let mut a = acceptor(tagged_estate(), false);
+                a.consumers.endpoints.insert(
+                    "333333333333".into(),
+                    vec![own_endpoint(owner, service, &[("team", "orders")])],
+                );
+                let report = ran(&a, Scope::All).await;
+                assert_eq!(report.outcomes[0].status, Status::Held, "{owner} {service}");
+                assert_eq!(a.connections.state("vpce-0e1"), "pendingAcceptance");
+            }
+        }
+
+        #[tokio::test]
+        async fn a_consumer_that_cannot_be_read_stays_held_announced_once_with_the_reason() {
+            let mut a = acceptor(tagged_estate(), false);
+            a.consumers
+                .unreadable
+                .insert("333333333333".into(), "AccessDenied");
+            for _ in 0..2 {
+                let report = ran(&a, Scope::All).await;
+                assert_eq!(report.outcomes[0].status, Status::Held);
+                assert!(
+                    report.outcomes[0].decision.reason.contains(
+                        "read role in account 333333333333 could not be used (AccessDenied)"
+                    ),
+                    "{}",
+                    report.outcomes[0].decision.reason
+                );
+            }
+            assert_eq!(a.connections.state("vpce-0e1"), "pendingAcceptance");
+            assert_eq!(a.publisher.titles().len(), 1, "announced once");
         }
 
         #[tokio::test]
