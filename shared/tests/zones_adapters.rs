@@ -19,12 +19,14 @@ use aws_sdk_route53::operation::associate_vpc_with_hosted_zone::AssociateVpcWith
 use aws_sdk_route53::operation::create_vpc_association_authorization::CreateVpcAssociationAuthorizationOutput;
 use aws_sdk_route53::operation::delete_vpc_association_authorization::DeleteVpcAssociationAuthorizationOutput;
 use aws_sdk_route53::operation::get_hosted_zone::GetHostedZoneOutput;
+use aws_sdk_route53::operation::get_hosted_zone_limit::GetHostedZoneLimitOutput;
 use aws_sdk_route53::operation::list_hosted_zones::ListHostedZonesOutput;
 use aws_sdk_route53::operation::list_tags_for_resources::ListTagsForResourcesOutput;
 use aws_sdk_route53::types::{
     ChangeInfo, ChangeStatus, HostedZone, HostedZoneConfig, ResourceTagSet, Tag, TagResourceType,
     Vpc as R53Vpc, VpcRegion,
 };
+use aws_sdk_route53::types::{HostedZoneLimit, HostedZoneLimitType};
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::http::{Response, StatusCode};
@@ -337,8 +339,26 @@ async fn refusals_become_findings_and_the_authorization_is_still_removed() {
         let deauthorize = mock!(aws_sdk_route53::Client::delete_vpc_association_authorization)
             .match_requests(|_| true)
             .then_output(|| DeleteVpcAssociationAuthorizationOutput::builder().build());
+        // The zone's VPC quota, read for a LimitsExceeded finding.
+        let limit = mock!(aws_sdk_route53::Client::get_hosted_zone_limit)
+            .match_requests(|r| {
+                r.hosted_zone_id() == Some(ZONE)
+                    && r.r#type() == Some(&HostedZoneLimitType::MaxVpcsAssociatedByZone)
+            })
+            .then_output(|| {
+                GetHostedZoneLimitOutput::builder()
+                    .count(500)
+                    .limit(
+                        HostedZoneLimit::builder()
+                            .r#type(HostedZoneLimitType::MaxVpcsAssociatedByZone)
+                            .value(500)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            });
         let mut owner = catalogue_rules();
-        owner.extend([authorize.clone(), deauthorize.clone()]);
+        owner.extend([authorize.clone(), deauthorize.clone(), limit.clone()]);
         let spoke = mock_client!(aws_sdk_route53, RuleMode::MatchAny, [&refused], |c| c
             .retry_config(retries()));
         let a = associator(
@@ -364,6 +384,11 @@ async fn refusals_become_findings_and_the_authorization_is_still_removed() {
             Some(code)
         );
         assert_eq!(refused.num_calls(), 1, "{code} is not retried");
+        if code == "LimitsExceeded" {
+            let message = &outcome.finding.as_ref().unwrap().message;
+            assert!(message.contains("500 VPCs of the 500"), "{message}");
+            assert_eq!(limit.num_calls(), 1);
+        }
         assert_eq!(
             (authorize.num_calls(), deauthorize.num_calls()),
             (1, 1),
