@@ -535,3 +535,81 @@ async fn parts_of_an_earlier_write_are_not_read_as_the_later_ones() {
     let read = mixed.left(std::slice::from_ref(&service)).await.unwrap();
     assert!(read[&service].len() < 6_000 && !read[&service].is_empty());
 }
+
+fn notification(n: usize) -> autopilot::notify::Notification {
+    autopilot::notify::Notification {
+        id: format!("n-{n}"),
+        event_type: autopilot::notify::EventType::EndpointConnectionDecisions,
+        severity: autopilot::notify::Severity::Info,
+        title: format!("part {n}"),
+        description: "x".repeat(100),
+        next_steps: vec![],
+        keywords: vec![],
+        thread_id: Some("t".into()),
+        summary: format!("part {n}"),
+        related_resources: vec![],
+        context: Default::default(),
+    }
+}
+
+/// A run's many messages go out ten to a `PublishBatch` call, in order; an entry SNS reports
+/// failed is sent again once, and one that fails again fails the call with SNS's code.
+#[tokio::test]
+async fn many_notifications_go_out_in_batches_and_a_failed_entry_is_sent_again_once() {
+    use autopilot::notify::Publisher;
+    use aws_sdk_sns::operation::publish_batch::PublishBatchOutput;
+    use aws_sdk_sns::types::BatchResultErrorEntry;
+    let failure = |id: &str| {
+        BatchResultErrorEntry::builder()
+            .id(id)
+            .code("InternalError")
+            .message("try again")
+            .sender_fault(false)
+            .build()
+            .unwrap()
+    };
+    let titles = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Vec<String>>::new()));
+    let seen = titles.clone();
+    // The first call: one entry (the fourth) failed; every other call takes everything.
+    let first = mock!(aws_sdk_sns::Client::publish_batch)
+        .match_requests(move |r| {
+            seen.lock().unwrap().push(
+                r.publish_batch_request_entries()
+                    .iter()
+                    .map(|e| e.subject().unwrap_or_default().to_owned())
+                    .collect(),
+            );
+            true
+        })
+        .sequence()
+        .output(move || PublishBatchOutput::builder().failed(failure("m-3")).build())
+        .output(|| PublishBatchOutput::builder().build())
+        .times(4)
+        .build();
+    let sns = SnsPublisher::new(
+        mock_client!(aws_sdk_sns, RuleMode::Sequential, [&first]),
+        "arn:aws:sns:us-east-1:1:t",
+    );
+    let notes: Vec<_> = (0..23).map(notification).collect();
+    sns.publish_all(&notes).await.unwrap();
+    let sent = titles.lock().unwrap().clone();
+    let sizes: Vec<usize> = sent.iter().map(Vec::len).collect();
+    assert_eq!(
+        sizes,
+        [10, 1, 10, 3],
+        "ten to a call; the failed one again on its own"
+    );
+    assert!(sent[1][0].contains("part 3"), "{sent:?}");
+
+    // An entry that fails twice fails the call, with SNS's code.
+    let always = mock!(aws_sdk_sns::Client::publish_batch)
+        .match_requests(|_| true)
+        .then_output(move || PublishBatchOutput::builder().failed(failure("m-0")).build());
+    let sns = SnsPublisher::new(
+        mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&always]),
+        "arn:aws:sns:us-east-1:1:t",
+    );
+    let err = sns.publish_all(&notes[..2]).await.unwrap_err();
+    assert_eq!(err.code(), Some("InternalError"), "{err}");
+    assert_eq!(always.num_calls(), 2);
+}

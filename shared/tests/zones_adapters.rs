@@ -216,6 +216,12 @@ fn associator(
     let publish = mock!(aws_sdk_sns::Client::publish)
         .match_requests(|_| true)
         .then_output(|| PublishOutput::builder().message_id("m").build());
+    // A summary and its parts: every entry taken.
+    let publish_batch = mock!(aws_sdk_sns::Client::publish_batch)
+        .match_requests(|r| r.publish_batch_request_entries().len() <= 10)
+        .then_output(|| {
+            aws_sdk_sns::operation::publish_batch::PublishBatchOutput::builder().build()
+        });
     // No authorization is left over in these tests.
     let mut owner = owner;
     owner.push(
@@ -251,7 +257,7 @@ fn associator(
             "t",
         ),
         publisher: SnsPublisher::new(
-            mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish]),
+            mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&publish, &publish_batch]),
             "arn:aws:sns:us-east-1:1:t",
         ),
         hub_account: HUB.into(),

@@ -242,6 +242,24 @@ def test_sns_messages_are_at_most_262144_bytes_with_attributes(emu):
         assert (e["Code"], e["Message"]) == ("InvalidParameter", "Invalid parameter: Message too long")
 
 
+def test_sns_publish_batch_takes_ten_entries_of_262144_bytes_in_all(emu):
+    sns = once(emu, "sns")
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    entry = lambda n, size=10: {"Id": f"m-{n}", "Message": "x" * size}  # noqa: E731
+    out = sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[entry(n, 26_214) for n in range(10)])
+    assert len(out["Successful"]) == 10 and not out.get("Failed")
+    refusals = [
+        ([entry(n) for n in range(11)], "TooManyEntriesInBatchRequest"),
+        ([entry(n, 26_215) for n in range(10)], "BatchRequestTooLong"),  # 262,150 bytes in all
+        ([entry(0), entry(0)], "BatchEntryIdsNotDistinct"),
+        ([{"Id": "a.b", "Message": "x"}], "InvalidBatchEntryId"),
+        ([{"Id": "x" * 81, "Message": "x"}], "InvalidBatchEntryId"),
+    ]
+    for entries, code in refusals:
+        assert error(sns.publish_batch, TopicArn=topic, PublishBatchRequestEntries=entries)["Code"] == code
+    assert error(sns.publish_batch, TopicArn=topic, PublishBatchRequestEntries=[])["Code"] == "EmptyBatchRequest"
+
+
 # --- PrivateLink: the connection's own tags, and acceptance takes time ---------------------------
 
 

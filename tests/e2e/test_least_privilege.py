@@ -88,6 +88,10 @@ IAM_PREFIX = {
     "sso": "sso",
     "ssooidc": "sso-oauth",
 }
+# Operations authorized by an IAM action of another name. "sns:Publish — Grants permission to both
+# publish and publish batch to a topic" (Amazon SNS API permissions: actions and resources
+# reference, https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-language-api-permissions-reference.html).
+ACTION_OF = {"sns:PublishBatch": "sns:Publish"}
 # The default credential chain's own operations: linked in, never called by our code on Lambda.
 CREDENTIAL_CHAIN = {"sts:AssumeRoleWithWebIdentity", "sso:GetRoleCredentials", "sso-oauth:CreateToken"}
 SYMBOL = re.compile(r"aws_sdk_([a-z0-9]+)::operation::[a-z0-9_]+::([A-Za-z0-9]+)::orchestrate")
@@ -174,7 +178,8 @@ def called(function: str) -> frozenset[str]:
     ops = set()
     for crate, op in SYMBOL.findall(symbols):
         assert crate in IAM_PREFIX, f"{function} links aws-sdk-{crate}: add its IAM prefix to IAM_PREFIX"
-        ops.add(f"{IAM_PREFIX[crate]}:{op}")
+        action = f"{IAM_PREFIX[crate]}:{op}"
+        ops.add(ACTION_OF.get(action, action))
     ops -= CREDENTIAL_CHAIN
     if CROSS_ACCOUNT_MODULE not in symbols:
         ops.discard("sts:AssumeRole")  # the credential chain's, not ours

@@ -19,6 +19,13 @@
   ``InvalidParameter`` "Invalid parameter: Message too long":
   https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
   https://docs.aws.amazon.com/sns/latest/api/API_MessageAttributeValue.html
+* SNS PublishBatch: "up to 10 messages"; "The total aggregate size of all messages in a single
+  PublishBatch request can't exceed 256 KiB (262,144 bytes)" (attributes count, as for Publish),
+  else ``BatchRequestTooLong``; no entry: ``EmptyBatchRequest``; an ``Id`` that is not 1 to 80
+  of alphanumerics, hyphens and underscores: ``InvalidBatchEntryId``. moto checks the count and
+  distinct ids only:
+  https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html
+  https://docs.aws.amazon.com/sns/latest/api/API_PublishBatchRequestEntry.html
 
 The exact wording of AWS's per-table BatchWriteItem message echoes Java object names and is
 approximated; the error code is exact.
@@ -27,11 +34,12 @@ approximated; the error code is exact.
 from __future__ import annotations
 
 import json
+import re
 
 from moto.core.responses import ActionResult
 from moto.dynamodb.exceptions import MockValidationException
 from moto.dynamodb.responses import DynamoHandler
-from moto.sns.exceptions import InvalidParameterValue
+from moto.sns.exceptions import InvalidParameterValue, SNSException
 from moto.sns.responses import SNSResponse
 
 import faults
@@ -43,6 +51,8 @@ MESSAGE_LIMIT = 262_144
 _original_batch_write = DynamoHandler.batch_write_item
 _original_batch_get = DynamoHandler.batch_get_item
 _original_publish = SNSResponse.publish
+_original_publish_batch = SNSResponse.publish_batch
+ENTRY_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
 
 
 def _key(table, item: dict) -> str:
@@ -113,8 +123,23 @@ def publish(self) -> ActionResult:
     return _original_publish(self)
 
 
+def publish_batch(self) -> ActionResult:
+    entries = self._get_param("PublishBatchRequestEntries", []) or []
+    if not entries:
+        raise SNSException("EmptyBatchRequest", "The batch request doesn't contain any entries.")
+    for entry in entries:
+        if not ENTRY_ID.fullmatch(str(entry.get("Id") or "")):
+            raise SNSException("InvalidBatchEntryId", "The Id of a batch entry in a batch request doesn't abide by the specification.")
+    size = sum(len((e.get("Message") or "").encode("utf-8")) + _attribute_bytes(e.get("MessageAttributes", {}))
+               for e in entries)
+    if size > MESSAGE_LIMIT:
+        raise SNSException("BatchRequestTooLong", "The length of all the messages put together is more than the limit.")
+    return _original_publish_batch(self)
+
+
 def install() -> None:
     """Patch moto's DynamoDB and SNS responses. Call before the server starts."""
     DynamoHandler.batch_write_item = batch_write_item
     DynamoHandler.batch_get_item = batch_get_item
     SNSResponse.publish = publish
+    SNSResponse.publish_batch = publish_batch

@@ -185,15 +185,22 @@ impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, 
             tracing::warn!(%service, "service not read this run: its findings are kept as they are");
         }
         // One notification per finding, threaded by finding, so a chat client can put the
-        // resolution under the message that opened it. Each is remembered (or forgotten) right
-        // after it is published: a failure part-way leaves the rest for the next run.
-        for f in &report.opened {
-            self.publisher.publish(&notifications::opened(f)).await?;
-            self.findings.remember(f, None).await?;
+        // resolution under the message that opened it; published as many to a call as SNS
+        // takes. Each call's findings are remembered (or forgotten) right after it: a failure
+        // part-way leaves the rest for the next run.
+        for chunk in report.opened.chunks(crate::notify::MESSAGES_PER_BATCH) {
+            let messages: Vec<_> = chunk.iter().map(notifications::opened).collect();
+            self.publisher.publish_all(&messages).await?;
+            for f in chunk {
+                self.findings.remember(f, None).await?;
+            }
         }
-        for k in &report.resolved {
-            self.publisher.publish(&notifications::resolved(k)).await?;
-            self.findings.forget(&k.fingerprint).await?;
+        for chunk in report.resolved.chunks(crate::notify::MESSAGES_PER_BATCH) {
+            let messages: Vec<_> = chunk.iter().map(notifications::resolved).collect();
+            self.publisher.publish_all(&messages).await?;
+            for k in chunk {
+                self.findings.forget(&k.fingerprint).await?;
+            }
         }
         // Nothing announced for these: a pending finding lost here is seen again next run.
         let now = crate::events::now_secs();

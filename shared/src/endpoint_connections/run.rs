@@ -403,9 +403,9 @@ where
             .iter()
             .filter(|o| !o.recurs() || fresh.contains(&o.ledger_key()))
             .collect();
-        for message in notifications::decisions(&to_announce, self.dry_run) {
-            self.publisher.publish(&message).await?;
-        }
+        self.publisher
+            .publish_all(&notifications::decisions(&to_announce, self.dry_run))
+            .await?;
         self.ledger
             .remember(&fresh.into_iter().collect::<Vec<_>>())
             .await?;

@@ -6,7 +6,7 @@ pub mod digest;
 mod sns;
 
 pub use digest::Digest;
-pub use sns::{Publisher, SnsPublisher};
+pub use sns::{MESSAGES_PER_BATCH, Publisher, SnsPublisher};
 
 use crate::error::Invalid;
 use serde::Serialize;

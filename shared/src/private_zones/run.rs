@@ -400,19 +400,18 @@ where
             .iter()
             .filter(|u| fresh.contains(&u.key()))
             .collect();
-        for message in notifications::changes(&new, &lost, self.dry_run) {
-            if let Err(e) = self.publisher.publish(&message).await {
-                let claimed: Vec<String> = fresh.into_iter().collect();
-                if let Err(release) = self.ledger.release(&claimed).await {
-                    tracing::error!(error = %release, "claims not released: these outcomes may go unannounced");
-                }
-                if journals.contains(&page.run)
-                    && let Err(mark) = self.journal.open(&page.run, &page.body, 0).await
-                {
-                    tracing::error!(error = %mark, "journal not marked: the next reconcile after the run's timeout announces");
-                }
-                return Err(e);
+        let messages = notifications::changes(&new, &lost, self.dry_run);
+        if let Err(e) = self.publisher.publish_all(&messages).await {
+            let claimed: Vec<String> = fresh.into_iter().collect();
+            if let Err(release) = self.ledger.release(&claimed).await {
+                tracing::error!(error = %release, "claims not released: these outcomes may go unannounced");
             }
+            if journals.contains(&page.run)
+                && let Err(mark) = self.journal.open(&page.run, &page.body, 0).await
+            {
+                tracing::error!(error = %mark, "journal not marked: the next reconcile after the run's timeout announces");
+            }
+            return Err(e);
         }
         report.announced = new.len() + lost.len();
         Ok(())
