@@ -3,6 +3,7 @@ emulator over HTTP."""
 
 import copy
 import json
+import re
 import time
 
 from harness import scenario
@@ -340,6 +341,32 @@ def test_a_thousand_connections_are_decided_and_every_one_announced_within_the_l
     listed = "\n".join(p["content"]["description"] for p in parts)
     for endpoint in allowed + strangers:
         assert listed.count(endpoint) == 1, endpoint
+
+
+def test_ten_thousand_pending_connections_on_one_service_are_decided_and_announced(emu, functions):
+    """A popular service after an outage of the acceptor: 10,000 pending connections on one
+    service. The decisions are written down in parts DynamoDB takes (the emulator refuses an item
+    over 400 KB, as DynamoDB does), applied 100 to a call, and every one announced, in one sweep.
+    (Its time and memory against the function's 60 s and 128 MB: `make bench`, bench_sweep.py.)"""
+    world = scenario.build(emu, notification=False)  # 10,000 Connect notifications are not the point
+    world.put_policy(world.policy("reject"))
+    allowed = world.create_endpoints(ALLOWED, 5000)
+    strangers = world.create_endpoints(STRANGER, 5000)
+    fn = functions(scenario.FUNCTION, world.function_env())
+    result = fn.invoke(scheduled_event())
+    assert result.ok, result.error_message or result.body
+    assert result.body["announced"] == 10000
+    states = world.states()
+    assert sum(states[e] in ("pending", "available") for e in allowed) == 5000
+    assert sum(states[e] == "rejected" for e in strangers) == 5000
+    alerts = world.alerts()
+    listed = "\n".join(a["content"]["description"] for a in alerts[1:])
+    assert set(re.findall(r"vpce-[0-9a-f]{17}", listed)) == set(allowed + strangers)
+    for alert in alerts:
+        assert len(json.dumps(alert).encode()) < 256 * 1024
+    # Nothing is left written down: the next sweep finds nothing to do.
+    again = fn.invoke(scheduled_event())
+    assert again.ok and again.body["outcomes"] == [] and again.body["recovered"] == 0
 
 
 def test_inline_policy_from_the_environment(world, acceptor):
