@@ -104,13 +104,14 @@ def test_bad_rules_and_settings_are_refused(emu):
     for name, wrong in (("elb_rate", 0), ("elb_rate", "fast"), ("ec2_rate", -1), ("ec2_rate", [5]),
                         ("target_health_scale", -0.5), ("target_health_scale", None), ("target_health_scale", True),
                         ("latency_ms", -1), ("latency_ms", "10"), ("latency_ms", {"sns": -1}), ("latency_ms", {"": 5}),
-                        ("latency_ms", True)):
+                        ("latency_ms", True), ("route53_vpcs_per_zone", 0), ("route53_vpcs_per_zone", 2.5)):
         with pytest.raises(EmulatorError):
             emu.settings(**{name: wrong})
-    # Every setting is off (AWS's own behaviour) until set; the harness starts target health at
-    # once (target_health_scale 0, the server's own default being 1.0, real time).
+    # Every setting is off (AWS's own behaviour, and its default quotas) until set; the harness
+    # starts target health at once (target_health_scale 0, the server's own default being 1.0,
+    # real time).
     assert emu.settings() == {"accept_seconds": 0.5, "visible_after_seconds": 0.0, "page_size": None,
-                              "route53_rate": None, "route53_change_seconds": 0, "elb_rate": None,
+                              "route53_rate": None, "route53_change_seconds": 0, "route53_vpcs_per_zone": 300, "elb_rate": None,
                               "ec2_rate": None, "latency_ms": None, "target_health_scale": 0.0}
 
 
