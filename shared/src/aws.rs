@@ -58,3 +58,25 @@ pub fn ec2_filter<S: AsRef<str>>(
 pub fn crypto_provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
+
+/// The endpoints among `ids` that `ec2`'s account can see, every page, by filter in batches EC2
+/// takes: an id deleted since, or another account's, is absent rather than failing the others.
+#[cfg(any(feature = "endpoint-connections", feature = "availability-zones"))]
+pub async fn vpc_endpoints(
+    ec2: &aws_sdk_ec2::Client,
+    ids: &[String],
+) -> crate::Result<Vec<aws_sdk_ec2::types::VpcEndpoint>> {
+    let mut endpoints = Vec::new();
+    for chunk in ids.chunks(VALUES_PER_FILTER) {
+        let mut pages = ec2
+            .describe_vpc_endpoints()
+            .filters(ec2_filter("vpc-endpoint-id", chunk))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| crate::Error::aws("ec2:DescribeVpcEndpoints", e))?;
+            endpoints.extend(page.vpc_endpoints.unwrap_or_default());
+        }
+    }
+    Ok(endpoints)
+}

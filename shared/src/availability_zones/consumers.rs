@@ -1,10 +1,9 @@
 //! The consumers' side of the estate, read through each account's read role.
 
 use crate::availability_zones::analysis::{Endpoint, Snapshot};
-use crate::availability_zones::estate::{AwsEstate, VALUES_PER_FILTER, az_map, subnets};
+use crate::availability_zones::estate::{AwsEstate, az_map, subnets};
 use crate::availability_zones::ports::Accounts;
-use crate::aws::ec2_filter as filter;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One consumer account's endpoints, with their AZs and their VPCs' AZs, and its AZ map.
@@ -25,20 +24,7 @@ pub(super) async fn consumer(
         }
     };
     s.az_maps.insert(account.to_owned(), map);
-    // By filter, not by id: an endpoint deleted since the connection was listed is absent,
-    // not an error that would hide the others.
-    let mut endpoints = Vec::new();
-    for chunk in endpoint_ids.chunks(VALUES_PER_FILTER) {
-        let mut pages = ec2
-            .describe_vpc_endpoints()
-            .filters(filter("vpc-endpoint-id", chunk))
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| Error::aws("ec2:DescribeVpcEndpoints", e))?;
-            endpoints.extend(page.vpc_endpoints.unwrap_or_default());
-        }
-    }
+    let endpoints = crate::aws::vpc_endpoints(&ec2, endpoint_ids).await?;
     let vpcs: BTreeSet<String> = endpoints
         .iter()
         .filter_map(|e| e.vpc_id().map(str::to_owned))

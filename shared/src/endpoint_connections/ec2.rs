@@ -148,20 +148,7 @@ impl ConsumerRoles {
 impl ConsumerEndpoints for ConsumerRoles {
     async fn endpoints(&self, account: &str, endpoint_ids: &[String]) -> Result<Vec<Known>> {
         let ec2 = self.accounts.ec2(account, &self.region).await;
-        let mut found = Vec::new();
-        // By filter, not by id: an endpoint deleted since, or another account's, is absent
-        // rather than failing the others.
-        for chunk in endpoint_ids.chunks(crate::aws::VALUES_PER_FILTER) {
-            let mut pages = ec2
-                .describe_vpc_endpoints()
-                .filters(filter("vpc-endpoint-id", chunk))
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| Error::aws("ec2:DescribeVpcEndpoints", e))?;
-                found.extend(page.vpc_endpoints.unwrap_or_default());
-            }
-        }
+        let found = crate::aws::vpc_endpoints(&ec2, endpoint_ids).await?;
         Ok(found
             .iter()
             // Only the account's own endpoints count: its word is about what it owns.

@@ -621,6 +621,15 @@ mod tests {
         type Fake =
             Associator<FakeRoute53, FakeRoute53, MemoryLedger, MemoryJournal, MemoryPublisher>;
 
+        /// A reconcile that ran (and did not fail).
+        async fn reconciled(a: &Fake) -> Report {
+            a.run(Ok(rules()), Target::Reconcile)
+                .await
+                .unwrap()
+                .ran()
+                .unwrap()
+        }
+
         fn associator(r53: &FakeRoute53, dry_run: bool) -> Fake {
             Associator {
                 owner: r53.clone(),
@@ -638,12 +647,7 @@ mod tests {
         {
             let r53 = estate();
             let a = associator(&r53, false);
-            let report = a
-                .run(Ok(rules()), Target::Reconcile)
-                .await
-                .unwrap()
-                .ran()
-                .unwrap();
+            let report = reconciled(&a).await;
             assert_eq!(report.outcomes.len(), 2);
             assert_eq!(
                 r53.state().calls,
@@ -657,12 +661,7 @@ mod tests {
             assert!(r53.state().authorizations.is_empty());
             assert_eq!(a.publisher.titles(), ["Private hosted zones: 2 associated"]);
             // Everything is associated: the next reconcile changes and announces nothing.
-            let again = a
-                .run(Ok(rules()), Target::Reconcile)
-                .await
-                .unwrap()
-                .ran()
-                .unwrap();
+            let again = reconciled(&a).await;
             assert!(again.outcomes.is_empty());
             assert_eq!(r53.state().calls.len(), 4);
             assert_eq!(a.publisher.titles().len(), 1);
@@ -676,12 +675,7 @@ mod tests {
                 .insert("spoke-associate", "ConflictingDomainExists");
             let a = associator(&r53, false);
             for _ in 0..2 {
-                let report = a
-                    .run(Ok(rules()), Target::Reconcile)
-                    .await
-                    .unwrap()
-                    .ran()
-                    .unwrap();
+                let report = reconciled(&a).await;
                 let finding = report
                     .outcomes
                     .iter()
@@ -706,12 +700,7 @@ mod tests {
                 .refuse
                 .insert("spoke-associate", "LimitsExceeded");
             let a = associator(&r53, false);
-            let report = a
-                .run(Ok(rules()), Target::Reconcile)
-                .await
-                .unwrap()
-                .ran()
-                .unwrap();
+            let report = reconciled(&a).await;
             let finding = report
                 .outcomes
                 .iter()
@@ -784,12 +773,7 @@ mod tests {
                     .insert((ZONE.into(), "vpc-0half".into()));
             }
             let a = associator(&r53, false);
-            let report = a
-                .run(Ok(rules()), Target::Reconcile)
-                .await
-                .unwrap()
-                .ran()
-                .unwrap();
+            let report = reconciled(&a).await;
             assert!(r53.state().authorizations.is_empty(), "nothing left behind");
             assert!(
                 r53.state().zones[0]
@@ -839,12 +823,7 @@ mod tests {
                 "announced anyway"
             );
             r53.state().refuse.clear();
-            let next = a
-                .run(Ok(rules()), Target::Reconcile)
-                .await
-                .unwrap()
-                .ran()
-                .unwrap();
+            let next = reconciled(&a).await;
             assert!(r53.state().authorizations.is_empty());
             assert_eq!(next.outcomes.len(), 1);
             assert_eq!(next.outcomes[0].step.change, Change::Deauthorize);
@@ -880,12 +859,7 @@ mod tests {
                 1,
                 "written ahead, kept"
             );
-            let next = a
-                .run(Ok(rules()), Target::Reconcile)
-                .await
-                .unwrap()
-                .ran()
-                .unwrap();
+            let next = reconciled(&a).await;
             assert_eq!(next.announced, 2);
             assert_eq!(a.publisher.titles(), ["Private hosted zones: 2 associated"]);
             assert!(a.journal.journals.lock().unwrap().is_empty());
@@ -920,12 +894,7 @@ mod tests {
                 .lock()
                 .unwrap()
                 .insert("live".into(), (body, now_secs()));
-            let report = a
-                .run(Ok(rules()), Target::Reconcile)
-                .await
-                .unwrap()
-                .ran()
-                .unwrap();
+            let report = reconciled(&a).await;
             let recovered: Vec<&str> = report
                 .outcomes
                 .iter()
