@@ -2,10 +2,10 @@
 //! (authorize → associate as the VPC owner → remove the authorization, across accounts) or
 //! disassociate, one change at a time; announce what is new; report.
 //!
-//! Route 53 throttles hard (AssociateVPCWithHostedZone: 5 per second per account), so changes
-//! run one at a time, the Route 53 clients retry throttled calls up to ten times with exponential
-//! backoff and full jitter, and the function's reserved concurrency bounds how many invocations
-//! do this at once.
+//! Route 53 throttles hard, per account (AssociateVPCWithHostedZone: 5 per second), so changes
+//! run one at a time, every request first takes its tokens from buckets every invocation shares
+//! (`route53::Route53Rates`), and the Route 53 clients retry a throttle others caused up to ten
+//! times with exponential backoff and full jitter.
 
 use crate::announce;
 use crate::documents::PolicyError;
