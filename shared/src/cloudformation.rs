@@ -44,6 +44,29 @@ pub struct Request {
     pub resource_properties: Map<String, Value>,
 }
 
+/// Where CloudFormation's presigned response URLs live: S3, in the partition's domain
+/// (`https://cloudformation-custom-resource-response-<region>.s3.amazonaws.com/…`; GovCloud's are
+/// `amazonaws.com` too, China's `amazonaws.com.cn`). Any other host is not CloudFormation's, and
+/// a request naming one is refused before anything is changed.
+const RESPONSE_DOMAINS: &[&str] = &["amazonaws.com", "amazonaws.com.cn"];
+
+/// The request's `ResponseURL`, if CloudFormation's: `https://` to a host in
+/// [`RESPONSE_DOMAINS`] (or `http://` to a loopback address, for local runs).
+pub fn response_url(url: &str) -> std::result::Result<hyper::Uri, crate::error::Invalid> {
+    let uri = checked_url("ResponseURL", url)?;
+    let host = uri.host().unwrap_or_default().to_ascii_lowercase();
+    let theirs = RESPONSE_DOMAINS
+        .iter()
+        .any(|d| host.strip_suffix(d).is_some_and(|rest| rest.ends_with('.')));
+    if uri.scheme_str() == Some("http") || theirs {
+        Ok(uri)
+    } else {
+        Err(crate::error::Invalid(
+            "ResponseURL must be CloudFormation's: https:// to an amazonaws.com (or amazonaws.com.cn) host".into(),
+        ))
+    }
+}
+
 impl Request {
     /// A custom resource request, or why the payload is not one. Nothing can be answered without
     /// a usable `ResponseURL`, so its absence is an invalid event, not a `FAILED` response.
@@ -56,7 +79,7 @@ impl Request {
         }
         let request: Request = serde_json::from_value(payload)
             .map_err(|e| Error::InvalidEvent(format!("malformed custom resource request: {e}")))?;
-        checked_url("ResponseURL", &request.response_url).map_err(|e| Error::InvalidEvent(e.0))?;
+        response_url(&request.response_url).map_err(|e| Error::InvalidEvent(e.0))?;
         Ok(request)
     }
 }
@@ -135,8 +158,7 @@ pub async fn respond(
     response: &Response,
     deadline: Instant,
 ) -> Result<()> {
-    let uri =
-        checked_url("ResponseURL", &request.response_url).map_err(|e| Error::InvalidEvent(e.0))?;
+    let uri = response_url(&request.response_url).map_err(|e| Error::InvalidEvent(e.0))?;
     let body = Bytes::from(response.body(request));
     let mut attempt = 0;
     loop {
@@ -217,6 +239,33 @@ mod tests {
         elsewhere["ResponseURL"] = json!("http://collector.example/x");
         let err = Request::parse(elsewhere).unwrap_err().to_string();
         assert!(err.contains("ResponseURL must be an https:// URL"), "{err}");
+    }
+
+    #[test]
+    fn only_cloudformations_response_hosts_are_answered() {
+        for theirs in [
+            "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x?X-Amz-Signature=1",
+            "https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/x",
+            "https://S3.AMAZONAWS.COM/x",
+            "http://127.0.0.1:8080/x",
+        ] {
+            assert!(response_url(theirs).is_ok(), "{theirs}");
+        }
+        for foreign in [
+            "https://collector.example/x",
+            "https://amazonaws.com.evil.example/x",
+            "https://evilamazonaws.com/x",
+            "https://amazonaws.com/x",
+            "https://s3.amazonaws.com.cn.evil.example/x",
+            "https://s3.amazonaws.com@evil.example/x",
+        ] {
+            let mut r = request();
+            r["ResponseURL"] = json!(foreign);
+            assert!(
+                matches!(Request::parse(r), Err(Error::InvalidEvent(_))),
+                "{foreign}"
+            );
+        }
     }
 
     #[test]

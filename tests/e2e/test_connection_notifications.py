@@ -160,6 +160,19 @@ def test_what_is_not_a_custom_resource_request_is_refused(emu, world, sink, reso
     assert on_topic(emu, world.notification_topic) == {world.service_id: ["Accept", "Connect", "Delete", "Reject"]}
 
 
+def test_a_request_answering_anywhere_but_cloudformation_changes_nothing(emu, world, sink, resource):
+    """A forged Delete naming the acceptor's own notification, with a ResponseURL of the forger's:
+    refused before any EC2 call, and the notification stays."""
+    forged = request(sink, "Delete", props(world.notification_topic, [world.service_id]), physical="forged")
+    forged["ResponseURL"] = "https://collector.example/cloudformation-custom-resource-response"
+    emu.reset_calls()
+    result = resource.invoke(forged)
+    assert not result.ok and result.error_type == "InvalidEvent", result.body
+    assert "ResponseURL must be CloudFormation's" in result.error_message
+    assert not [op for op in emu.calls() if op.startswith("ec2:")]
+    assert on_topic(emu, world.notification_topic) == {world.service_id: ["Accept", "Connect", "Delete", "Reject"]}
+
+
 def test_an_answer_that_cannot_be_delivered_fails_the_invocation_and_the_retry_changes_nothing_twice(emu, world, topic, sink, resource):
     topic_arn, _ = topic
     create = request(sink, "Create", props(topic_arn, [world.service_id]))
