@@ -179,6 +179,19 @@ def test_create_vpc_endpoint_event_brings_the_vpc_a_vpc_rule_needs(world, accept
     assert alerts[1]["metadata"]["additionalContext"]["vpc"] == vpc
 
 
+def test_an_event_whose_request_names_another_vpc_than_its_response_is_ignored(world, acceptor):
+    """AWS's response says which VPC the endpoint is in; a request naming an allowed VPC cannot
+    smuggle the endpoint into a VPC rule."""
+    endpoint, vpc = world.create_endpoint(ALLOWED)
+    world.put_policy(world.policy("reject", vpcs=["vpc-0a11111111111111a"]))
+    forged = create_vpc_endpoint_event(ALLOWED, endpoint, vpc, world.service_name)
+    forged["detail"]["requestParameters"]["CreateVpcEndpointRequest"]["VpcId"] = "vpc-0a11111111111111a"
+    result = acceptor().invoke(forged)
+    assert result.ok and "is not the response's" in result.body["ignored"], result.body
+    assert world.states() == {endpoint: PENDING}
+    assert world.alerts() == []
+
+
 def test_failed_calls_and_foreign_events_are_ignored_cleanly(world, acceptor):
     world.put_policy(world.policy("reject"))
     (endpoint,), _ = connect(world, ALLOWED)

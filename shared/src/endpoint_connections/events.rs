@@ -53,22 +53,27 @@ fn create_vpc_endpoint(event: &CloudTrailEvent) -> Result<Scope, Triage> {
     event.handled(&[("aws.ec2", "CreateVpcEndpoint")])?;
     let r = &event.record;
     let endpoint = get(&r.response, "vpcEndpoint");
-    let service_name = get(&r.request, "serviceName")
-        .or_else(|| endpoint.and_then(|e| get(e, "serviceName")))
-        .and_then(scalar_string)
-        .ok_or_else(|| {
-            Triage::Invalid(Error::InvalidEvent(
-                "CreateVpcEndpoint event without a serviceName".into(),
-            ))
-        })?;
+    let service_name = agreed(&r.request, endpoint, "serviceName")?.ok_or_else(|| {
+        Triage::Invalid(Error::InvalidEvent(
+            "CreateVpcEndpoint event without a serviceName".into(),
+        ))
+    })?;
     let Some(service_id) = service_id_from_name(&service_name) else {
         return Err(Triage::Ignored(format!(
             "{service_name} is not an endpoint service"
         )));
     };
-    let vpc_id = get(&r.request, "vpcId")
-        .or_else(|| endpoint.and_then(|e| get(e, "vpcId")))
-        .and_then(scalar_string);
+    let vpc_id = agreed(&r.request, endpoint, "vpcId")?;
+    if let Some(owner) = endpoint
+        .and_then(|e| get(e, "ownerId"))
+        .and_then(scalar_string)
+        && owner != event.account
+    {
+        return Err(Triage::Ignored(format!(
+            "the endpoint's owner {owner} is not the sending account {}",
+            event.account
+        )));
+    }
     match path(&r.response, &["vpcEndpoint", "vpcEndpointId"]).and_then(scalar_string) {
         Some(endpoint_id) => Ok(Scope::Claims(vec![Claim {
             service_id: Some(service_id),
@@ -82,6 +87,26 @@ fn create_vpc_endpoint(event: &CloudTrailEvent) -> Result<Scope, Triage> {
             tracing::warn!(%service_id, "CreateVpcEndpoint event without an endpoint id; sweeping the service");
             Ok(Scope::Services([service_id].into()))
         }
+    }
+}
+
+/// A value both the request and AWS's response may name: the response's wins (it is what AWS
+/// did); where both name it and differ, the event is not believed.
+fn agreed(
+    request: &Value,
+    response: Option<&Value>,
+    field: &str,
+) -> Result<Option<String>, Triage> {
+    let asked = get(request, field).and_then(scalar_string);
+    let done = response.and_then(|e| get(e, field)).and_then(scalar_string);
+    match (asked, done) {
+        (Some(asked), Some(done)) if asked != done => {
+            tracing::warn!(field, requested = %asked, responded = %done, "request and response disagree: event ignored");
+            Err(Triage::Ignored(format!(
+                "the request's {field} {asked} is not the response's {done}"
+            )))
+        }
+        (asked, done) => Ok(done.or(asked)),
     }
 }
 
@@ -245,6 +270,32 @@ pub(crate) mod tests {
             scope_of(sample("eventbridge-create-vpc-endpoint-flat.json")).unwrap(),
             expected
         );
+    }
+
+    #[test]
+    fn the_response_wins_and_an_event_whose_request_and_response_disagree_is_ignored() {
+        let mut forged = sample("eventbridge-create-vpc-endpoint-flat.json");
+        forged["detail"]["requestParameters"]["vpcId"] = json!("vpc-0allowed000000000");
+        assert!(matches!(
+            scope_of(forged),
+            Err(Triage::Ignored(why)) if why.contains("vpcId vpc-0allowed000000000 is not the response's vpc-0aa11bb22cc33dd44")
+        ));
+        let mut foreign = sample("eventbridge-create-vpc-endpoint-flat.json");
+        foreign["detail"]["responseElements"]["vpcEndpoint"]["ownerId"] = json!("222222222222");
+        assert!(matches!(
+            scope_of(foreign),
+            Err(Triage::Ignored(why)) if why.contains("owner 222222222222 is not the sending account")
+        ));
+        // Only the response names the VPC: it is taken.
+        let mut terse = sample("eventbridge-create-vpc-endpoint-flat.json");
+        terse["detail"]["requestParameters"]
+            .as_object_mut()
+            .unwrap()
+            .remove("vpcId");
+        let Ok(Scope::Claims(claims)) = scope_of(terse) else {
+            panic!()
+        };
+        assert_eq!(claims[0].vpc_id.as_deref(), Some("vpc-0aa11bb22cc33dd44"));
     }
 
     #[test]
