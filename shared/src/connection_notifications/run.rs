@@ -368,7 +368,7 @@ mod tests {
 
     fn request(kind: &str, physical: Option<&str>, services: Value) -> Request {
         let mut r = json!({
-            "RequestType": kind, "ResponseURL": "https://example.com/r", "StackId": "s",
+            "RequestType": kind, "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/r", "StackId": "s",
             "RequestId": "r-1", "LogicalResourceId": "ConnectionNotifications",
             "ResourceProperties": props(services),
         });
