@@ -7,7 +7,7 @@ use crate::endpoint_connections::claims::{Claim, Known, inform, merge};
 use crate::endpoint_connections::policy::{
     Action, Connection, Decision, Policy, decide, waits_for_facts,
 };
-use crate::endpoint_connections::ports::{ConsumerEndpoints, Memory};
+use crate::endpoint_connections::ports::{ClaimKey, ConsumerEndpoints, Memory};
 use crate::endpoint_connections::run::{Outcome, Status};
 use crate::error::Result;
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,8 +20,11 @@ pub(super) async fn merged(
     if claims.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let ids: Vec<String> = claims.iter().map(|c| c.endpoint_id.clone()).collect();
-    let mut known = memory.recall(&ids).await?;
+    let keys: Vec<ClaimKey> = claims
+        .iter()
+        .map(|c| (c.account.clone(), c.endpoint_id.clone()))
+        .collect();
+    let mut known = memory.recall(&keys).await?;
     for claim in claims {
         let merged = merge(known.remove(&claim.endpoint_id), claim);
         known.insert(claim.endpoint_id.clone(), merged);
@@ -30,18 +33,18 @@ pub(super) async fn merged(
 }
 
 /// Held connections decided again with what earlier events said of them (a sweep, or a
-/// notification, runs without the consumer's event). Returns the endpoints that had
-/// something remembered.
+/// notification, runs without the consumer's event): only what the connection's owner said.
+/// Returns whose claims were remembered.
 pub(super) async fn remembered_for_held(
     memory: &impl Memory,
     decisions: &mut [Decision],
     policy: &Policy,
     known: &BTreeMap<String, Known>,
-) -> Result<BTreeSet<String>> {
-    let held: Vec<String> = decisions
+) -> Result<BTreeSet<ClaimKey>> {
+    let held: Vec<ClaimKey> = decisions
         .iter()
         .filter(|d| d.action == Action::Hold && !known.contains_key(&d.connection.endpoint_id))
-        .map(|d| d.connection.endpoint_id.clone())
+        .map(|d| (d.connection.owner.clone(), d.connection.endpoint_id.clone()))
         .collect();
     if held.is_empty() {
         return Ok(BTreeSet::new());
@@ -61,7 +64,10 @@ pub(super) async fn remembered_for_held(
             Err(why) => tracing::warn!(reason = %why, "remembered claim not used"),
         }
     }
-    Ok(remembered.into_keys().collect())
+    Ok(remembered
+        .into_values()
+        .map(|k| (k.account, k.endpoint_id))
+        .collect())
 }
 
 /// Held connections that wait for facts only their consumer knows (a rule on the VPC or the tags
@@ -133,7 +139,7 @@ pub(super) async fn settle_claims(
     outcomes: &[Outcome],
     pending: &[Connection],
     known: BTreeMap<String, Known>,
-    remembered: BTreeSet<String>,
+    remembered: BTreeSet<ClaimKey>,
 ) -> Result<usize> {
     if dry_run {
         return Ok(0);
@@ -145,10 +151,14 @@ pub(super) async fn settle_claims(
         .collect();
     let visible: BTreeSet<&str> = pending.iter().map(|c| c.endpoint_id.as_str()).collect();
     // Only what is stored: what was remembered, and what this event's claims said.
-    let forget: Vec<String> = remembered
+    let forget: Vec<ClaimKey> = remembered
         .into_iter()
-        .chain(known.keys().cloned())
-        .filter(|e| decided.contains(e.as_str()))
+        .chain(
+            known
+                .values()
+                .map(|k| (k.account.clone(), k.endpoint_id.clone())),
+        )
+        .filter(|(_, e)| decided.contains(e.as_str()))
         .collect();
     let keep: Vec<Known> = known
         .into_values()

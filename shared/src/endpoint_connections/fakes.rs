@@ -3,7 +3,9 @@
 
 use crate::endpoint_connections::claims::Known;
 use crate::endpoint_connections::policy::Connection;
-use crate::endpoint_connections::ports::{ConnectionApi, ConsumerEndpoints, Entries, Memory};
+use crate::endpoint_connections::ports::{
+    ClaimKey, ConnectionApi, ConsumerEndpoints, Entries, Memory,
+};
 use crate::error::{ItemFailure, Result};
 use crate::fakes::{Fault, aws_error};
 use std::collections::BTreeMap;
@@ -114,7 +116,7 @@ impl ConnectionApi for FakeConnections {
 #[derive(Default)]
 pub struct MemoryOfConnections {
     pub outbox: Mutex<Entries>,
-    pub claims: Mutex<BTreeMap<String, Known>>,
+    pub claims: Mutex<BTreeMap<ClaimKey, Known>>,
     pub fault: Fault,
     /// Who holds the lock to apply decisions, and its generation.
     pub locked: Mutex<Option<String>>,
@@ -145,24 +147,28 @@ impl Memory for MemoryOfConnections {
         Ok(())
     }
 
-    async fn recall(&self, ids: &[String]) -> Result<BTreeMap<String, Known>> {
+    async fn recall(&self, keys: &[ClaimKey]) -> Result<BTreeMap<String, Known>> {
         let claims = self.claims.lock().unwrap();
-        Ok(ids
+        Ok(keys
             .iter()
-            .filter_map(|id| Some((id.clone(), claims.get(id)?.clone())))
+            .filter_map(|key| Some((key.1.clone(), claims.get(key)?.clone())))
             .collect())
     }
 
     async fn keep(&self, known: &[Known]) -> Result<()> {
         let mut claims = self.claims.lock().unwrap();
-        claims.extend(known.iter().map(|k| (k.endpoint_id.clone(), k.clone())));
+        claims.extend(
+            known
+                .iter()
+                .map(|k| ((k.account.clone(), k.endpoint_id.clone()), k.clone())),
+        );
         Ok(())
     }
 
-    async fn forget(&self, ids: &[String]) -> Result<()> {
+    async fn forget(&self, keys: &[ClaimKey]) -> Result<()> {
         let mut claims = self.claims.lock().unwrap();
-        ids.iter().for_each(|id| {
-            claims.remove(id);
+        keys.iter().for_each(|key| {
+            claims.remove(key);
         });
         Ok(())
     }

@@ -9,7 +9,8 @@
 //!   connections can be written down: `outbox#<service id>` holds the first part, how many parts
 //!   there are and the write's mark; `outbox#<service id>#<n>` the others, each with the same
 //!   mark (a part of another write is not read as this one's);
-//! - what consumers' events said about endpoints (`claim#<endpoint id>`): kept while the
+//! - what consumers' events said about endpoints (`claim#<account>#<endpoint id>`: each
+//!   account's word apart, so one account's never replaces another's): kept while the
 //!   connection is not visible yet or is held for want of them, forgotten once it is decided.
 //!
 //! The acceptor runs one invocation at a time (reserved concurrency 1), so each item has one
@@ -17,7 +18,7 @@
 
 use crate::dynamo::{self, text};
 use crate::endpoint_connections::claims::Known;
-use crate::endpoint_connections::ports::{Entries, Entry, LOCK_LEASE, Memory};
+use crate::endpoint_connections::ports::{ClaimKey, Entries, Entry, LOCK_LEASE, Memory};
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -68,8 +69,8 @@ pub fn parts(entries: &[Entry]) -> Result<Vec<String>> {
     Ok(dynamo::json_arrays(docs, dynamo::PART_BYTES))
 }
 
-fn claim_pk(endpoint_id: &str) -> String {
-    format!("claim#{endpoint_id}")
+fn claim_pk((account, endpoint_id): &ClaimKey) -> String {
+    format!("claim#{account}#{endpoint_id}")
 }
 
 /// An outbox item is kept this long at most (DynamoDB TTL), should no run ever finish it.
@@ -217,8 +218,8 @@ impl Memory for DynamoMemory {
         Ok(())
     }
 
-    async fn recall(&self, endpoint_ids: &[String]) -> Result<BTreeMap<String, Known>> {
-        let pks: Vec<String> = endpoint_ids.iter().map(|e| claim_pk(e)).collect();
+    async fn recall(&self, keys: &[ClaimKey]) -> Result<BTreeMap<String, Known>> {
+        let pks: Vec<String> = keys.iter().map(claim_pk).collect();
         let found: BTreeMap<String, Known> = read(&self.client, &self.table, &pks).await?;
         Ok(found
             .into_values()
@@ -231,15 +232,15 @@ impl Memory for DynamoMemory {
             .iter()
             .map(|k| {
                 serde_json::to_string(k)
-                    .map(|doc| (claim_pk(&k.endpoint_id), doc))
+                    .map(|doc| (claim_pk(&(k.account.clone(), k.endpoint_id.clone())), doc))
                     .map_err(|e| Error::encoding("a remembered claim", e))
             })
             .collect::<Result<_>>()?;
         dynamo::put(&self.client, &self.table, documents(&docs, CLAIM_DAYS)).await
     }
 
-    async fn forget(&self, endpoint_ids: &[String]) -> Result<()> {
-        let pks: Vec<String> = endpoint_ids.iter().map(|e| claim_pk(e)).collect();
+    async fn forget(&self, keys: &[ClaimKey]) -> Result<()> {
+        let pks: Vec<String> = keys.iter().map(claim_pk).collect();
         dynamo::delete(&self.client, &self.table, &pks).await
     }
 
@@ -328,13 +329,13 @@ impl<M: Memory + Sync> Memory for ReadOnly<M> {
     async fn clear(&self, _: &[String]) -> Result<()> {
         Ok(())
     }
-    async fn recall(&self, endpoint_ids: &[String]) -> Result<BTreeMap<String, Known>> {
-        self.0.recall(endpoint_ids).await
+    async fn recall(&self, keys: &[ClaimKey]) -> Result<BTreeMap<String, Known>> {
+        self.0.recall(keys).await
     }
     async fn keep(&self, _: &[Known]) -> Result<()> {
         Ok(())
     }
-    async fn forget(&self, _: &[String]) -> Result<()> {
+    async fn forget(&self, _: &[ClaimKey]) -> Result<()> {
         Ok(())
     }
     async fn generation(&self) -> Result<u64> {

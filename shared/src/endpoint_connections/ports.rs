@@ -82,6 +82,10 @@ pub struct Entry {
 /// Entries by endpoint service.
 pub type Entries = BTreeMap<String, Vec<Entry>>;
 
+/// Whose word about which endpoint: (the account that said it, the endpoint id). An account's
+/// claims are its own: another account's word never replaces them.
+pub type ClaimKey = (String, String);
+
 /// `dynamodb:BatchGetItem`, `dynamodb:BatchWriteItem` on the decisions table.
 pub trait Memory {
     /// What runs that did not finish left for these services.
@@ -90,15 +94,16 @@ pub trait Memory {
     fn write_ahead(&self, entries: &Entries) -> impl Future<Output = Result<()>> + Send;
     /// The services' decisions are announced: forget them.
     fn clear(&self, services: &[String]) -> impl Future<Output = Result<()>> + Send;
-    /// What consumers' events said about these endpoints, by endpoint id.
+    /// What these accounts' events said about these endpoints (each endpoint once), by
+    /// endpoint id.
     fn recall(
         &self,
-        endpoint_ids: &[String],
+        keys: &[ClaimKey],
     ) -> impl Future<Output = Result<BTreeMap<String, Known>>> + Send;
     /// Keep these for later runs.
     fn keep(&self, known: &[Known]) -> impl Future<Output = Result<()>> + Send;
-    /// These endpoints are decided: forget what was said about them.
-    fn forget(&self, endpoint_ids: &[String]) -> impl Future<Output = Result<()>> + Send;
+    /// These endpoints are decided: forget what their accounts said about them.
+    fn forget(&self, keys: &[ClaimKey]) -> impl Future<Output = Result<()>> + Send;
     /// How many times decisions have been applied so far (the lock's generation), read before
     /// a run reads anything else.
     fn generation(&self) -> impl Future<Output = Result<u64>> + Send;

@@ -93,8 +93,8 @@ struct Read {
     /// What consumers' events said, by endpoint id.
     known: BTreeMap<String, Known>,
     decisions: Vec<Decision>,
-    /// Endpoints whose remembered claims were used for held connections.
-    remembered: BTreeSet<String>,
+    /// Whose remembered claims were used for held connections.
+    remembered: BTreeSet<crate::endpoint_connections::ports::ClaimKey>,
 }
 
 /// A run's claim on the right to apply: who, the generation it began with, and whether it took it.
@@ -834,6 +834,27 @@ mod tests {
             let early = ran(&a, tags_event(&[("team", "orders")])).await;
             assert_eq!((early.outcomes.len(), early.claims_kept), (0, 1));
             // The connection request shows up; the sweep finds what the event said.
+            a.connections.connections.lock().unwrap().insert(
+                "vpce-0e1".into(),
+                connection("vpce-svc-0b", "vpce-0e1", "333333333333"),
+            );
+            let sweep = ran(&a, Scope::All).await;
+            assert_eq!(sweep.outcomes[0].decision.action, Action::Accept);
+            assert_eq!(a.connections.state("vpce-0e1"), "pending");
+        }
+
+        #[tokio::test]
+        async fn another_accounts_claim_before_the_connection_shows_never_replaces_the_owners() {
+            let a = acceptor(FakeConnections::default(), false);
+            // The owner's word comes first, then another trusted account's about the same id.
+            ran(&a, tags_event(&[("team", "orders")])).await;
+            let mut other = tags_event(&[("team", "payments")]);
+            if let Scope::Claims(claims) = &mut other {
+                claims[0].account = "111111111111".into();
+                claims[0].tags = TagChange::Set(Default::default());
+            }
+            ran(&a, other).await;
+            assert_eq!(a.memory.claims.lock().unwrap().len(), 2, "each account's word apart");
             a.connections.connections.lock().unwrap().insert(
                 "vpce-0e1".into(),
                 connection("vpce-svc-0b", "vpce-0e1", "333333333333"),
