@@ -153,12 +153,20 @@ pub fn list(value: Option<&Value>) -> Vec<&Value> {
     }
 }
 
-/// The resource ids an EC2 tagging call names (`resourcesSet`, in either shape).
-pub fn resource_ids(request: &Value) -> Vec<String> {
-    list(get(request, "resourcesSet"))
+/// The resource ids an EC2 tagging call names (`resourcesSet`, in either shape); refused past
+/// [`crate::ids::MAX_IDS_PER_EVENT`], before any is read.
+pub fn resource_ids(request: &Value) -> Result<Vec<String>, crate::error::Invalid> {
+    let items = list(get(request, "resourcesSet"));
+    if items.len() > crate::ids::MAX_IDS_PER_EVENT {
+        return Err(crate::error::Invalid(format!(
+            "the event names {} resources; EC2 tags at most 1,000 in one call",
+            items.len()
+        )));
+    }
+    Ok(items
         .into_iter()
         .filter_map(|item| get(item, "resourceId").and_then(scalar_string))
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

@@ -247,33 +247,52 @@ pub async fn read(source: &PolicySource, ssm: &aws_sdk_ssm::Client) -> Result<St
 /// The error names the key, where it is (a path in the document) and its line.
 pub fn no_duplicate_keys(text: &str) -> Result<(), PolicyError> {
     use serde::de::DeserializeSeed;
+    let path = std::cell::RefCell::new(Vec::new());
     let mut de = serde_json::Deserializer::from_str(text);
-    Unique(String::new())
+    Unique(&path)
         .deserialize(&mut de)
         .map_err(|e| PolicyError::Syntax(e.to_string()))
 }
 
-/// Walks a JSON value, refusing repeated keys; holds the path walked so far.
-struct Unique(String);
+/// One step of the path to a value: an object's key, or an array's index.
+enum PathStep {
+    Key(String),
+    Index(usize),
+}
 
-impl Unique {
-    fn at(&self, key: &str) -> Unique {
-        Unique(if self.0.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}.{key}", self.0)
-        })
+/// Walks a JSON value, refusing repeated keys. The path walked so far is one stack shared by
+/// the walk, written out only for an error: the check is linear in the document.
+struct Unique<'p>(&'p std::cell::RefCell<Vec<PathStep>>);
+
+impl Unique<'_> {
+    fn place(&self) -> String {
+        let path = self.0.borrow();
+        if path.is_empty() {
+            return "the top level".into();
+        }
+        let mut out = String::new();
+        for step in path.iter() {
+            match step {
+                PathStep::Key(key) if out.is_empty() => out.push_str(key),
+                PathStep::Key(key) => {
+                    out.push('.');
+                    out.push_str(key);
+                }
+                PathStep::Index(i) => out.push_str(&format!("[{i}]")),
+            }
+        }
+        out
     }
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for Unique {
+impl<'de> serde::de::DeserializeSeed<'de> for Unique<'_> {
     type Value = ();
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for Unique {
+impl<'de> serde::de::Visitor<'de> for Unique<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -281,30 +300,29 @@ impl<'de> serde::de::Visitor<'de> for Unique {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = std::collections::BTreeSet::new();
+        let mut seen = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if !seen.insert(key.clone()) {
-                let place = if self.0.is_empty() {
-                    "the top level"
-                } else {
-                    &self.0
-                };
                 return Err(serde::de::Error::custom(format!(
-                    "duplicate key {key:?} in {place}"
+                    "duplicate key {key:?} in {}",
+                    self.place()
                 )));
             }
-            map.next_value_seed(self.at(&key))?;
+            self.0.borrow_mut().push(PathStep::Key(key));
+            map.next_value_seed(Unique(self.0))?;
+            self.0.borrow_mut().pop();
         }
         Ok(())
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut i = 0;
-        while seq
-            .next_element_seed(Unique(format!("{}[{i}]", self.0)))?
-            .is_some()
-        {
-            i += 1;
+        for i in 0.. {
+            self.0.borrow_mut().push(PathStep::Index(i));
+            let more = seq.next_element_seed(Unique(self.0))?.is_some();
+            self.0.borrow_mut().pop();
+            if !more {
+                break;
+            }
         }
         Ok(())
     }

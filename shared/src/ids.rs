@@ -26,6 +26,32 @@ pub fn find_ids(text: &str, prefix: &str) -> BTreeSet<String> {
     found
 }
 
+/// Whether `text` is an id of this kind: `prefix` and 8 or 17 lowercase hex digits (EC2's
+/// short and long ids). Checked before an id is used in a call, a key or a link.
+pub fn is_id(text: &str, prefix: &str) -> bool {
+    text.strip_prefix(prefix).is_some_and(|hex| {
+        matches!(hex.len(), 8 | 17)
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// The most ids one event may name. EC2's tagging calls take up to 1,000 resources ("Constraints:
+/// Up to 1000 resource IDs", CreateTags/DeleteTags API reference): an event naming more is not one
+/// AWS sends, and is refused before any work.
+pub const MAX_IDS_PER_EVENT: usize = 2_000;
+
+/// Ids for a reply or a log line: how many, and the first few.
+pub fn few(ids: &[impl AsRef<str>]) -> String {
+    const SHOWN: usize = 5;
+    let first: Vec<&str> = ids.iter().take(SHOWN).map(AsRef::as_ref).collect();
+    match ids.len() {
+        n if n <= SHOWN => first.join(", "),
+        n => format!("{} and {} more", first.join(", "), n - SHOWN),
+    }
+}
+
 /// The service id in an endpoint service name (`com.amazonaws.vpce.us-east-1.vpce-svc-0abc`).
 pub fn service_id_from_name(service_name: &str) -> Option<String> {
     let last = service_name.rsplit('.').next()?;
@@ -71,6 +97,26 @@ pub fn is_region(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_checked_against_their_pattern_and_shown_a_few_at_a_time() {
+        for id in ["vpc-0a1b2c3d", "vpc-0a1b2c3d4e5f60718"] {
+            assert!(is_id(id, "vpc-"), "{id}");
+        }
+        for not in [
+            "vpc-0a1b",
+            "vpc-0A1B2C3D",
+            "vpc-0a1b2c3d4e5f6071",
+            "vpce-0a1b2c3d",
+            "vpc-0a1b2c3d>|evil",
+            "vpc-",
+        ] {
+            assert!(!is_id(not, "vpc-"), "{not}");
+        }
+        assert_eq!(few(&["a", "b"]), "a, b");
+        let many: Vec<String> = (0..9).map(|n| n.to_string()).collect();
+        assert_eq!(few(&many), "0, 1, 2, 3, 4 and 4 more");
+    }
 
     #[test]
     fn partitions_and_regions() {

@@ -192,6 +192,20 @@ def test_an_event_whose_request_names_another_vpc_than_its_response_is_ignored(w
     assert world.alerts() == []
 
 
+def test_an_event_naming_far_more_ids_than_aws_sends_is_refused_before_any_work(world, acceptor):
+    """EC2 tags at most 1,000 resources in one call. An event naming 200,000 endpoint ids (within
+    EventBridge's 256 KB it cannot be; handed to the function directly it can) is refused at
+    once, writes no claim, and its answer and log lines stay short."""
+    event = tags_event(ALLOWED, [f"vpce-{n:017x}" for n in range(200_000)], {"team": "orders"})
+    world.emu.reset_calls()
+    result = acceptor().invoke(event)
+    assert not result.ok and result.error_type == "InvalidEvent", result.body
+    assert "names 200000 resources" in result.error_message
+    assert len(result.error_message) < 300
+    assert all(len(line) < 2_000 for line in result.logs)
+    assert not [op for op in world.emu.calls() if op.startswith(("dynamodb:", "ec2:"))]
+
+
 def test_failed_calls_and_foreign_events_are_ignored_cleanly(world, acceptor):
     world.put_policy(world.policy("reject"))
     (endpoint,), _ = connect(world, ALLOWED)

@@ -74,7 +74,10 @@ fn create_vpc_endpoint(event: &CloudTrailEvent) -> Result<Scope, Triage> {
             event.account
         )));
     }
-    match path(&r.response, &["vpcEndpoint", "vpcEndpointId"]).and_then(scalar_string) {
+    match path(&r.response, &["vpcEndpoint", "vpcEndpointId"])
+        .and_then(scalar_string)
+        .filter(|id| crate::ids::is_id(id, "vpce-"))
+    {
         Some(endpoint_id) => Ok(Scope::Claims(vec![Claim {
             service_id: Some(service_id),
             endpoint_id,
@@ -149,8 +152,9 @@ fn endpoint_tags(event: &CloudTrailEvent) -> Result<Scope, Triage> {
         TagChange::Remove(tags.into_iter().map(|(k, _)| k).collect())
     };
     let claims: Vec<Claim> = resource_ids(&r.request)
+        .map_err(|e| Triage::Invalid(Error::InvalidEvent(e.0)))?
         .into_iter()
-        .filter(|id| is_endpoint_id(id))
+        .filter(|id| crate::ids::is_id(id, "vpce-"))
         .map(|endpoint_id| Claim {
             endpoint_id,
             service_id: None,
@@ -166,11 +170,6 @@ fn endpoint_tags(event: &CloudTrailEvent) -> Result<Scope, Triage> {
 }
 
 /// `vpce-` followed by hex: an endpoint, not a service (`vpce-svc-`) or a connection (`vpce-con-`).
-fn is_endpoint_id(id: &str) -> bool {
-    id.strip_prefix("vpce-")
-        .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 /// Pure: which services a run reads, and the consumers' claims it may use; or why the event is
 /// ignored. Services the policy does not manage are left alone; claims are believed only from
 /// an account the policy trusts, about a service it manages (every managed service, for a tag
@@ -188,7 +187,7 @@ pub fn admit(policy: &Policy, scope: Scope) -> Result<(Vec<String>, Vec<Claim>),
             if managed.is_empty() {
                 return Err(Triage::Ignored(format!(
                     "no managed service among {}",
-                    other.join(", ")
+                    crate::ids::few(&other)
                 )));
             }
             Ok((managed, vec![]))

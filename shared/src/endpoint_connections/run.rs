@@ -854,7 +854,11 @@ mod tests {
                 claims[0].tags = TagChange::Set(Default::default());
             }
             ran(&a, other).await;
-            assert_eq!(a.memory.claims.lock().unwrap().len(), 2, "each account's word apart");
+            assert_eq!(
+                a.memory.claims.lock().unwrap().len(),
+                2,
+                "each account's word apart"
+            );
             a.connections.connections.lock().unwrap().insert(
                 "vpce-0e1".into(),
                 connection("vpce-svc-0b", "vpce-0e1", "333333333333"),

@@ -53,16 +53,18 @@ fn vpc_event(event: &CloudTrailEvent) -> Result<Target, Triage> {
     let vpc_ids: Vec<String> = if name == "CreateVpc" {
         let id = path(&r.response, &["vpc", "vpcId"])
             .and_then(scalar_string)
+            .filter(|id| crate::ids::is_id(id, "vpc-"))
             .ok_or_else(|| {
                 Triage::Invalid(Error::InvalidEvent(
-                    "CreateVpc event without responseElements.vpc.vpcId".into(),
+                    "CreateVpc event without a VPC id in responseElements.vpc.vpcId".into(),
                 ))
             })?;
         vec![id]
     } else {
         resource_ids(&r.request)
+            .map_err(|e| Triage::Invalid(Error::InvalidEvent(e.0)))?
             .into_iter()
-            .filter(|id| id.starts_with("vpc-"))
+            .filter(|id| crate::ids::is_id(id, "vpc-"))
             .collect()
     };
     if vpc_ids.is_empty() {
@@ -140,12 +142,26 @@ mod tests {
             matches!(target_of(sg.clone()), Err(Triage::Ignored(why)) if why == "CreateTags touched no VPC")
         );
         let mut vpc = sg;
-        vpc["detail"]["requestParameters"]["resourcesSet"] =
-            json!({"items": [{"resourceId": "vpc-0abc"}]});
-        let Ok(Target::Vpcs { vpc_ids, .. }) = target_of(vpc) else {
+        vpc["detail"]["requestParameters"]["resourcesSet"] = json!({"items": [
+            {"resourceId": "vpc-0abc00000000000ff"}, {"resourceId": "vpc-0abc"},
+            {"resourceId": "vpc-0ABC00000000000FF"}, {"resourceId": "vpc-0abc00000000000ff>|x"}]});
+        let Ok(Target::Vpcs { vpc_ids, .. }) = target_of(vpc.clone()) else {
             panic!()
         };
-        assert_eq!(vpc_ids, ["vpc-0abc"]);
+        assert_eq!(
+            vpc_ids,
+            ["vpc-0abc00000000000ff"],
+            "only well-formed VPC ids"
+        );
+        // More ids than EC2 tags in one call: not an event AWS sends.
+        let many: Vec<Value> = (0..=crate::ids::MAX_IDS_PER_EVENT)
+            .map(|n| json!({"resourceId": format!("vpc-{n:017x}")}))
+            .collect();
+        vpc["detail"]["requestParameters"]["resourcesSet"] = json!({ "items": many });
+        assert!(matches!(
+            target_of(vpc),
+            Err(Triage::Invalid(Error::InvalidEvent(why))) if why.contains("names 2001 resources")
+        ));
     }
 
     #[test]

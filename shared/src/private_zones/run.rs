@@ -216,7 +216,7 @@ where
                 .collect();
             return Ok(Answer::ignored(format!(
                 "{} is not a VPC of the sending account (gone, or shared into it)",
-                ids.join(", ")
+                crate::ids::few(&ids)
             )));
         }
         report.vpcs_checked = vpcs.len();
