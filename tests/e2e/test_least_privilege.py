@@ -407,3 +407,40 @@ def test_the_check_reports_each_grant_taken_away(function):
         if not any(f": {action.lower()}:" in line.lower() for line in found):
             missed.append(f"{action} taken from {where or 'its own role'}: {found}")
     assert not missed, "the check did not report:\n" + "\n".join(missed)
+
+
+def _getatts(node) -> set[str]:
+    """The logical ids of every `!GetAtt X.Arn` under a node."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::GetAtt"}:
+            return {node["Fn::GetAtt"][0]}
+        return {n for v in node.values() for n in _getatts(v)}
+    if isinstance(node, list):
+        return {n for v in node for n in _getatts(v)}
+    return set()
+
+
+def test_only_the_functions_that_publish_may_publish_to_the_alert_topic():
+    """The alert topic's policy denies sns:Publish to every principal but the roles of the
+    functions granted it (and the operators named in AlertPublisherArns): a message there is
+    posted to chat as it says, so an account-wide grant would let anyone phish through it."""
+    publishers = {own_role(HUB, f).name for f in FUNCTIONS if "sns:publish" in own_role(HUB, f).actions()}
+    assert publishers == {"AcceptEndpointConnectionsRole", "AssociatorRole", "AuditorRole"}
+    [policy] = [r for r in HUB["Resources"].values()
+                if r["Type"] == "AWS::SNS::TopicPolicy" and r["Properties"]["Topics"] == [{"Ref": "AlertTopic"}]]
+    [deny] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
+              if s["Effect"] == "Deny" and "ArnNotEquals" in s.get("Condition", {})]
+    assert (deny["Principal"], deny["Action"]) == ("*", "sns:Publish")
+    allowed = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert _getatts(allowed) == publishers
+    assert {"Ref": "AlertPublisherArns"} in json_nodes(allowed)
+
+
+def json_nodes(node) -> list:
+    """Every dict and list under a node, itself included."""
+    out = [node]
+    if isinstance(node, dict):
+        out += [n for v in node.values() for n in json_nodes(v)]
+    elif isinstance(node, list):
+        out += [n for v in node for n in json_nodes(v)]
+    return out

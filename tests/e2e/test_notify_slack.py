@@ -88,6 +88,25 @@ def test_a_long_finding_is_cut_to_slacks_limits_and_accepted(notifier, slack):
     assert sum(len(b.get("fields", [])) for b in posted["blocks"]) == 25 + 5
 
 
+def test_a_forged_alert_posts_no_link_of_its_own(notifier, slack):
+    """Anyone who may publish to the alert topic controls a message's facts. A service id
+    carrying Slack markup makes no console link, and the markup shows as text."""
+    forged = event("connection-accepted")
+    doc = json.loads(forged["Records"][0]["Sns"]["Message"])
+    lure = "vpce-svc-0123456789abcdef0>|<https://evil.example/login|Open the AWS console>"
+    doc["metadata"]["additionalContext"]["service"] = lure
+    doc["metadata"]["relatedResources"] = [lure]
+    doc["content"]["description"] = f"• *accepted* to `{lure}` <https://evil.example|details>"
+    forged["Records"][0]["Sns"]["Message"] = json.dumps(doc)
+    result = notifier("webhook").invoke(forged)
+    assert result.ok, result.body
+    [posted] = slack.delivered()
+    text = json.dumps(posted)
+    assert "<https://evil.example" not in text, text
+    assert "&lt;https://evil.example" in text
+    assert violations(posted) == []
+
+
 def test_bot_routes_by_severity_and_replies_to_the_finding_in_its_thread(notifier, slack):
     fn = notifier("bot", channels="critical=#privatelink-oncall,default=#privatelink")
     accepted = fn.invoke(event("connection-accepted"))

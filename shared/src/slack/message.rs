@@ -255,8 +255,10 @@ pub fn console_link(alert: &Alert) -> Option<(String, String)> {
     let vpc = format!("https://{region}.{console}/vpcconsole/home?region={region}");
     let ec2 = format!("https://{region}.{console}/ec2/home?region={region}");
     let route53 = format!("https://{console}/route53/v2/hostedzones#ListRecordSets");
-    // A hosted zone id has no prefix to know it by: it is taken from its own fact.
-    if let Some(zone) = alert.notification.zone_id() {
+    // A hosted zone id has no prefix to know it by: it is taken from its own fact. Every id is
+    // checked against its pattern before it goes into a link: a message on the topic is not
+    // trusted to be ours.
+    if let Some(zone) = alert.notification.zone_id().filter(|z| is_zone_id(z)) {
         return Some((
             format!("Hosted zone {zone} in the AWS console"),
             format!("{route53}/{zone}"),
@@ -273,24 +275,24 @@ pub fn console_link(alert: &Alert) -> Option<(String, String)> {
                 .map(String::as_str),
         );
     for id in candidates {
-        let link = if id.starts_with("vpce-svc-") {
+        let link = if crate::ids::is_id(id, "vpce-svc-") {
             Some((
                 format!("Endpoint service {id}"),
                 format!("{vpc}#EndpointServiceDetails:endpointServiceId={id}"),
             ))
-        } else if id.starts_with("vpce-") {
+        } else if crate::ids::is_id(id, "vpce-") {
             Some((
                 format!("Endpoint {id}"),
                 format!("{vpc}#EndpointDetails:vpcEndpointId={id}"),
             ))
-        } else if id.starts_with("vpc-") {
+        } else if crate::ids::is_id(id, "vpc-") {
             Some((format!("VPC {id}"), format!("{vpc}#VpcDetails:VpcId={id}")))
-        } else if id.contains(":loadbalancer/") {
+        } else if is_arn(id) && id.contains(":loadbalancer/") {
             Some((
                 "Load balancer".into(),
                 format!("{ec2}#LoadBalancer:loadBalancerArn={id}"),
             ))
-        } else if id.contains(":targetgroup/") {
+        } else if is_arn(id) && id.contains(":targetgroup/") {
             Some((
                 "Target group".into(),
                 format!("{ec2}#TargetGroup:targetGroupArn={id}"),
@@ -303,6 +305,24 @@ pub fn console_link(alert: &Alert) -> Option<(String, String)> {
         }
     }
     None
+}
+
+/// A Route 53 hosted zone id: `Z` and up to 31 more uppercase letters and digits.
+fn is_zone_id(id: &str) -> bool {
+    id.starts_with('Z')
+        && id.len() <= 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// An ARN made only of the characters ARNs of load balancers and target groups use.
+fn is_arn(id: &str) -> bool {
+    id.starts_with("arn:aws")
+        && id.len() <= 256
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":/-_.".contains(&b))
 }
 
 /// Slack's mrkdwn control characters (`&`, `<`, `>`) as entities.
@@ -373,8 +393,8 @@ mod tests {
         json!({"version": "1.0", "source": "custom", "id": "x",
                "content": {"textType": "client-markdown", "title": "PrivateLink connections: 1 accepted",
                            "description": "• *accepted* `vpce-1`", "nextSteps": ["Nothing to do"]},
-               "metadata": {"threadId": "vpce-svc-1", "summary": "1 accepted", "eventType": "EndpointConnectionDecisions",
-                            "relatedResources": ["vpce-svc-1"], "additionalContext": facts}})
+               "metadata": {"threadId": "vpce-svc-0123456789abcdef0", "summary": "1 accepted", "eventType": "EndpointConnectionDecisions",
+                            "relatedResources": ["vpce-svc-0123456789abcdef0"], "additionalContext": facts}})
     }
 
     /// Every documented limit a message must meet; empty when it meets them all.
@@ -412,7 +432,7 @@ mod tests {
     #[test]
     fn a_decision_renders_its_facts_time_and_console_link() {
         let facts = json!({"severity": "info", "account": "111122223333", "vpc": "vpc-1", "endpoint": "vpce-1",
-                           "service": "vpce-svc-1", "decision": "accepted", "reason": "rule payments <ok>",
+                           "service": "vpce-svc-0123456789abcdef0", "decision": "accepted", "reason": "rule payments <ok>",
                            "decisions": "[{}]", "dry_run": "false"});
         let alert = Alert::from_sns(&notice(chatbot(facts))).unwrap();
         assert_eq!(alert.region.as_deref(), Some("eu-west-1"));
@@ -435,7 +455,7 @@ mod tests {
                 "*Account*\n`111122223333`",
                 "*VPC*\n`vpc-1`",
                 "*Endpoint*\n`vpce-1`",
-                "*Endpoint service*\n`vpce-svc-1`",
+                "*Endpoint service*\n`vpce-svc-0123456789abcdef0`",
                 "*Reason*\nrule payments &lt;ok&gt;",
             ]
         );
@@ -444,7 +464,7 @@ mod tests {
             m["blocks"][4]["elements"],
             json!([
                 {"type": "mrkdwn", "text": "<!date^1790000000^{date_short_pretty} at {time_secs}|2026-09-21T14:13:20Z>"},
-                {"type": "mrkdwn", "text": "<https://eu-west-1.console.aws.amazon.com/vpcconsole/home?region=eu-west-1#EndpointServiceDetails:endpointServiceId=vpce-svc-1|Endpoint service vpce-svc-1 in the AWS console>"},
+                {"type": "mrkdwn", "text": "<https://eu-west-1.console.aws.amazon.com/vpcconsole/home?region=eu-west-1#EndpointServiceDetails:endpointServiceId=vpce-svc-0123456789abcdef0|Endpoint service vpce-svc-0123456789abcdef0 in the AWS console>"},
             ])
         );
     }
@@ -523,13 +543,15 @@ mod tests {
     #[test]
     fn console_links_only_for_known_partitions_and_well_formed_regions() {
         let with_region = |region: &str| {
-            let mut doc = chatbot(json!({"severity": "info", "vpc": "vpc-0abc", "region": region}));
+            let mut doc = chatbot(
+                json!({"severity": "info", "vpc": "vpc-0abc0000000000000", "region": region}),
+            );
             doc["content"]["nextSteps"] = json!([]);
             Alert::from_sns(&notice(doc)).unwrap()
         };
         assert_eq!(
             console_link(&with_region("cn-north-1")).unwrap().1,
-            "https://cn-north-1.console.amazonaws.cn/vpcconsole/home?region=cn-north-1#VpcDetails:VpcId=vpc-0abc"
+            "https://cn-north-1.console.amazonaws.cn/vpcconsole/home?region=cn-north-1#VpcDetails:VpcId=vpc-0abc0000000000000"
         );
         assert!(
             console_link(&with_region("us-gov-west-1"))
@@ -540,6 +562,30 @@ mod tests {
         for bad in ["evil.example/", "us-east-1.evil.example#", "us-iso-east-1"] {
             assert_eq!(console_link(&with_region(bad)), None, "{bad}");
         }
+    }
+
+    /// Ids come from outside too: one that is not what its prefix says makes no link, and the
+    /// text that shows it is escaped, so a forged message cannot post a link of its own.
+    #[test]
+    fn a_forged_id_makes_no_link_and_its_markup_is_escaped() {
+        let forged = "vpce-svc-0123456789abcdef0>|<https://evil.example/login|Open the console>";
+        let mut doc = chatbot(
+            json!({"severity": "critical", "service": forged, "region": "us-east-1",
+                                     "zone_id": "Z1>|<https://evil.example|x>"}),
+        );
+        doc["metadata"]["relatedResources"] = json!([
+            forged,
+            "arn:aws:elasticloadbalancing:x:loadbalancer/<https://evil.example>"
+        ]);
+        doc["content"]["nextSteps"] = json!([]);
+        let alert = Alert::from_sns(&notice(doc)).unwrap();
+        assert_eq!(console_link(&alert), None);
+        let posted = render(&alert).to_string();
+        assert!(!posted.contains("<https://evil.example"), "{posted}");
+        assert!(
+            posted.contains("&lt;https://evil.example/login"),
+            "{posted}"
+        );
     }
 
     #[test]
