@@ -173,7 +173,7 @@ pub async fn zones(out: &Output, aws: Aws, apply: bool) -> Outcome {
     let Some(report) = ran(out, answer)? else {
         return Ok(Verdict::Clear);
     };
-    let refused = report.outcomes.iter().any(|o| o.finding.is_some());
+    let refused = report.outcomes.iter().any(|o| o.finding.is_some()) || !report.refused.is_empty();
     if out.json() {
         out.document(&json!({ "apply": apply, "report": report }));
     } else {
@@ -203,6 +203,17 @@ pub async fn zones(out: &Output, aws: Aws, apply: bool) -> Outcome {
             .iter()
             .map(|u| vec![u.account.clone(), u.region.clone(), u.problem.clone()])
             .collect();
+        let shadowing = report
+            .refused
+            .iter()
+            .map(|r| {
+                vec![
+                    format!("{} ({})", r.zone_name, r.zone_id),
+                    r.rule.clone(),
+                    r.reason.clone(),
+                ]
+            })
+            .collect();
         let closing = format!(
             "{} VPC(s) checked; {} change(s){}",
             report.vpcs_checked,
@@ -230,6 +241,11 @@ pub async fn zones(out: &Output, aws: Aws, apply: bool) -> Outcome {
                     title: "Accounts not read".into(),
                     columns: vec!["account", "region", "problem"],
                     rows: unreachable,
+                },
+                Table {
+                    title: "Zones refused (tagged, outside the rule's domains)".into(),
+                    columns: vec!["zone", "rule", "why"],
+                    rows: shadowing,
                 },
             ],
             &[closing],

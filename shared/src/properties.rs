@@ -241,13 +241,23 @@ mod zones {
             prop::sample::subsequence(accounts, 0..=n.0),
             prop::sample::subsequence(regions, 0..=n.1),
             tags(),
+            prop::sample::subsequence(ZONES.as_slice(), 1..=2),
         )
             .prop_filter("a rule names zones or zone tags", |(z, zt, ..)| {
                 !z.is_empty() || !zt.is_empty()
             })
-            .prop_map(|(zones, zone_tags, accounts, regions, vpc_tags)| {
-                json!({ "zones": zones, "zone_tags": zone_tags, "accounts": accounts,
-                        "regions": regions, "vpc_tags": vpc_tags })
+            .prop_map(|(zones, zone_tags, accounts, regions, vpc_tags, named)| {
+                // Tagged zones must lie under the rule's domains: some zones' own names.
+                let domains: Vec<String> = if zone_tags.is_empty() {
+                    vec![]
+                } else {
+                    named
+                        .iter()
+                        .map(|z| format!("{}.internal", z.to_lowercase()))
+                        .collect()
+                };
+                json!({ "zones": zones, "zone_tags": zone_tags, "domains": domains,
+                        "accounts": accounts, "regions": regions, "vpc_tags": vpc_tags })
             })
     }
 
@@ -342,7 +352,8 @@ mod zones {
             }
             for z in zones {
                 let by_tag = !r["zone_tags"].as_object().unwrap().is_empty()
-                    && tags_ok(&r["zone_tags"], &z.tags);
+                    && tags_ok(&r["zone_tags"], &z.tags)
+                    && has(&r["domains"], z.name.trim_end_matches('.'));
                 if has(&r["zones"], &z.id) || by_tag {
                     out.insert(z.id.clone());
                 }

@@ -329,3 +329,30 @@ def test_a_zone_at_its_vpc_quota_is_a_finding_giving_the_quota_read_from_route53
     assert hub.authorizations() == [], "the authorization made for it is removed"
     [alert] = hub.alerts()
     assert "Service Quotas" in alert["content"]["description"]
+
+
+def test_a_tagged_zone_that_would_shadow_aws_names_is_refused_not_shared(hub, associator):
+    """Whoever can tag a hosted zone in the hub does not choose what the spokes resolve: zones
+    named amazonaws.com. and sts.us-east-1.amazonaws.com., tagged to match the payments rule,
+    are outside its domains. Refused, announced once as a finding, never associated."""
+    import uuid
+    r53 = hub.emu.client("route53")
+    lures = []
+    for name in ("amazonaws.com.", "sts.us-east-1.amazonaws.com."):
+        zone = r53.create_hosted_zone(Name=name, CallerReference=str(uuid.uuid4()),
+                                      HostedZoneConfig={"PrivateZone": True},
+                                      VPC={"VPCRegion": "us-east-1", "VPCId": hub.hub_vpc})["HostedZone"]["Id"].split("/")[-1]
+        r53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=zone,
+                                     AddTags=[{"Key": "share", "Value": "payments"}])
+        lures.append(zone)
+    vpc = hub.create_vpc(SPOKE, tags={"team": "payments"})
+    fn = associator()
+    for _ in range(2):
+        result = fn.invoke(create_vpc_event(SPOKE, vpc))
+        assert result.ok, result.body
+    assert hub.zones_of(SPOKE, vpc) == {hub.shared_zone, hub.payments_zone}
+    assert sorted(r["zone_id"] for r in result.body["refused"]) == sorted(lures)
+    text = "\n".join(a["content"]["description"] for a in hub.alerts())
+    for zone in lures:
+        assert text.count(f"`{zone}`") == 1, text
+    assert "*refused*" in text and "not under its domains (payments.internal.example)" in text

@@ -39,7 +39,8 @@ class Hub:
             "regions": [REGION],
             "rules": [
                 {"name": "shared services", "zones": [self.shared_zone]},
-                {"name": "payments", "zone_tags": {"share": "payments"}, "vpc_tags": {"team": "payments"}},
+                {"name": "payments", "zone_tags": {"share": "payments"}, "domains": ["payments.internal.example"],
+                 "vpc_tags": {"team": "payments"}},
             ],
             **extra,
         }

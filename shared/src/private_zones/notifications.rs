@@ -4,6 +4,7 @@
 use crate::notify::digest::{Brief, Digest, Item};
 use crate::notify::{EventType, Fact, Notification, Severity};
 use crate::private_zones::rules::Change;
+use crate::private_zones::rules::Refused;
 use crate::private_zones::run::{Outcome, Status, Unreachable};
 
 fn verb(o: &Outcome) -> &'static str {
@@ -20,10 +21,11 @@ fn verb(o: &Outcome) -> &'static str {
     }
 }
 
-/// The messages announcing `outcomes` and `unreachable` accounts, in order.
+/// The messages announcing `outcomes`, `unreachable` accounts and `refused` zones, in order.
 pub fn changes(
     outcomes: &[&Outcome],
     unreachable: &[&Unreachable],
+    refused: &[&Refused],
     dry_run: bool,
 ) -> Vec<Notification> {
     let mut digest = Digest::new(
@@ -81,17 +83,34 @@ pub fn changes(
             record: None,
         });
     }
-    let findings = outcomes.iter().any(|o| o.status == Status::Finding) || !unreachable.is_empty();
+    for r in refused {
+        digest.push(Item {
+            key: r.key(),
+            verb: "zones refused".into(),
+            group: r.zone_id.clone(),
+            line: format!(
+                "*refused* `{}` (`{}`) for {}: {}",
+                r.zone_name, r.zone_id, r.rule, r.reason
+            ),
+            brief: None,
+            resources: vec![r.zone_id.clone()],
+            record: None,
+        });
+    }
+    let findings = outcomes.iter().any(|o| o.status == Status::Finding)
+        || !unreachable.is_empty()
+        || !refused.is_empty();
     if findings {
         digest.severity = Severity::Warning;
     }
     digest.step(findings, "Findings are not retried: ConflictingDomainExists means the VPC already has a zone of that name; LimitsExceeded, that the zone has as many VPCs as its quota allows (raise the quota or use a Route 53 Profile); TooManyVPCAssociationAuthorizations, that the zone has 100 authorizations standing (remove those no longer needed); NotAuthorizedException or AccessDenied, that the spoke role or authorization is missing.");
+    digest.step(!refused.is_empty(), "Refused zones are not shared: a zone selected by tag must be named under the rule's domains. Add its domain to the rule if it is meant to be shared, or remove the tag.");
     digest.step(!unreachable.is_empty(), "Unreachable accounts were skipped: deploy spoke-template.yaml there (the role the hub assumes), or remove the account from the zone rules.");
     digest.step(
         dry_run,
         "Dry run: nothing was changed. Set DRY_RUN=false to apply.",
     );
-    if let ([single], []) = (outcomes, unreachable) {
+    if let ([single], [], []) = (outcomes, unreachable, refused) {
         digest.single_facts([
             (Fact::Account, single.account.clone()),
             (Fact::Vpc, single.vpc_id.clone()),

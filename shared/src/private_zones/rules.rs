@@ -8,8 +8,8 @@
 //!   "regions": ["us-east-1"],
 //!   "rules": [
 //!     { "name": "shared services", "zones": ["Z0123456789ABCDEFGHIJ"] },
-//!     { "name": "payments", "zone_tags": { "share": "payments" }, "accounts": ["222222222222"],
-//!       "vpc_tags": { "team": "payments" } }
+//!     { "name": "payments", "zone_tags": { "share": "payments" }, "domains": ["payments.internal"],
+//!       "accounts": ["222222222222"], "vpc_tags": { "team": "payments" } }
 //!   ],
 //!   "opt_out": { "tag": "private-zones", "value": "off", "disassociate": false }
 //! }
@@ -41,9 +41,13 @@ pub struct ZoneRule {
     /// Zones by id.
     #[serde(default)]
     pub zones: Vec<String>,
-    /// Zones carrying every one of these tags.
+    /// Zones carrying every one of these tags, and named at or under one of `domains`.
     #[serde(default)]
     pub zone_tags: BTreeMap<String, String>,
+    /// The names zones selected by tag may have (required with `zone_tags`): whoever can tag a
+    /// zone in the hub does not thereby choose what names the spokes resolve.
+    #[serde(default)]
+    pub domains: Vec<String>,
     /// Only VPCs in these accounts (default: every trusted account).
     #[serde(default)]
     pub accounts: Vec<String>,
@@ -103,6 +107,16 @@ impl Rules {
             let at = format!("rules[{i}]");
             if rule.zones.is_empty() && rule.zone_tags.is_empty() {
                 p.push(format!("{at}: name zones, zone_tags or both"));
+            }
+            if !rule.zone_tags.is_empty() && rule.domains.is_empty() {
+                p.push(format!(
+                    "{at}: zone_tags needs domains, the names the tagged zones may have (anyone who can tag a zone would otherwise choose what the VPCs resolve)"
+                ));
+            }
+            for (j, d) in rule.domains.iter().enumerate() {
+                if let Some(why) = unsharable(d) {
+                    p.push(format!("{at}.domains[{j}]: {d:?} {why}"));
+                }
             }
             for (j, z) in rule.zones.iter().enumerate() {
                 if z.is_empty()
@@ -183,6 +197,88 @@ pub struct Step {
     pub reason: String,
 }
 
+/// Domains under which AWS's own service names live: a rule may name one of their service names
+/// (`ssm.us-east-1.amazonaws.com`, for a shared interface endpoint), never the whole domain.
+const AWS_DOMAINS: &[&str] = &[
+    "amazonaws.com",
+    "amazonaws.com.cn",
+    "api.aws",
+    "aws",
+    "amazon.com",
+];
+
+/// A name without its trailing dot, lowercased.
+fn bare(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// Why a domain cannot be a rule's `domains` entry, if it cannot.
+fn unsharable(domain: &str) -> Option<&'static str> {
+    let d = bare(domain);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if d.is_empty() || d.len() > 253 || !d.split('.').all(label_ok) {
+        Some("is not a domain name")
+    } else if !d.contains('.') || AWS_DOMAINS.contains(&d.as_str()) {
+        Some(
+            "would let a tagged zone shadow every public or AWS name under it: name the zones' own domains",
+        )
+    } else {
+        None
+    }
+}
+
+/// Whether `name` is `domain` or a name under it.
+fn under(name: &str, domain: &str) -> bool {
+    let (name, domain) = (bare(name), bare(domain));
+    name == domain || name.ends_with(&format!(".{domain}"))
+}
+
+/// A zone a rule's tags select but its domains do not allow: refused, and said so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refused {
+    pub zone_id: String,
+    pub zone_name: String,
+    pub rule: String,
+    pub reason: String,
+}
+
+impl Refused {
+    pub(crate) fn key(&self) -> String {
+        format!("zone-refused:{}:{}", self.zone_id, self.rule)
+    }
+}
+
+/// Pure: zones carrying a rule's `zone_tags` whose names lie outside its `domains`.
+pub fn refused(rules: &Rules, zones: &[Zone]) -> Vec<Refused> {
+    let mut out = Vec::new();
+    for (i, rule) in rules.rules.iter().enumerate() {
+        if rule.zone_tags.is_empty() {
+            continue;
+        }
+        for z in zones {
+            if has_tags(&z.tags, &rule.zone_tags) && !rule.domains.iter().any(|d| under(&z.name, d))
+            {
+                out.push(Refused {
+                    zone_id: z.id.clone(),
+                    zone_name: z.name.clone(),
+                    rule: label(i, rule),
+                    reason: format!(
+                        "{} carries the rule's zone tags but is not under its domains ({})",
+                        z.name,
+                        rule.domains.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
 fn has_tags(have: &BTreeMap<String, String>, want: &BTreeMap<String, String>) -> bool {
     want.iter().all(|(k, v)| have.get(k) == Some(v))
 }
@@ -194,11 +290,13 @@ fn label(i: usize, rule: &ZoneRule) -> String {
     )
 }
 
-/// Zone ids a rule selects from the catalogue.
+/// Zones a rule selects from the catalogue: by id, always; by tag, only under its domains.
 fn selects<'a>(rule: &'a ZoneRule, zones: &'a [Zone]) -> impl Iterator<Item = &'a Zone> {
     zones.iter().filter(|z| {
         rule.zones.contains(&z.id)
-            || (!rule.zone_tags.is_empty() && has_tags(&z.tags, &rule.zone_tags))
+            || (!rule.zone_tags.is_empty()
+                && has_tags(&z.tags, &rule.zone_tags)
+                && rule.domains.iter().any(|d| under(&z.name, d)))
     })
 }
 
@@ -375,10 +473,82 @@ mod tests {
         Rules::parse(&format!(
             r#"{{"version": 1, "accounts": ["111111111111", "222222222222"], "regions": ["us-east-1"],
                 "rules": [{{"name": "shared", "zones": ["ZSHARED"]}},
-                          {{"zone_tags": {{"share": "payments"}}, "accounts": ["222222222222"], "vpc_tags": {{"team": "payments"}}}}]
+                          {{"zone_tags": {{"share": "payments"}}, "domains": ["zpay.internal"], "accounts": ["222222222222"], "vpc_tags": {{"team": "payments"}}}}]
                 {extra}}}"#
         ))
         .unwrap()
+    }
+
+    #[test]
+    fn zones_selected_by_tag_must_lie_under_the_rules_domains_and_aws_names_are_never_a_domain() {
+        let doc = |domains: &str| {
+            format!(
+                r#"{{"version": 1, "accounts": ["111111111111"], "regions": ["us-east-1"],
+                     "rules": [{{"zone_tags": {{"share": "yes"}}{domains}}}]}}"#
+            )
+        };
+        let err = Rules::parse(&doc("")).unwrap_err().to_string();
+        assert!(err.contains("rules[0]: zone_tags needs domains"), "{err}");
+        for bad in [
+            "amazonaws.com",
+            "AMAZONAWS.COM.",
+            "com",
+            "api.aws",
+            "a..b",
+            "x y.internal",
+        ] {
+            let err = Rules::parse(&doc(&format!(r#", "domains": ["{bad}"]"#)))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("rules[0].domains[0]"), "{bad}: {err}");
+        }
+        let rules = Rules::parse(&doc(
+            r#", "domains": ["internal.example", "ssm.us-east-1.amazonaws.com"]"#,
+        ))
+        .unwrap();
+        let names = [
+            "internal.example.",
+            "orders.internal.example.",
+            "ssm.us-east-1.amazonaws.com.",
+            "amazonaws.com.",
+            "sts.us-east-1.amazonaws.com.",
+            "github.com.",
+            "evilinternal.example.",
+        ];
+        let zones: Vec<Zone> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Zone {
+                id: format!("Z{i}"),
+                name: (*name).into(),
+                tags: [("share".to_owned(), "yes".to_owned())].into(),
+                vpcs: BTreeSet::new(),
+            })
+            .collect();
+        let vpc = Vpc {
+            account: "111111111111".into(),
+            region: "us-east-1".into(),
+            vpc_id: "vpc-1".into(),
+            tags: BTreeMap::new(),
+        };
+        let given: Vec<String> = plan(&rules, &vpc, &zones)
+            .into_iter()
+            .map(|s| s.zone_name)
+            .collect();
+        assert_eq!(given, names[..3]);
+        let refused: Vec<String> = refused(&rules, &zones)
+            .into_iter()
+            .map(|r| r.zone_name)
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                "amazonaws.com.",
+                "sts.us-east-1.amazonaws.com.",
+                "github.com.",
+                "evilinternal.example."
+            ]
+        );
     }
 
     fn zone(id: &str, tags: &[(&str, &str)], vpcs: &[&str]) -> Zone {

@@ -19,7 +19,7 @@ use crate::private_zones::changes::{Applied, Changes, Leftovers};
 use crate::private_zones::events::{Scope, Target, admit};
 use crate::private_zones::notifications;
 use crate::private_zones::ports::{Journal, Spokes, ZoneOwner};
-use crate::private_zones::rules::{Change, Rules, Step, Vpc, Zone, plan};
+use crate::private_zones::rules::{Change, Refused, Rules, Step, Vpc, Zone, plan, refused};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -152,6 +152,8 @@ pub struct Report {
     pub outcomes: Vec<Outcome>,
     /// Accounts or regions that could not be read (a missing spoke role, say).
     pub unreachable: Vec<Unreachable>,
+    /// Zones a rule's tags select outside its domains: not shared.
+    pub refused: Vec<Refused>,
     pub announced: usize,
 }
 
@@ -225,6 +227,10 @@ where
         } else {
             self.owner.catalogue().await?
         };
+        report.refused = refused(&rules, &zones);
+        for r in &report.refused {
+            tracing::warn!(zone_id = %r.zone_id, rule = %r.rule, reason = %r.reason, "zone refused");
+        }
         let (page, journals) = self.write_ahead(&rules, &vpcs, &zones, &mut report).await?;
         let mut errors: Vec<Error> = Vec::new();
         // Authorizations this run could not remove right after using them, by (zone, VPC).
@@ -388,6 +394,7 @@ where
             .iter()
             .map(Outcome::key)
             .chain(report.unreachable.iter().map(Unreachable::key))
+            .chain(report.refused.iter().map(Refused::key))
             .collect();
         let fresh: BTreeSet<String> = self.ledger.claim(&keys).await?.into_iter().collect();
         let new: Vec<&Outcome> = report
@@ -400,7 +407,12 @@ where
             .iter()
             .filter(|u| fresh.contains(&u.key()))
             .collect();
-        let messages = notifications::changes(&new, &lost, self.dry_run);
+        let shadowing: Vec<&Refused> = report
+            .refused
+            .iter()
+            .filter(|r| fresh.contains(&r.key()))
+            .collect();
+        let messages = notifications::changes(&new, &lost, &shadowing, self.dry_run);
         if let Err(e) = self.publisher.publish_all(&messages).await {
             let claimed: Vec<String> = fresh.into_iter().collect();
             if let Err(release) = self.ledger.release(&claimed).await {
@@ -413,7 +425,7 @@ where
             }
             return Err(e);
         }
-        report.announced = new.len() + lost.len();
+        report.announced = new.len() + lost.len() + shadowing.len();
         Ok(())
     }
 }
