@@ -444,3 +444,31 @@ def json_nodes(node) -> list:
     elif isinstance(node, list):
         out += [n for v in node for n in json_nodes(v)]
     return out
+
+
+def _conditioned(statements: list[dict], action: str) -> list[dict]:
+    """The conditions of each Allow statement granting `action`."""
+    return [s.get("Condition", {}) for s in statements
+            if s.get("Effect") == "Allow" and action.lower() in {a.lower() for a in _as_list(s.get("Action", []))}]
+
+
+def test_grants_carry_the_conditions_that_narrow_them():
+    """What the templates state beyond actions: the cross-account describe grants only in the
+    regions the hub serves, the forwarding role only for this account's rules, the decisions and
+    notifications only in the stack's region."""
+    for role in ("SpokeRole", "ReaderRole"):
+        statements = [st for p in SPOKE["Resources"][role]["Properties"]["Policies"]
+                      for st in _statements(p["PolicyDocument"])]
+        describes = [a for s in statements for a in _as_list(s["Action"]) if a.startswith("ec2:Describe")]
+        assert describes, role
+        for action in describes:
+            for condition in _conditioned(statements, action):
+                assert "aws:RequestedRegion" in condition.get("StringEquals", {}), (role, action)
+    [trust] = SPOKE["Resources"]["ForwardRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    for function, action in (("accept-endpoint-connections", "ec2:AcceptVpcEndpointConnections"),
+                             ("accept-endpoint-connections", "ec2:RejectVpcEndpointConnections"),
+                             ("connection-notifications", "ec2:CreateVpcEndpointConnectionNotification")):
+        [condition] = _conditioned(own_role(HUB, function).statements, action)
+        assert condition["StringEquals"]["aws:RequestedRegion"] == {"Ref": "AWS::Region"}, (function, action)
