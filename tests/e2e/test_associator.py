@@ -356,3 +356,31 @@ def test_a_tagged_zone_that_would_shadow_aws_names_is_refused_not_shared(hub, as
     for zone in lures:
         assert text.count(f"`{zone}`") == 1, text
     assert "*refused*" in text and "not under its domains (payments.internal.example)" in text
+
+
+def test_a_spoke_tag_event_that_changes_nothing_reads_only_its_vpcs_own_zones(hub, associator):
+    """Work in proportion to the event: with 30 more zones in the hub that no rule gives this
+    VPC, a tag change that changes nothing reads the VPC's own zone only (its VPCs and
+    authorizations), the catalogue kept from the run before; a VPC no rule applies to costs no
+    Route 53 call at all."""
+    import uuid
+    r53 = hub.emu.client("route53")
+    for n in range(30):
+        r53.create_hosted_zone(Name=f"team{n}.internal.example.", CallerReference=str(uuid.uuid4()),
+                               HostedZoneConfig={"PrivateZone": True},
+                               VPC={"VPCRegion": "us-east-1", "VPCId": hub.hub_vpc})
+    vpc = hub.create_vpc(SPOKE)
+    fn = associator()
+    assert fn.invoke(create_vpc_event(SPOKE, vpc)).ok
+    hub.emu.reset_calls()
+    result = fn.invoke(tags_event(SPOKE, vpc))
+    assert result.ok and result.body["outcomes"] == [], result.body
+    route53 = {op: c["count"] for op, c in hub.emu.calls().items() if op.startswith("route53:")}
+    assert route53 == {"route53:GetHostedZone": 1, "route53:ListVPCAssociationAuthorizations": 1}, route53
+    # Rules that give nothing to untagged VPCs: the same event reads nothing in Route 53.
+    rules = hub.rules()
+    rules["rules"] = [{**r, "vpc_tags": {"team": "payments"}} for r in rules["rules"]]
+    hub.put_rules(rules)
+    hub.emu.reset_calls()
+    assert fn.invoke(tags_event(SPOKE, vpc)).ok
+    assert not [op for op in hub.emu.calls() if op.startswith("route53:")]

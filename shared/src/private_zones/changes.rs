@@ -39,6 +39,7 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync> Changes<'_, O, S> {
         &self,
         rules: &Rules,
         zones: &mut [Zone],
+        scope: &std::collections::BTreeSet<String>,
         vpcs: &[Vpc],
         reconcile: bool,
         pass: &mut Leftovers<'_>,
@@ -48,7 +49,13 @@ impl<O: ZoneOwner + Sync, S: Spokes + Sync> Changes<'_, O, S> {
             errors,
             unremoved,
         } = pass;
-        let managed: Vec<Zone> = managed(rules, zones).into_iter().cloned().collect();
+        // The zones in the run's scope: every managed zone for the reconcile, the event's own
+        // otherwise.
+        let managed: Vec<Zone> = managed(rules, zones)
+            .into_iter()
+            .filter(|z| scope.contains(&z.id))
+            .cloned()
+            .collect();
         for zone in &managed {
             let pairs = match self.owner.authorizations(&zone.id).await {
                 Ok(pairs) => pairs,

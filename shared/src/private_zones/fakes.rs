@@ -18,6 +18,8 @@ pub struct State {
     pub authorizations: BTreeSet<(String, String)>,
     /// Each call, as "operation zone vpc".
     pub calls: Vec<String>,
+    /// Each read of the hub's Route 53: "catalogue", "associated <zone>", "authorizations <zone>".
+    pub reads: Vec<String>,
     /// Operation → the code it fails with.
     pub refuse: BTreeMap<&'static str, &'static str>,
     /// Each zone's VPC quota.
@@ -58,8 +60,18 @@ impl FakeRoute53 {
 }
 
 impl ZoneOwner for FakeRoute53 {
-    async fn catalogue(&self) -> Result<Vec<Zone>> {
-        Ok(self.state().zones.clone())
+    /// As Route 53 lists them: names and tags, the VPCs read apart.
+    async fn catalogue(&self, _fresh: bool) -> Result<Vec<Zone>> {
+        let mut state = self.state();
+        state.reads.push("catalogue".into());
+        Ok(state
+            .zones
+            .iter()
+            .map(|z| Zone {
+                vpcs: Default::default(),
+                ..z.clone()
+            })
+            .collect())
     }
 
     async fn associate(&self, zone_id: &str, vpc_id: &str, region: &str) -> Result<()> {
@@ -95,7 +107,8 @@ impl ZoneOwner for FakeRoute53 {
     }
 
     async fn authorizations(&self, zone_id: &str) -> Result<Vec<(String, String)>> {
-        let state = self.state();
+        let mut state = self.state();
+        state.reads.push(format!("authorizations {zone_id}"));
         Ok(state
             .authorizations
             .iter()
@@ -108,8 +121,9 @@ impl ZoneOwner for FakeRoute53 {
     }
 
     async fn associated(&self, zone_id: &str) -> Result<BTreeSet<(String, String)>> {
-        Ok(self
-            .state()
+        let mut state = self.state();
+        state.reads.push(format!("associated {zone_id}"));
+        Ok(state
             .zones
             .iter()
             .find(|z| z.id == zone_id)

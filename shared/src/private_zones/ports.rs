@@ -7,12 +7,19 @@ use crate::private_zones::rules::{Vpc, Zone};
 use std::collections::BTreeSet;
 use std::future::Future;
 
+/// How long an event run may use the zone catalogue an earlier run of the same execution
+/// environment read.
+pub const CATALOGUE_KEPT: std::time::Duration = std::time::Duration::from_secs(900);
+
 /// Route 53 in the hub, as the zones' owner: `route53:ListHostedZones`, `ListTagsForResources`,
 /// `GetHostedZone`, `AssociateVPCWithHostedZone`, `CreateVPCAssociationAuthorization`,
 /// `DeleteVPCAssociationAuthorization`, `DisassociateVPCFromHostedZone`.
 pub trait ZoneOwner {
-    /// Every private hosted zone of the hub, with its tags and associated VPCs.
-    fn catalogue(&self) -> impl Future<Output = Result<Vec<Zone>>> + Send;
+    /// Every private hosted zone of the hub, with its name and tags; its VPCs are read with
+    /// [`ZoneOwner::associated`], for the zones a run needs. `fresh`: read now; otherwise what
+    /// was read in the last [`CATALOGUE_KEPT`] may be returned (names and tags rarely change;
+    /// the reconcile reads them fresh).
+    fn catalogue(&self, fresh: bool) -> impl Future<Output = Result<Vec<Zone>>> + Send;
     fn associate(
         &self,
         zone_id: &str,

@@ -140,6 +140,8 @@ pub struct Route53Owner {
     /// The hub's account, whose buckets its requests draw on.
     account: String,
     rates: std::sync::Arc<Route53Rates>,
+    /// The catalogue last read, and when.
+    kept: std::sync::Mutex<Option<(std::time::Instant, Vec<Zone>)>>,
 }
 
 impl Route53Owner {
@@ -152,16 +154,17 @@ impl Route53Owner {
             client,
             account,
             rates,
+            kept: Default::default(),
         }
     }
 
     async fn pace(&self, op: Op) {
         self.rates.wait(&self.account, op).await;
     }
-}
 
-impl ZoneOwner for Route53Owner {
-    async fn catalogue(&self) -> Result<Vec<Zone>> {
+    /// Every private zone, with its tags: `ListHostedZones` (every page), then
+    /// `ListTagsForResources` ten zones a call.
+    async fn read_catalogue(&self) -> Result<Vec<Zone>> {
         let mut zones = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -215,20 +218,21 @@ impl ZoneOwner for Route53Owner {
                 }
             }
         }
-        for zone in &mut zones {
-            self.pace(Op::Other).await;
-            let out = self
-                .client
-                .get_hosted_zone()
-                .id(&zone.id)
-                .send()
-                .await
-                .map_err(|e| Error::aws("route53:GetHostedZone", e))?;
-            zone.vpcs = out
-                .vpcs()
-                .iter()
-                .filter_map(|v| Some((v.vpc_id()?.to_owned(), v.vpc_region()?.as_str().to_owned())))
-                .collect();
+        Ok(zones)
+    }
+}
+
+impl ZoneOwner for Route53Owner {
+    async fn catalogue(&self, fresh: bool) -> Result<Vec<Zone>> {
+        if !fresh
+            && let Some((at, zones)) = self.kept.lock().ok().and_then(|k| k.clone())
+            && at.elapsed() < crate::private_zones::ports::CATALOGUE_KEPT
+        {
+            return Ok(zones);
+        }
+        let zones = self.read_catalogue().await?;
+        if let Ok(mut kept) = self.kept.lock() {
+            *kept = Some((std::time::Instant::now(), zones.clone()));
         }
         Ok(zones)
     }

@@ -361,25 +361,54 @@ pub fn leftover(
     }
 }
 
-/// What to change for one VPC. Pairs already associated are no-ops and produce no step.
-pub fn plan(rules: &Rules, vpc: &Vpc, zones: &[Zone]) -> Vec<Step> {
-    if !rules.trusts_account(&vpc.account) || !rules.covers_region(&vpc.region) {
-        return vec![];
-    }
-    let key = (vpc.vpc_id.clone(), vpc.region.clone());
-    // Zones the rules give this VPC, ignoring opt-out, with the first rule that gives each.
+/// The rules that apply to a VPC (its account, region and tags), with their index; none for a
+/// VPC of an untrusted account or an uncovered region.
+fn applying<'a>(rules: &'a Rules, vpc: &'a Vpc) -> impl Iterator<Item = (usize, &'a ZoneRule)> {
+    let served = rules.trusts_account(&vpc.account) && rules.covers_region(&vpc.region);
+    rules.rules.iter().enumerate().filter(move |(_, rule)| {
+        served
+            && (rule.accounts.is_empty() || rule.accounts.contains(&vpc.account))
+            && (rule.regions.is_empty() || rule.regions.contains(&vpc.region))
+            && has_tags(&vpc.tags, &rule.vpc_tags)
+    })
+}
+
+/// Pure: whether any rule applies to the VPC (whatever zones it selects). A run about VPCs none
+/// applies to has nothing to read in Route 53.
+pub fn applies(rules: &Rules, vpc: &Vpc) -> bool {
+    applying(rules, vpc).next().is_some()
+}
+
+/// Zones the rules give this VPC, ignoring opt-out, with the first rule that gives each.
+fn wanted<'a>(
+    rules: &'a Rules,
+    vpc: &'a Vpc,
+    zones: &'a [Zone],
+) -> BTreeMap<&'a str, (&'a Zone, String)> {
     let mut wanted: BTreeMap<&str, (&Zone, String)> = BTreeMap::new();
-    for (i, rule) in rules.rules.iter().enumerate() {
-        let account_ok = rule.accounts.is_empty() || rule.accounts.contains(&vpc.account);
-        let region_ok = rule.regions.is_empty() || rule.regions.contains(&vpc.region);
-        if account_ok && region_ok && has_tags(&vpc.tags, &rule.vpc_tags) {
-            for zone in selects(rule, zones) {
-                wanted
-                    .entry(zone.id.as_str())
-                    .or_insert_with(|| (zone, label(i, rule)));
-            }
+    for (i, rule) in applying(rules, vpc) {
+        for zone in selects(rule, zones) {
+            wanted
+                .entry(zone.id.as_str())
+                .or_insert_with(|| (zone, label(i, rule)));
         }
     }
+    wanted
+}
+
+/// Pure: the ids of the zones the rules give this VPC: the only zones whose VPCs a run about
+/// it needs to read.
+pub fn wanted_ids(rules: &Rules, vpc: &Vpc, zones: &[Zone]) -> BTreeSet<String> {
+    wanted(rules, vpc, zones)
+        .into_keys()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What to change for one VPC. Pairs already associated are no-ops and produce no step.
+pub fn plan(rules: &Rules, vpc: &Vpc, zones: &[Zone]) -> Vec<Step> {
+    let key = (vpc.vpc_id.clone(), vpc.region.clone());
+    let wanted = wanted(rules, vpc, zones);
     let opted_out = rules
         .opt_out
         .as_ref()

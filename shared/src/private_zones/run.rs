@@ -19,7 +19,9 @@ use crate::private_zones::changes::{Applied, Changes, Leftovers};
 use crate::private_zones::events::{Scope, Target, admit};
 use crate::private_zones::notifications;
 use crate::private_zones::ports::{Journal, Spokes, ZoneOwner};
-use crate::private_zones::rules::{Change, Refused, Rules, Step, Vpc, Zone, plan, refused};
+use crate::private_zones::rules::{
+    Change, Refused, Rules, Step, Vpc, Zone, applies, managed, plan, refused, wanted_ids,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -222,16 +224,48 @@ where
             )));
         }
         report.vpcs_checked = vpcs.len();
-        let mut zones = if vpcs.is_empty() && !reconcile {
-            vec![]
+        // Work in proportion to what the event names: no rule applies to its VPCs, nothing is
+        // read in Route 53 (the reconcile finishes what runs that died left).
+        let mut zones = if reconcile || vpcs.iter().any(|v| applies(&rules, v)) {
+            self.owner.catalogue(reconcile).await?
         } else {
-            self.owner.catalogue().await?
+            tracing::info!(vpcs = vpcs.len(), "no zone rule applies to these VPCs");
+            vec![]
         };
         report.refused = refused(&rules, &zones);
         for r in &report.refused {
             tracing::warn!(zone_id = %r.zone_id, rule = %r.rule, reason = %r.reason, "zone refused");
         }
-        let (page, journals) = self.write_ahead(&rules, &vpcs, &zones, &mut report).await?;
+        let abandoned = if self.dry_run || zones.is_empty() {
+            Vec::new()
+        } else {
+            let before = now_secs().saturating_sub(JOURNAL_AGE_SECS);
+            self.journal.abandoned(before).await?
+        };
+        // The zones whose VPCs this run reads: those it may change (every managed zone for the
+        // reconcile; for an event, those the rules give its VPCs), and those of changes runs
+        // that died wrote down.
+        let scope: BTreeSet<String> = if reconcile {
+            managed(&rules, &zones)
+                .into_iter()
+                .map(|z| z.id.clone())
+                .collect()
+        } else {
+            vpcs.iter()
+                .flat_map(|v| wanted_ids(&rules, v, &zones))
+                .collect()
+        };
+        let read: BTreeSet<String> = scope
+            .iter()
+            .cloned()
+            .chain(abandoned.iter().flat_map(|(_, body)| journal_zones(body)))
+            .collect();
+        for zone in zones.iter_mut().filter(|z| read.contains(&z.id)) {
+            zone.vpcs = self.owner.associated(&zone.id).await?;
+        }
+        let (page, journals) = self
+            .write_ahead(&rules, &vpcs, &zones, abandoned, &mut report)
+            .await?;
         let mut errors: Vec<Error> = Vec::new();
         // Authorizations this run could not remove right after using them, by (zone, VPC).
         let mut unremoved: BTreeMap<(String, String), Error> = BTreeMap::new();
@@ -242,7 +276,7 @@ where
         };
         self.apply_plans(&rules, &vpcs, &mut zones, &mut pass).await;
         self.changes()
-            .leftovers(&rules, &mut zones, &vpcs, reconcile, &mut pass)
+            .leftovers(&rules, &mut zones, &scope, &vpcs, reconcile, &mut pass)
             .await;
         // What could not be removed even on a second try: the run fails, and its retry or the
         // next reconcile removes it.
@@ -300,6 +334,7 @@ where
         rules: &Rules,
         vpcs: &[Vpc],
         zones: &[Zone],
+        abandoned: Vec<(String, String)>,
         report: &mut Report,
     ) -> Result<(Page, Vec<String>)> {
         let mut journals: Vec<String> = Vec::new();
@@ -307,8 +342,7 @@ where
         if self.dry_run || zones.is_empty() {
             return Ok((page, journals));
         }
-        let before = now_secs().saturating_sub(JOURNAL_AGE_SECS);
-        for (run, body) in self.journal.abandoned(before).await? {
+        for (run, body) in abandoned {
             report.outcomes.extend(recovered(&body, zones));
             journals.push(run);
         }
@@ -503,6 +537,13 @@ pub(super) fn settle(
             }
         },
     }
+}
+
+/// Pure: the zones a journal's changes are about.
+fn journal_zones(body: &str) -> BTreeSet<String> {
+    serde_json::from_str::<Vec<Intent>>(body)
+        .map(|intents| intents.into_iter().map(|i| i.step.zone_id).collect())
+        .unwrap_or_default()
 }
 
 /// Pure: of what a run wrote ahead, the changes the zones show were made, as outcomes to
@@ -747,6 +788,47 @@ mod tests {
                 matches!(answer, Answer::Ignored { ignored } if ignored.contains("do not trust"))
             );
             assert!(r53.state().calls.is_empty());
+        }
+
+        #[tokio::test]
+        async fn an_event_reads_only_the_zones_its_vpc_can_get_and_nothing_when_no_rule_applies() {
+            let r53 = estate();
+            // A second zone no rule gives anyone: never read for an event.
+            r53.state().zones.push(Zone {
+                id: "Z0OTHER".into(),
+                name: "other.example.".into(),
+                tags: BTreeMap::new(),
+                vpcs: [("vpc-0hub".to_owned(), "us-east-1".to_owned())].into(),
+            });
+            let only_tagged = Rules::parse(&format!(
+                r#"{{"version": 1, "accounts": ["{HUB}", "{SPOKE}"], "regions": ["us-east-1"],
+                     "rules": [{{"zones": ["{ZONE}"], "vpc_tags": {{"team": "payments"}}}}]}}"#
+            ))
+            .unwrap();
+            let a = associator(&r53, false);
+            let event = || Target::Vpcs {
+                account: SPOKE.into(),
+                region: "us-east-1".into(),
+                vpc_ids: vec!["vpc-0spoke".into()],
+            };
+            // No rule applies to the untagged VPC: nothing read in the hub's Route 53.
+            a.run(Ok(only_tagged), event()).await.unwrap();
+            assert!(r53.state().reads.is_empty(), "{:?}", r53.state().reads);
+            // The rules give it one zone: that zone's VPCs and authorizations only.
+            a.run(Ok(rules()), event()).await.unwrap();
+            assert_eq!(
+                r53.state().reads,
+                [
+                    "catalogue",
+                    &format!("associated {ZONE}"),
+                    &format!("authorizations {ZONE}")
+                ]
+            );
+            assert!(
+                r53.state().zones[0]
+                    .vpcs
+                    .contains(&("vpc-0spoke".to_owned(), "us-east-1".to_owned()))
+            );
         }
 
         #[tokio::test]
