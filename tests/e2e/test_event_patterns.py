@@ -93,6 +93,16 @@ def call(event_name: str, base: str = "real/ec2_CreateVpc_no_tags__eventbridge.j
     return event
 
 
+def to_aws_service(name: str) -> dict:
+    """The CreateVpcEndpoint sample, to S3 (a gateway to an AWS service, not an endpoint service)."""
+    event = copy.deepcopy(sample(name))
+    request = event["detail"]["requestParameters"]
+    request = request.get("CreateVpcEndpointRequest", request)
+    key = "ServiceName" if "ServiceName" in request else "serviceName"
+    request[key] = "com.amazonaws.us-east-1.s3"
+    return event
+
+
 def tags_on(*resource_ids: str, name: str = "CreateTags") -> dict:
     event = copy.deepcopy(sample("real/ec2_CreateTags_on_security_group__eventbridge.json"))
     event["detail"]["eventName"] = name
@@ -130,6 +140,9 @@ CASES = [
     ("CreateVpcEndpoint (flat shape)", lambda: sample("eventbridge-create-vpc-endpoint-flat.json"),
      {ACCEPT_CREATED, AUDIT_EC2, FORWARD}),
     ("ModifyVpcEndpoint", lambda: call("ModifyVpcEndpoint"), {AUDIT_EC2, FORWARD}),
+    ("CreateVpcEndpoint to an AWS service", lambda: to_aws_service("eventbridge-create-vpc-endpoint.json"), set()),
+    ("CreateVpcEndpoint to an AWS service (flat shape)",
+     lambda: to_aws_service("eventbridge-create-vpc-endpoint-flat.json"), set()),
     ("CreateVpcEndpointServiceConfiguration", lambda: call("CreateVpcEndpointServiceConfiguration"), {AUDIT_EC2}),
     ("ModifyVpcEndpointServiceConfiguration", lambda: call("ModifyVpcEndpointServiceConfiguration"), {AUDIT_EC2}),
     ("CreateTags on a VPC", lambda: tags_on("vpc-0abc"), {ZONES, FORWARD}),
