@@ -262,6 +262,7 @@ fn associator(
         ),
         hub_account: HUB.into(),
         dry_run: false,
+        recent: Default::default(),
     }
 }
 

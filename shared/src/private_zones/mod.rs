@@ -82,6 +82,7 @@ fn on_aws<L, J, P>(
         publisher,
         hub_account: config.hub_account.clone(),
         dry_run,
+        recent: run::Recent::default(),
     }
 }
 

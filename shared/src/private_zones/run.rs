@@ -167,6 +167,45 @@ pub struct Associator<O, S, L, J, P> {
     pub publisher: P,
     pub hub_account: String,
     pub dry_run: bool,
+    /// VPCs this execution environment found nothing to change for, lately.
+    pub recent: Recent,
+}
+
+/// How long a VPC found in order stays so for events about it: a burst of events about one VPC
+/// (a tool applying tags one call at a time) costs one run's reads. The reconcile is never
+/// coalesced.
+pub const COALESCE_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What runs found nothing to change for: a fingerprint of the VPC as read (account, region,
+/// id, tags) and the rules, with when.
+#[derive(Default)]
+pub struct Recent(std::sync::Mutex<BTreeMap<u64, std::time::Instant>>);
+
+impl Recent {
+    fn key(rules: &Rules, vpc: &Vpc) -> u64 {
+        fnv1a(format!("{rules:?}|{vpc:?}").as_bytes())
+    }
+
+    /// Whether every one of these VPCs, as read now, was found in order under these rules
+    /// within the window.
+    fn all_settled(&self, rules: &Rules, vpcs: &[Vpc]) -> bool {
+        let Ok(mut recent) = self.0.lock() else {
+            return false;
+        };
+        recent.retain(|_, at| at.elapsed() < COALESCE_WINDOW);
+        !vpcs.is_empty()
+            && vpcs
+                .iter()
+                .all(|v| recent.contains_key(&Self::key(rules, v)))
+    }
+
+    fn settled(&self, rules: &Rules, vpcs: impl Iterator<Item = Vpc>) {
+        if let Ok(mut recent) = self.0.lock() {
+            for v in vpcs {
+                recent.insert(Self::key(rules, &v), std::time::Instant::now());
+            }
+        }
+    }
 }
 
 impl<O, S, L, J, P> Associator<O, S, L, J, P>
@@ -224,6 +263,13 @@ where
             )));
         }
         report.vpcs_checked = vpcs.len();
+        if !reconcile && !self.dry_run && self.recent.all_settled(&rules, &vpcs) {
+            tracing::info!(
+                vpcs = vpcs.len(),
+                "found in order under these rules within the last minute: coalesced"
+            );
+            return Ok(Answer::Ran(report));
+        }
         // Work in proportion to what the event names: no rule applies to its VPCs, nothing is
         // read in Route 53 (the reconcile finishes what runs that died left).
         let mut zones = if reconcile || vpcs.iter().any(|v| applies(&rules, v)) {
@@ -284,6 +330,16 @@ where
         self.explain_quotas(&mut report).await;
         self.announce(&mut report, &page, &journals).await?;
         self.journal.close(&journals).await?;
+        if errors.is_empty() && !self.dry_run {
+            let changed: BTreeSet<&str> =
+                report.outcomes.iter().map(|o| o.vpc_id.as_str()).collect();
+            self.recent.settled(
+                &rules,
+                vpcs.iter()
+                    .filter(|v| !changed.contains(v.vpc_id.as_str()))
+                    .cloned(),
+            );
+        }
         match errors.into_iter().next() {
             Some(e) => Err(e),
             None => Ok(Answer::Ran(report)),
@@ -692,6 +748,7 @@ mod tests {
                 publisher: MemoryPublisher::default(),
                 hub_account: HUB.into(),
                 dry_run,
+                recent: Recent::default(),
             }
         }
 
@@ -829,6 +886,14 @@ mod tests {
                     .vpcs
                     .contains(&("vpc-0spoke".to_owned(), "us-east-1".to_owned()))
             );
+            // The same event again finds it in order; a third within the minute is coalesced.
+            a.run(Ok(rules()), event()).await.unwrap();
+            let reads = r53.state().reads.len();
+            a.run(Ok(rules()), event()).await.unwrap();
+            assert_eq!(r53.state().reads.len(), reads, "coalesced");
+            // Never the reconcile.
+            reconciled(&a).await;
+            assert!(r53.state().reads.len() > reads);
         }
 
         #[tokio::test]
