@@ -206,6 +206,27 @@ def test_an_event_naming_far_more_ids_than_aws_sends_is_refused_before_any_work(
     assert not [op for op in world.emu.calls() if op.startswith(("dynamodb:", "ec2:"))]
 
 
+def test_another_accounts_word_about_an_endpoint_never_replaces_its_owners(world, acceptor):
+    """Claims are remembered while the connection is not decided, here because its service is
+    not managed yet. The owner says the endpoint is tagged team=orders; another trusted account
+    then says otherwise about the same id. Once the service is managed, the owner's word is the
+    one used: the connection is accepted."""
+    other, _ = scenario.endpoint_service(world.emu, "later", [ALLOWED, STRANGER])
+    [endpoint] = world.create_endpoints(ALLOWED, 1, other["ServiceName"])
+    policy = world.policy("reject", accounts=[ALLOWED, STRANGER])
+    world.put_policy(policy)
+    fn = acceptor()
+    assert fn.invoke(tags_event(ALLOWED, [endpoint], {"team": "orders"})).body["claims_kept"] == 1
+    assert fn.invoke(tags_event(STRANGER, [endpoint], {"team": "payments"}, name="CreateTags")).ok
+    policy["services"][other["ServiceId"]] = {
+        "allow": [{"name": "tagged", "accounts": [ALLOWED], "tags": {"team": "orders"}}], "otherwise": "reject"}
+    world.put_policy(policy)
+    swept = fn.invoke(scheduled_event())
+    assert swept.ok, swept.body
+    [outcome] = [o for o in swept.body["outcomes"] if o["connection"]["endpoint_id"] == endpoint]
+    assert (outcome["action"], outcome["status"]) == ("accept", "applied"), outcome
+
+
 def test_failed_calls_and_foreign_events_are_ignored_cleanly(world, acceptor):
     world.put_policy(world.policy("reject"))
     (endpoint,), _ = connect(world, ALLOWED)
