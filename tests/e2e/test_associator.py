@@ -1,10 +1,27 @@
 """The private hosted zone associator end to end: its real binary against the emulator."""
 
+import threading
+
 import pytest
 
 from harness import zones
 from harness.scenario import scheduled_event
 from harness.zones import HUB, SPOKE, STRANGER, create_vpc_event, tags_event
+
+
+def at_once(functions, events) -> list:
+    """Each function invoked with its event, all at the same time; their results."""
+    results = [None] * len(functions)
+
+    def run(i):
+        results[i] = functions[i].invoke(events[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(functions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
 
 
 @pytest.fixture
@@ -198,20 +215,9 @@ def test_a_delete_refused_for_good_becomes_a_finding(hub, associator):
 
 
 def test_concurrent_runs_on_one_zone_make_no_false_finding_and_announce_once(hub, associator):
-    import threading
     hub.emu.settings(route53_change_seconds=0.3)
     vpcs = [hub.create_vpc(SPOKE) for _ in range(2)]
-    fns = [associator(), associator()]
-    results = [None, None]
-
-    def run(i):
-        results[i] = fns[i].invoke(create_vpc_event(SPOKE, vpcs[i]))
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once([associator(), associator()], [create_vpc_event(SPOKE, v) for v in vpcs])
     assert all(r.ok for r in results), [r.body for r in results]
     assert all(hub.zones_of(SPOKE, v) == {hub.shared_zone} for v in vpcs)
     assert hub.authorizations() == []
@@ -266,22 +272,11 @@ def test_two_invocations_share_route53s_rate_and_none_is_throttled(hub, associat
     50 new spoke VPCs (a CreateTags naming them), with the emulator's documented Route 53 buckets
     on: they draw on one shared bucket per account, so not one request is refused and every VPC
     is associated. (Each pacing itself alone would send twice the rate.)"""
-    import threading
     vpcs = [hub.create_vpc(SPOKE) for _ in range(100)]
     hub.emu.settings(route53_rate=True)
     hub.emu.reset_calls()
-    fns = [associator(rate_share="1"), associator(rate_share="1")]
-    halves = [vpcs[:50], vpcs[50:]]
-    results = [None, None]
-
-    def run(i):
-        results[i] = fns[i].invoke(tags_event(SPOKE, halves[i]))
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once([associator(rate_share="1"), associator(rate_share="1")],
+                      [tags_event(SPOKE, vpcs[:50]), tags_event(SPOKE, vpcs[50:])])
     assert all(r.ok for r in results), [r.error_message or r.body for r in results]
     calls = hub.emu.calls()
     throttled = {op: c["throttled"] for op, c in calls.items() if c.get("throttled")}
