@@ -92,20 +92,24 @@ pub(super) async fn read_for_held(
     }
     let mut read = 0;
     for (account, ids) in waiting {
-        let found = consumers.endpoints(&account, &ids).await;
+        let found = consumers.endpoints(&account, &ids).await.map(|found| {
+            found
+                .into_iter()
+                .map(|k| (k.endpoint_id.clone(), k))
+                .collect::<BTreeMap<String, Known>>()
+        });
         if let Err(e) = &found {
             tracing::warn!(%account, error = %e, held = ids.len(), "the consumer's endpoints could not be read: its connections stay held");
         }
-        for d in decisions
-            .iter_mut()
-            .filter(|d| d.connection.owner == account && ids.contains(&d.connection.endpoint_id))
-        {
+        let asked: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+        for d in decisions.iter_mut().filter(|d| {
+            d.connection.owner == account && asked.contains(d.connection.endpoint_id.as_str())
+        }) {
             let c = &d.connection;
             let own = found.as_ref().map(|found| {
-                found.iter().find(|k| {
-                    k.endpoint_id == c.endpoint_id
-                        && k.service_id.as_deref() == Some(c.service_id.as_str())
-                })
+                found
+                    .get(c.endpoint_id.as_str())
+                    .filter(|k| k.service_id.as_deref() == Some(c.service_id.as_str()))
             });
             match own {
                 Ok(Some(known)) => {
