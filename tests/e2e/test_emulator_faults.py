@@ -104,7 +104,9 @@ def test_bad_rules_and_settings_are_refused(emu):
     for name, wrong in (("elb_rate", 0), ("elb_rate", "fast"), ("ec2_rate", -1), ("ec2_rate", [5]),
                         ("target_health_scale", -0.5), ("target_health_scale", None), ("target_health_scale", True),
                         ("latency_ms", -1), ("latency_ms", "10"), ("latency_ms", {"sns": -1}), ("latency_ms", {"": 5}),
-                        ("latency_ms", True), ("route53_vpcs_per_zone", 0), ("route53_vpcs_per_zone", 2.5)):
+                        ("latency_ms", True), ("route53_vpcs_per_zone", 0), ("route53_vpcs_per_zone", 2.5),
+                        ("resolver_association_seconds", -1), ("resolver_failing_vpcs", "vpc-1"),
+                        ("resolver_associations_per_region", 0)):
         with pytest.raises(EmulatorError):
             emu.settings(**{name: wrong})
     # Every setting is off (AWS's own behaviour, and its default quotas) until set; the harness
@@ -112,7 +114,9 @@ def test_bad_rules_and_settings_are_refused(emu):
     # real time).
     assert emu.settings() == {"accept_seconds": 0.5, "visible_after_seconds": 0.0, "page_size": None,
                               "route53_rate": None, "route53_change_seconds": 0, "route53_vpcs_per_zone": 300, "elb_rate": None,
-                              "ec2_rate": None, "latency_ms": None, "target_health_scale": 0.0}
+                              "ec2_rate": None, "latency_ms": None, "target_health_scale": 0.0,
+                              "resolver_association_seconds": 1.0, "resolver_failing_vpcs": [],
+                              "resolver_associations_per_region": 2000, "resolver_rate": None}
 
 
 def test_calls_are_counted_timed_and_reset(emu):

@@ -15,13 +15,15 @@ Control endpoints, on the same server under ``/_autopilot/`` (no AWS API path st
   "faulted": f, "throttled": t}}`` — calls answered, seconds spent answering them (any added
   ``latency_ms`` included), how many of them were answered by a fault rule, and how many were
   refused by a rate limit an extension registered in :data:`THROTTLES` (route53_throttling.py,
-  elb_throttling.py, ec2_throttling.py); ``POST /_autopilot/calls/reset`` forgets them.
+  elb_throttling.py, ec2_throttling.py, resolver_sharing.py); ``POST /_autopilot/calls/reset`` forgets them.
 * ``POST /_autopilot/faults`` with a JSON list of rules replaces the current rules (``[]``
   clears them); ``GET /_autopilot/faults`` shows them with what is left of each.
 * ``POST /_autopilot/settings`` with a JSON object changes settings the extensions registered
   (``accept_seconds`` and ``visible_after_seconds`` for PrivateLink, ``page_size`` for paging,
   ``route53_rate`` and ``route53_change_seconds`` for Route 53, ``elb_rate`` for ELB,
   ``ec2_rate`` for EC2, ``target_health_scale`` for target health (target_health.py),
+  ``resolver_rate``, ``resolver_association_seconds``, ``resolver_failing_vpcs`` and
+  ``resolver_associations_per_region`` for Route 53 Resolver (resolver_sharing.py),
   ``latency_ms`` for every call (latency.py)); ``GET`` shows them. A setting takes a number
   >= 0 unless its extension declared its own check (one registry: settings.py).
 * Further endpoints extensions registered in :data:`CONTROLS` (``POST /_autopilot/share-vpc``,

@@ -20,6 +20,7 @@ import latency  # noqa: E402
 import limits  # noqa: E402
 import paging  # noqa: E402
 import privatelink  # noqa: E402
+import resolver_sharing  # noqa: E402
 import route53_sharing  # noqa: E402
 import route53_throttling  # noqa: E402
 import target_health  # noqa: E402
@@ -33,6 +34,7 @@ availability_zones.install()
 target_health.install()  # after availability_zones: it wraps its health rules
 privatelink.install()
 route53_sharing.install()
+resolver_sharing.install()
 route53_throttling.install()
 elb_throttling.install()
 ec2_throttling.install()
