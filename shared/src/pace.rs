@@ -56,13 +56,13 @@ impl Pace {
 /// A bucket's name and its (rate per second, burst).
 pub type Bucket = (&'static str, (f64, f64));
 
-/// The buckets of one item at one instant: its version (for the conditional write), when it was
-/// last drawn on (ms since the epoch), and each bucket's tokens then.
+/// The buckets of one item: its version (for the conditional write), and each bucket's tokens
+/// and when they were last counted (ms since the epoch). Each bucket keeps its own time, so one
+/// drawn on rarely still refills while the others are drawn on.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Drawn {
     pub version: u64,
-    pub at_ms: u64,
-    pub tokens: std::collections::BTreeMap<String, f64>,
+    pub tokens: std::collections::BTreeMap<String, (f64, u64)>,
 }
 
 impl Drawn {
@@ -70,22 +70,24 @@ impl Drawn {
     /// full): the item's next state, and how long the caller waits for its tokens. Tokens may go
     /// below zero: a reservation made now is served after those made before it.
     pub fn reserve(&self, now_ms: u64, buckets: &[Bucket]) -> (Drawn, Duration) {
-        let elapsed = now_ms.saturating_sub(self.at_ms) as f64 / 1000.0;
         let mut next = Drawn {
             version: self.version + 1,
-            at_ms: now_ms.max(self.at_ms),
             tokens: self.tokens.clone(),
         };
         let mut wait = Duration::ZERO;
         for (name, (rate, burst)) in buckets {
-            let had = self
-                .tokens
-                .get(*name)
-                .map_or(*burst, |t| (t + elapsed * rate).min(*burst));
+            let (had, at) = match self.tokens.get(*name) {
+                None => (*burst, now_ms),
+                // A clock behind the bucket's never refills backwards nor moves it back.
+                Some(&(t, at)) => {
+                    let elapsed = now_ms.saturating_sub(at) as f64 / 1000.0;
+                    ((t + elapsed * rate).min(*burst), at.max(now_ms))
+                }
+            };
             if had < 1.0 {
                 wait = wait.max(Duration::from_secs_f64((1.0 - had) / rate));
             }
-            next.tokens.insert((*name).to_owned(), had - 1.0);
+            next.tokens.insert((*name).to_owned(), (had - 1.0, at));
         }
         (next, wait)
     }
@@ -164,10 +166,13 @@ impl SharedBuckets {
         let number = |v: &AttributeValue| v.as_n().ok().and_then(|n| n.parse::<f64>().ok());
         Ok(Drawn {
             version: crate::dynamo::number(item, "version").unwrap_or(0),
-            at_ms: crate::dynamo::number(item, "at_ms").unwrap_or(0),
             tokens: item
                 .iter()
-                .filter_map(|(k, v)| Some((k.strip_prefix("tokens_")?.to_owned(), number(v)?)))
+                .filter_map(|(k, v)| {
+                    let name = k.strip_prefix("tokens_")?;
+                    let at = crate::dynamo::number(item, &format!("at_{name}"))?;
+                    Some((name.to_owned(), (number(v)?, at)))
+                })
                 .collect(),
         })
     }
@@ -184,10 +189,11 @@ impl SharedBuckets {
             .table_name(&self.table)
             .item("pk", AttributeValue::S(pk.to_owned()))
             .item("version", n(next.version.to_string()))
-            .item("at_ms", n(next.at_ms.to_string()))
             .item("expires_at", n(expires.to_string()));
-        for (name, tokens) in &next.tokens {
-            put = put.item(format!("tokens_{name}"), n(format!("{tokens:.4}")));
+        for (name, (tokens, at)) in &next.tokens {
+            put = put
+                .item(format!("tokens_{name}"), n(format!("{tokens:.4}")))
+                .item(format!("at_{name}"), n(at.to_string()));
         }
         put = if drawn.version == 0 {
             put.condition_expression("attribute_not_exists(pk)")
@@ -216,12 +222,12 @@ mod tests {
         let (first, wait) = Drawn::default().reserve(1_000, &buckets);
         assert_eq!(wait, Duration::ZERO, "a bucket never seen starts full");
         assert_eq!(first.version, 1);
-        assert_eq!(first.tokens["account"], 1.0);
-        assert_eq!(first.tokens["associate"], 0.0);
+        assert_eq!(first.tokens["account"].0, 1.0);
+        assert_eq!(first.tokens["associate"].0, 0.0);
         // At once again: the associate bucket is empty, its token is due in 1/5 s.
         let (second, wait) = first.reserve(1_000, &buckets);
         assert_eq!(wait, Duration::from_millis(200));
-        assert_eq!(second.tokens["associate"], -1.0);
+        assert_eq!(second.tokens["associate"].0, -1.0);
         // A third waits behind the second.
         let (third, wait) = second.reserve(1_000, &buckets);
         assert_eq!(wait, Duration::from_millis(400));
@@ -230,7 +236,21 @@ mod tests {
         assert_eq!(wait, Duration::ZERO);
         // A clock behind the item's never refills backwards nor moves the item back.
         let (behind, _) = third.reserve(500, &buckets);
-        assert_eq!(behind.at_ms, 1_000);
+        assert_eq!(behind.tokens["account"].1, 1_000);
+    }
+
+    #[test]
+    fn a_bucket_drawn_on_rarely_refills_while_the_others_are_drawn_on() {
+        let account: [Bucket; 1] = [("account", (10.0, 50.0))];
+        let both: [Bucket; 2] = [("account", (10.0, 50.0)), ("associate", (5.0, 1.0))];
+        let (mut item, _) = Drawn::default().reserve(0, &both);
+        // Account-only requests every 100 ms for a second.
+        for t in (100..=1_000).step_by(100) {
+            item = item.reserve(t, &account).0;
+        }
+        // The associate bucket refilled over that second: no wait.
+        let (_, wait) = item.reserve(1_000, &both);
+        assert_eq!(wait, Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
