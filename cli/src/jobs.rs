@@ -173,7 +173,11 @@ pub async fn zones(out: &Output, aws: Aws, apply: bool) -> Outcome {
     let Some(report) = ran(out, answer)? else {
         return Ok(Verdict::Clear);
     };
-    let refused = report.outcomes.iter().any(|o| o.finding.is_some()) || !report.refused.is_empty();
+    let refused = report.outcomes.iter().any(|o| o.finding.is_some())
+        || report.rule_outcomes.iter().any(|o| o.finding.is_some())
+        || !report.refused.is_empty()
+        || !report.on_premises.is_empty();
+    let changes_count = report.outcomes.len() + report.rule_outcomes.len();
     if out.json() {
         out.document(&json!({ "apply": apply, "report": report }));
     } else {
@@ -198,6 +202,40 @@ pub async fn zones(out: &Output, aws: Aws, apply: bool) -> Outcome {
                 ]
             })
             .collect();
+        let rule_changes = report
+            .rule_outcomes
+            .iter()
+            .map(|o| {
+                let change = serde_json::to_value(o.step.change)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                vec![
+                    o.account.clone(),
+                    o.region.clone(),
+                    o.vpc_id.clone(),
+                    o.step.rule_id.clone(),
+                    change,
+                    o.finding.as_ref().map_or_else(
+                        || o.step.reason.clone(),
+                        |f| format!("{} ({}: {})", o.step.reason, f.code, f.message),
+                    ),
+                ]
+            })
+            .collect();
+        let gaps = report
+            .on_premises
+            .iter()
+            .map(|g| {
+                vec![
+                    g.account.clone(),
+                    g.region.clone(),
+                    g.vpc_id.clone(),
+                    g.zone_id.clone().unwrap_or_default(),
+                    g.problem.clone(),
+                ]
+            })
+            .collect();
         let unreachable = report
             .unreachable
             .iter()
@@ -217,10 +255,10 @@ pub async fn zones(out: &Output, aws: Aws, apply: bool) -> Outcome {
         let closing = format!(
             "{} VPC(s) checked; {} change(s){}",
             report.vpcs_checked,
-            report.outcomes.len(),
+            changes_count,
             if apply {
                 format!(", {} announced", report.announced)
-            } else if report.outcomes.is_empty() {
+            } else if changes_count == 0 {
                 String::new()
             } else {
                 ": `autopilot zones --apply` makes them".into()
@@ -238,6 +276,20 @@ pub async fn zones(out: &Output, aws: Aws, apply: bool) -> Outcome {
                     rows: changes,
                 },
                 Table {
+                    title: if apply {
+                        "Resolver rule changes".into()
+                    } else {
+                        "Resolver rule changes to make".into()
+                    },
+                    columns: vec!["account", "region", "vpc", "rule", "change", "why"],
+                    rows: rule_changes,
+                },
+                Table {
+                    title: "Not resolvable from on-premises (inbound endpoint VPCs)".into(),
+                    columns: vec!["account", "region", "vpc", "zone", "problem"],
+                    rows: gaps,
+                },
+                Table {
                     title: "Accounts not read".into(),
                     columns: vec!["account", "region", "problem"],
                     rows: unreachable,
@@ -253,7 +305,7 @@ pub async fn zones(out: &Output, aws: Aws, apply: bool) -> Outcome {
     }
     Ok(if refused || !report.unreachable.is_empty() {
         Verdict::Failed
-    } else if !apply && !report.outcomes.is_empty() {
+    } else if !apply && changes_count > 0 {
         Verdict::Pending
     } else {
         Verdict::Clear

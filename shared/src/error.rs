@@ -20,6 +20,7 @@ const RETRYABLE_CODES: &[&str] = &[
     "PriorRequestNotComplete",
     "InternalError",
     "InternalFailure",
+    "InternalServiceErrorException",
     "ServiceUnavailable",
     "Unavailable",
 ];

@@ -11,7 +11,7 @@ use autopilot::private_zones::ports::{Spokes, ZoneOwner};
 use autopilot::private_zones::route53::{
     AssumedRoleSpokes, Route53Owner, Route53Rates, associate_with,
 };
-use autopilot::private_zones::rules::{Rules, Vpc, Zone};
+use autopilot::private_zones::rules::{RuleAssociation, Rules, Vpc, Zone};
 use autopilot::private_zones::run::{Associator, Status, route53_retry};
 use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
 use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
@@ -170,6 +170,28 @@ impl Spokes for FixedSpokes {
         region: &str,
     ) -> autopilot::Result<()> {
         associate_with(&self.client, || async {}, zone, vpc, region).await
+    }
+
+    // These rules give no Resolver rules: never called.
+    async fn rule_associations(
+        &self,
+        _: &str,
+        _: &str,
+        _: &[String],
+    ) -> autopilot::Result<Vec<RuleAssociation>> {
+        Err(autopilot::Error::Config("no Resolver rules here".into()))
+    }
+
+    async fn associate_rule(&self, _: &str, _: &str, _: &str, _: &str) -> autopilot::Result<()> {
+        Err(autopilot::Error::Config("no Resolver rules here".into()))
+    }
+
+    async fn disassociate_rule(&self, _: &str, _: &str, _: &str, _: &str) -> autopilot::Result<()> {
+        Err(autopilot::Error::Config("no Resolver rules here".into()))
+    }
+
+    async fn inbound_vpcs(&self, _: &str, _: &str) -> autopilot::Result<Vec<String>> {
+        Err(autopilot::Error::Config("no Resolver rules here".into()))
     }
 }
 

@@ -1,10 +1,11 @@
 //! In-memory stand-ins for this job's ports, for the engine's tests: each keeps what it was
 //! asked and can be told to fail.
 
+use crate::error::Error;
 use crate::error::Result;
 use crate::fakes::aws_error;
 use crate::private_zones::ports::{Spokes, ZoneOwner};
-use crate::private_zones::rules::{Vpc, Zone};
+use crate::private_zones::rules::{RuleAssociation, Vpc, Zone};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -24,6 +25,14 @@ pub struct State {
     pub refuse: BTreeMap<&'static str, &'static str>,
     /// Each zone's VPC quota.
     pub vpc_limit: u64,
+    /// Resolver rule associations: (account, region, association).
+    pub rule_associations: Vec<(String, String, RuleAssociation)>,
+    /// Each Resolver rule's domain name (two rules of one domain conflict on a VPC).
+    pub rule_domains: BTreeMap<String, String>,
+    /// Inbound Resolver endpoints' VPCs: (account, region, VPC id).
+    pub inbound: Vec<(String, String, String)>,
+    /// Associates whose answer is lost after they took effect.
+    pub lose: u32,
 }
 
 #[derive(Clone, Default)]
@@ -171,6 +180,126 @@ impl Spokes for FakeRoute53 {
         self.pairs(zone_id, |v| {
             v.insert((vpc_id.into(), region.into()));
         });
+        Ok(())
+    }
+
+    async fn rule_associations(
+        &self,
+        account: &str,
+        region: &str,
+        vpc_ids: &[String],
+    ) -> Result<Vec<RuleAssociation>> {
+        let mut state = self.state();
+        state.reads.push(format!("rule-associations {account}"));
+        if let Some(code) = state.refuse.get("rule-associations") {
+            return Err(aws_error("rule-associations", code, false));
+        }
+        Ok(state
+            .rule_associations
+            .iter()
+            .filter(|(a, r, x)| {
+                a == account && r == region && (vpc_ids.is_empty() || vpc_ids.contains(&x.vpc_id))
+            })
+            .map(|(_, _, x)| x.clone())
+            .collect())
+    }
+
+    async fn associate_rule(
+        &self,
+        account: &str,
+        region: &str,
+        rule_id: &str,
+        vpc_id: &str,
+    ) -> Result<()> {
+        self.call("associate-rule", rule_id, vpc_id)?;
+        self.associate_rule_checked(account, region, rule_id, vpc_id)
+    }
+
+    async fn disassociate_rule(
+        &self,
+        account: &str,
+        region: &str,
+        rule_id: &str,
+        vpc_id: &str,
+    ) -> Result<()> {
+        self.call("disassociate-rule", rule_id, vpc_id)?;
+        let mut state = self.state();
+        let before = state.rule_associations.len();
+        state.rule_associations.retain(|(a, r, x)| {
+            !(a == account && r == region && x.rule_id == rule_id && x.vpc_id == vpc_id)
+        });
+        if state.rule_associations.len() == before {
+            return Err(aws_error(
+                "disassociate-rule",
+                "ResourceNotFoundException",
+                false,
+            ));
+        }
+        Ok(())
+    }
+
+    async fn inbound_vpcs(&self, account: &str, region: &str) -> Result<Vec<String>> {
+        Ok(self
+            .state()
+            .inbound
+            .iter()
+            .filter(|(a, r, _)| a == account && r == region)
+            .map(|(_, _, v)| v.clone())
+            .collect())
+    }
+}
+
+fn refused(operation: &'static str, code: &str, message: String) -> Error {
+    Error::Aws {
+        operation,
+        code: Some(code.into()),
+        message,
+        retryable: false,
+        source: Box::new(std::io::Error::other(code.to_owned())),
+    }
+}
+
+impl FakeRoute53 {
+    /// Resolver's own checks, as AWS makes them (see the emulator's `resolver_sharing.py`).
+    fn associate_rule_checked(
+        &self,
+        account: &str,
+        region: &str,
+        rule_id: &str,
+        vpc_id: &str,
+    ) -> Result<()> {
+        let mut state = self.state();
+        let domain = state.rule_domains.get(rule_id).cloned().unwrap_or_default();
+        if let Some((_, _, other)) = state.rule_associations.iter().find(|(_, _, a)| {
+            a.vpc_id == vpc_id && state.rule_domains.get(&a.rule_id) == Some(&domain)
+        }) {
+            return Err(refused(
+                "route53resolver:AssociateResolverRule",
+                "InvalidRequestException",
+                format!(
+                    "[RSLVR-00802] Cannot associate rules with same domain name with same VPC. Conflict with resolver rule '{}'",
+                    other.rule_id
+                ),
+            ));
+        }
+        state.rule_associations.push((
+            account.into(),
+            region.into(),
+            RuleAssociation {
+                rule_id: rule_id.into(),
+                vpc_id: vpc_id.into(),
+                status: "CREATING".into(),
+                message: String::new(),
+            },
+        ));
+        if state.lose > 0 {
+            state.lose -= 1;
+            return Err(aws_error(
+                "route53resolver:AssociateResolverRule",
+                "InternalServiceErrorException",
+                true,
+            ));
+        }
         Ok(())
     }
 }

@@ -3,10 +3,12 @@
 //! flow.
 //!
 //! - `events`: what an invocation is about (the CloudTrail decoder) and the pure `admit`
-//! - `rules`: the zone rules and the pure `plan`
+//! - `rules`: the zone and Resolver rules, the pure `plan` and `rule_plan`
 //! - `ports`: the zone owner and the spokes, shaped like the IAM permissions
 //! - `route53`: their Route 53 / EC2 adapters; `journal`: the journal on DynamoDB
 //! - `run`: read VPCs → plan → authorize, associate, clean up → announce
+//! - `resolver`: the runs' Resolver rule pass (read in the VPC owner's account, associate, settle
+//!   lost answers)
 //! - `changes`: one change at a time, and the leftovers of runs that died
 //! - `notifications`: what the run announces
 
@@ -24,6 +26,8 @@ pub mod journal;
 pub mod notifications;
 #[cfg(feature = "private-zones")]
 pub mod ports;
+#[cfg(feature = "private-zones")]
+pub mod resolver;
 #[cfg(feature = "private-zones")]
 pub mod route53;
 #[cfg(feature = "private-zones")]

@@ -3,9 +3,10 @@
 
 use crate::notify::digest::{Brief, Digest, Item};
 use crate::notify::{EventType, Fact, Notification, Severity};
+use crate::private_zones::resolver::RuleOutcome;
 use crate::private_zones::rules::Change;
 use crate::private_zones::rules::Refused;
-use crate::private_zones::run::{Outcome, Status, Unreachable};
+use crate::private_zones::run::{Gap, Outcome, Status, Unreachable};
 
 fn verb(o: &Outcome) -> &'static str {
     match (&o.status, o.step.change) {
@@ -21,13 +22,36 @@ fn verb(o: &Outcome) -> &'static str {
     }
 }
 
-/// The messages announcing `outcomes`, `unreachable` accounts and `refused` zones, in order.
-pub fn changes(
-    outcomes: &[&Outcome],
-    unreachable: &[&Unreachable],
-    refused: &[&Refused],
-    dry_run: bool,
-) -> Vec<Notification> {
+fn rule_verb(o: &RuleOutcome) -> &'static str {
+    match (&o.status, o.step.change) {
+        (Status::Finding, Change::Disassociate) => "rule not disassociated",
+        (Status::Finding, _) => "rule not associated",
+        (Status::DryRun, Change::Disassociate) => "would disassociate rule",
+        (Status::DryRun, _) => "would associate rule",
+        (Status::Done, Change::Disassociate) => "rule disassociated",
+        (Status::Done, _) => "rule associated",
+    }
+}
+
+/// What a run announces: what nobody announced before.
+pub struct Fresh<'a> {
+    pub outcomes: &'a [&'a Outcome],
+    pub rules: &'a [&'a RuleOutcome],
+    pub unreachable: &'a [&'a Unreachable],
+    pub refused: &'a [&'a Refused],
+    pub gaps: &'a [&'a Gap],
+}
+
+/// The messages announcing zone changes, Resolver rule changes, unreachable accounts, refused
+/// zones and on-premises gaps, in order.
+pub fn changes(fresh: Fresh<'_>, dry_run: bool) -> Vec<Notification> {
+    let Fresh {
+        outcomes,
+        rules,
+        unreachable,
+        refused,
+        gaps,
+    } = fresh;
     let mut digest = Digest::new(
         EventType::PrivateZoneAssociations,
         "Private hosted zones",
@@ -69,6 +93,45 @@ pub fn changes(
             record: None,
         });
     }
+    for o in rules {
+        let verb = rule_verb(o);
+        let why = o
+            .finding
+            .as_ref()
+            .map_or(o.step.reason.as_str(), |f| f.message.as_str());
+        digest.push(Item {
+            key: o.key(),
+            verb: verb.into(),
+            group: o.step.rule_id.clone(),
+            line: format!(
+                "*{verb}* Resolver rule `{}` with VPC `{}` in account `{}`, {}: {why}",
+                o.step.rule_id, o.vpc_id, o.account, o.region
+            ),
+            brief: Some(Brief {
+                head: format!(
+                    "*{verb}* Resolver rule `{}` in account `{}`, {}: {why}",
+                    o.step.rule_id, o.account, o.region
+                ),
+                member: format!("`{}`", o.vpc_id),
+            }),
+            resources: vec![o.vpc_id.clone()],
+            record: None,
+        });
+    }
+    for g in gaps {
+        digest.push(Item {
+            key: g.key(),
+            verb: "not resolvable from on-premises".into(),
+            group: g.vpc_id.clone(),
+            line: format!(
+                "*on-premises* inbound endpoint VPC `{}` in account `{}`, {}: {}",
+                g.vpc_id, g.account, g.region, g.problem
+            ),
+            brief: None,
+            resources: vec![g.vpc_id.clone()],
+            record: None,
+        });
+    }
     for u in unreachable {
         digest.push(Item {
             key: u.key(),
@@ -97,20 +160,25 @@ pub fn changes(
             record: None,
         });
     }
+    let rule_findings = rules.iter().any(|o| o.status == Status::Finding);
     let findings = outcomes.iter().any(|o| o.status == Status::Finding)
+        || rule_findings
+        || !gaps.is_empty()
         || !unreachable.is_empty()
         || !refused.is_empty();
     if findings {
         digest.severity = Severity::Warning;
     }
     digest.step(findings, "Findings are not retried: ConflictingDomainExists means the VPC already has a zone of that name; LimitsExceeded, that the zone has as many VPCs as its quota allows (raise the quota or use a Route 53 Profile); TooManyVPCAssociationAuthorizations, that the zone has 100 authorizations standing (remove those no longer needed); NotAuthorizedException or AccessDenied, that the spoke role or authorization is missing.");
+    digest.step(rule_findings, "Resolver rule findings are not retried: each says the AWS code and the fix (RSLVR-00802: another rule for the same domain is on the VPC; RSLVR-00804: the VPC hosts the inbound endpoint the rule forwards to; LimitExceededException: the VPC owner's 2,000 associations per region; ResourceNotFoundException: the rule is not shared with the account; FAILED: remove the failed association and the next reconcile associates again).");
+    digest.step(!gaps.is_empty(), "On-premises resolves the estate's private names only through the inbound Resolver endpoints' VPCs: associate the missing zones with them (the findings above say why they are not), or correct on_premises in the zone rules.");
     digest.step(!refused.is_empty(), "Refused zones are not shared: a zone selected by tag must be named under the rule's domains. Add its domain to the rule if it is meant to be shared, or remove the tag.");
     digest.step(!unreachable.is_empty(), "Unreachable accounts were skipped: deploy spoke-template.yaml there (the role the hub assumes), or remove the account from the zone rules.");
     digest.step(
         dry_run,
         "Dry run: nothing was changed. Set DRY_RUN=false to apply.",
     );
-    if let ([single], [], []) = (outcomes, unreachable, refused) {
+    if let ([single], [], [], [], []) = (outcomes, unreachable, refused, rules, gaps) {
         digest.single_facts([
             (Fact::Account, single.account.clone()),
             (Fact::Vpc, single.vpc_id.clone()),

@@ -3,7 +3,7 @@
 //! journal its runs write ahead in (DynamoDB, adapter in `journal.rs`).
 
 use crate::error::Result;
-use crate::private_zones::rules::{Vpc, Zone};
+use crate::private_zones::rules::{RuleAssociation, Vpc, Zone};
 use std::collections::BTreeSet;
 use std::future::Future;
 
@@ -59,8 +59,10 @@ pub trait ZoneOwner {
     fn vpc_limit(&self, zone_id: &str) -> impl Future<Output = Result<(u64, u64)>> + Send;
 }
 
-/// What the associator may do in a spoke account (through its role): `ec2:DescribeVpcs` and
-/// `route53:AssociateVPCWithHostedZone`.
+/// What the associator may do in a spoke account (through its role; in the hub, as itself):
+/// `ec2:DescribeVpcs`, `route53:AssociateVPCWithHostedZone`, and Route 53 Resolver's
+/// `ListResolverRuleAssociations`, `AssociateResolverRule`, `DisassociateResolverRule` (the VPC's
+/// owner alone sees and makes its rule associations), `ListResolverEndpoints`.
 pub trait Spokes {
     /// VPCs of `account` in `region` (only `vpc_ids`, when given), with their tags.
     fn vpcs(
@@ -77,6 +79,36 @@ pub trait Spokes {
         vpc_id: &str,
         region: &str,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// The Resolver rule associations of `account`'s VPCs in `region` (of `vpc_ids` only, when
+    /// given), every page.
+    fn rule_associations(
+        &self,
+        account: &str,
+        region: &str,
+        vpc_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<RuleAssociation>>> + Send;
+    /// Associate a Resolver rule as the VPC's owner. Tried once: an answer lost on the way (a
+    /// timeout, a throttle, a fault) may hide a success, so the caller reads before trying again.
+    fn associate_rule(
+        &self,
+        account: &str,
+        region: &str,
+        rule_id: &str,
+        vpc_id: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn disassociate_rule(
+        &self,
+        account: &str,
+        region: &str,
+        rule_id: &str,
+        vpc_id: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The VPCs of `account`'s `INBOUND` Resolver endpoints in `region`.
+    fn inbound_vpcs(
+        &self,
+        account: &str,
+        region: &str,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
 }
 
 /// `dynamodb:PutItem`, `UpdateItem`, `GetItem`, `BatchGetItem`, `BatchWriteItem` on the

@@ -5,7 +5,7 @@ use crate::accounts::AccountConfigs;
 use crate::error::{Error, Result};
 use crate::pace::Pace;
 use crate::private_zones::ports::{Spokes, ZoneOwner};
-use crate::private_zones::rules::{Vpc, Zone};
+use crate::private_zones::rules::{RuleAssociation, Vpc, Zone};
 use aws_sdk_route53::types::{Tag, TagResourceType, Vpc as R53Vpc, VpcRegion};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -29,6 +29,8 @@ pub const ACCOUNT: (f64, f64) = (10.0 * MARGIN, 50.0 - 5.0);
 pub const ASSOCIATE: (f64, f64) = (5.0 * MARGIN, 20.0 - 2.0);
 /// `DisassociateVPCFromHostedZone`: 5 per second, 10 at once (5% under, likewise).
 pub const DISASSOCIATE: (f64, f64) = (5.0 * MARGIN, 10.0 - 1.0);
+/// Route 53 Resolver, per account and region: 5 per second, 5 at once (5% under, likewise).
+pub const RESOLVER: (f64, f64) = (5.0 * MARGIN, 5.0);
 const MARGIN: f64 = 0.95;
 
 /// The buckets of Route 53 a request draws on besides its account's.
@@ -41,7 +43,8 @@ pub enum Op {
 }
 
 /// Route 53's rates kept on our side, per account (Route 53 is global: every region's stacks
-/// and every other client of the account draw on the same buckets). Shared by every execution
+/// and every other client of the account draw on the same buckets), and Route 53 Resolver's, per
+/// account and region. Shared by every execution
 /// environment through the table when one is given (the function's, the CLI's `--apply`); in
 /// this process only otherwise (a preview writes nothing), and as a fallback if the table
 /// cannot be reached. `share` (0 < share ≤ 1) is this stack's part of each rate.
@@ -73,12 +76,29 @@ impl Route53Rates {
 
     /// Wait for `account`'s tokens for one request of `op`.
     pub async fn wait(&self, account: &str, op: Op) {
-        let buckets = self.buckets(op);
+        self.draw(&format!("route53#{account}"), &self.buckets(op))
+            .await;
+    }
+
+    /// Wait for a token of Route 53 Resolver's rate in `account` and `region`: "5 requests per
+    /// second per AWS account per Region" (the Route 53 quotas page, as archived; burst not
+    /// documented, so one second's worth), 5% under, this stack's share of it.
+    /// <https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html#limits-api-requests-route-53-resolver>
+    pub async fn resolver(&self, account: &str, region: &str) {
+        let bucket = (RESOLVER.0 * self.share, (RESOLVER.1 * self.share).max(1.0));
+        self.draw(
+            &format!("resolver#{account}#{region}"),
+            &[("account", bucket)],
+        )
+        .await;
+    }
+
+    async fn draw(&self, key: &str, buckets: &[crate::pace::Bucket]) {
         if let Some(shared) = &self.shared {
-            match shared.wait(&format!("route53#{account}"), &buckets).await {
+            match shared.wait(key, buckets).await {
                 Ok(()) => return,
-                Err(e) => tracing::warn!(error = %e, account,
-                    "the shared Route 53 rate could not be drawn on; this process paces itself alone"),
+                Err(e) => tracing::warn!(error = %e, key,
+                    "the shared rate could not be drawn on; this process paces itself alone"),
             }
         }
         let paces: Vec<std::sync::Arc<Pace>> = {
@@ -87,7 +107,7 @@ impl Route53Rates {
                 .iter()
                 .map(|(name, bucket)| {
                     local
-                        .entry((account.to_owned(), *name))
+                        .entry((key.to_owned(), *name))
                         .or_insert_with(|| std::sync::Arc::new(Pace::new(*bucket)))
                         .clone()
                 })
@@ -463,5 +483,176 @@ impl Spokes for AssumedRoleSpokes {
         let route53 = self.spoke(account).await;
         let pace = || self.rates.wait(account, Op::Associate);
         associate_with(&route53, pace, zone_id, vpc_id, region).await
+    }
+
+    async fn rule_associations(
+        &self,
+        account: &str,
+        region: &str,
+        vpc_ids: &[String],
+    ) -> Result<Vec<RuleAssociation>> {
+        let client = self.resolver(account, region).await;
+        if vpc_ids.is_empty() || vpc_ids.len() > FILTERED_READS {
+            let all = self
+                .associations_page(&client, account, region, None)
+                .await?;
+            return Ok(all
+                .into_iter()
+                .filter(|a| vpc_ids.is_empty() || vpc_ids.contains(&a.vpc_id))
+                .collect());
+        }
+        let mut out = Vec::new();
+        for vpc_id in vpc_ids {
+            out.extend(
+                self.associations_page(&client, account, region, Some(vpc_id))
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    async fn associate_rule(
+        &self,
+        account: &str,
+        region: &str,
+        rule_id: &str,
+        vpc_id: &str,
+    ) -> Result<()> {
+        let client = self.resolver(account, region).await;
+        self.rates.resolver(account, region).await;
+        client
+            .associate_resolver_rule()
+            .resolver_rule_id(rule_id)
+            .vpc_id(vpc_id)
+            .name("privatelink-autopilot")
+            .customize()
+            .config_override(once())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::aws("route53resolver:AssociateResolverRule", e))
+    }
+
+    async fn disassociate_rule(
+        &self,
+        account: &str,
+        region: &str,
+        rule_id: &str,
+        vpc_id: &str,
+    ) -> Result<()> {
+        let client = self.resolver(account, region).await;
+        self.rates.resolver(account, region).await;
+        client
+            .disassociate_resolver_rule()
+            .resolver_rule_id(rule_id)
+            .vpc_id(vpc_id)
+            .customize()
+            .config_override(once())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::aws("route53resolver:DisassociateResolverRule", e))
+    }
+
+    async fn inbound_vpcs(&self, account: &str, region: &str) -> Result<Vec<String>> {
+        let client = self.resolver(account, region).await;
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            self.rates.resolver(account, region).await;
+            let page = client
+                .list_resolver_endpoints()
+                .max_results(100)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| Error::aws("route53resolver:ListResolverEndpoints", e))?;
+            out.extend(
+                page.resolver_endpoints()
+                    .iter()
+                    .filter(|e| {
+                        e.direction()
+                            == Some(
+                                &aws_sdk_route53resolver::types::ResolverEndpointDirection::Inbound,
+                            )
+                    })
+                    .filter_map(|e| e.host_vpc_id().map(str::to_owned)),
+            );
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+}
+
+/// Route 53 Resolver in `account` and `region`, as the account's role (or the hub itself).
+impl AssumedRoleSpokes {
+    async fn resolver(&self, account: &str, region: &str) -> aws_sdk_route53resolver::Client {
+        let config = self.accounts.config(account).await;
+        aws_sdk_route53resolver::Client::from_conf(
+            aws_sdk_route53resolver::config::Builder::from(&config)
+                .region(aws_config::Region::new(region.to_owned()))
+                .retry_config(self.retry.clone())
+                .build(),
+        )
+    }
+}
+
+/// A call that changes something, tried once (see [`Spokes::associate_rule`]).
+fn once() -> aws_sdk_route53resolver::config::Builder {
+    aws_sdk_route53resolver::config::Builder::default()
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+}
+
+/// Associations a `ListResolverRuleAssociations` page holds at most.
+/// <https://docs.aws.amazon.com/Route53/latest/APIReference/API_route53resolver_ListResolverRuleAssociations.html>
+pub const RULE_ASSOCIATIONS_PER_PAGE: i32 = 100;
+
+/// Up to this many VPCs, their associations are read one filtered list each (one value per
+/// filter: several are not documented); past it, the account's whole list is read.
+const FILTERED_READS: usize = 3;
+
+impl AssumedRoleSpokes {
+    async fn associations_page(
+        &self,
+        client: &aws_sdk_route53resolver::Client,
+        account: &str,
+        region: &str,
+        vpc_id: Option<&str>,
+    ) -> Result<Vec<RuleAssociation>> {
+        use aws_sdk_route53resolver::types::Filter;
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            self.rates.resolver(account, region).await;
+            let filter = vpc_id.map(|v| Filter::builder().name("VPCId").values(v).build());
+            let page = client
+                .list_resolver_rule_associations()
+                .max_results(RULE_ASSOCIATIONS_PER_PAGE)
+                .set_filters(filter.map(|f| vec![f]))
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| Error::aws("route53resolver:ListResolverRuleAssociations", e))?;
+            out.extend(page.resolver_rule_associations().iter().filter_map(|a| {
+                Some(RuleAssociation {
+                    rule_id: a.resolver_rule_id()?.to_owned(),
+                    vpc_id: a.vpc_id()?.to_owned(),
+                    status: a
+                        .status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    message: a.status_message().unwrap_or_default().to_owned(),
+                })
+            }));
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(out),
+            }
+        }
     }
 }

@@ -11,9 +11,18 @@
 //!     { "name": "payments", "zone_tags": { "share": "payments" }, "domains": ["payments.internal"],
 //!       "accounts": ["222222222222"], "vpc_tags": { "team": "payments" } }
 //!   ],
+//!   "resolver_rules": [
+//!     { "name": "corporate", "region": "us-east-1", "rule_ids": ["rslvr-rr-0123456789abcdef0"] }
+//!   ],
+//!   "on_premises": { "inbound_vpcs": [], "discover": true },
 //!   "opt_out": { "tag": "private-zones", "value": "off", "disassociate": false }
 //! }
 //! ```
+//!
+//! `resolver_rules` gives the hub's Route 53 Resolver rules (shared with the accounts through
+//! AWS RAM) to VPCs as `rules` gives zones; [`rule_plan`] is its pure plan. `on_premises` names
+//! the VPCs of the inbound Resolver endpoints (and, with `discover`, the reconcile finds the
+//! hub's): each gets every managed zone, so the data centre resolves them.
 
 use crate::documents::PolicyError;
 use serde::{Deserialize, Serialize};
@@ -29,8 +38,53 @@ pub struct Rules {
     pub accounts: Vec<String>,
     pub regions: Vec<String>,
     pub rules: Vec<ZoneRule>,
+    /// Resolver rules and the VPCs that get them.
+    #[serde(default)]
+    pub resolver_rules: Vec<RuleSet>,
+    /// The VPCs on-premises resolves the zones through.
+    #[serde(default)]
+    pub on_premises: Option<OnPremises>,
     #[serde(default)]
     pub opt_out: Option<OptOut>,
+}
+
+/// Route 53 Resolver rules of the hub (forwarding or system rules, shared with the spokes
+/// through AWS RAM), associated by each VPC's owner.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSet {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Rules by id (`rslvr-rr-…`), every one of `region`: a rule is regional.
+    pub rule_ids: Vec<String>,
+    pub region: String,
+    /// Only VPCs in these accounts (default: every trusted account).
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// Only VPCs carrying every one of these tags.
+    #[serde(default)]
+    pub vpc_tags: BTreeMap<String, String>,
+}
+
+/// Where on-premises resolves the estate's names: the VPCs of the inbound Resolver endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OnPremises {
+    /// VPCs hosting inbound endpoints, wherever they are (a trusted account, a covered region).
+    #[serde(default)]
+    pub inbound_vpcs: Vec<VpcRef>,
+    /// Also the VPCs of the hub's own `INBOUND` endpoints in each covered region, found by the
+    /// reconcile (`route53resolver:ListResolverEndpoints`).
+    #[serde(default)]
+    pub discover: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Ord, PartialOrd, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpcRef {
+    pub account: String,
+    pub region: String,
+    pub vpc_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -142,6 +196,55 @@ impl Rules {
                         "{at}.regions[{j}]: {r:?} is not one of the configured regions"
                     ));
                 }
+            }
+        }
+        for (i, set) in self.resolver_rules.iter().enumerate() {
+            let at = format!("resolver_rules[{i}]");
+            if set.rule_ids.is_empty() {
+                p.push(format!("{at}.rule_ids: must name at least one rule"));
+            }
+            for (j, r) in set.rule_ids.iter().enumerate() {
+                if !crate::ids::is_id(r, "rslvr-rr-") {
+                    p.push(format!(
+                        "{at}.rule_ids[{j}]: {r:?} is not a Resolver rule id (rslvr-rr-…)"
+                    ));
+                }
+            }
+            if !self.regions.contains(&set.region) {
+                p.push(format!(
+                    "{at}.region: {:?} is not one of the configured regions",
+                    set.region
+                ));
+            }
+            for (j, a) in set.accounts.iter().enumerate() {
+                if !self.accounts.contains(a) {
+                    p.push(format!(
+                        "{at}.accounts[{j}]: {a:?} is not one of the trusted accounts"
+                    ));
+                }
+            }
+        }
+        for (i, v) in self
+            .on_premises
+            .iter()
+            .flat_map(|o| o.inbound_vpcs.iter())
+            .enumerate()
+        {
+            let at = format!("on_premises.inbound_vpcs[{i}]");
+            if !self.accounts.contains(&v.account) {
+                p.push(format!(
+                    "{at}.account: {:?} is not one of the trusted accounts",
+                    v.account
+                ));
+            }
+            if !self.regions.contains(&v.region) {
+                p.push(format!(
+                    "{at}.region: {:?} is not one of the configured regions",
+                    v.region
+                ));
+            }
+            if !crate::ids::is_id(&v.vpc_id, "vpc-") {
+                p.push(format!("{at}.vpc_id: {:?} is not a VPC id", v.vpc_id));
             }
         }
         if let Some(o) = &self.opt_out
@@ -364,7 +467,7 @@ pub fn leftover(
 /// The rules that apply to a VPC (its account, region and tags), with their index; none for a
 /// VPC of an untrusted account or an uncovered region.
 fn applying<'a>(rules: &'a Rules, vpc: &'a Vpc) -> impl Iterator<Item = (usize, &'a ZoneRule)> {
-    let served = rules.trusts_account(&vpc.account) && rules.covers_region(&vpc.region);
+    let served = served(rules, vpc);
     rules.rules.iter().enumerate().filter(move |(_, rule)| {
         served
             && (rule.accounts.is_empty() || rule.accounts.contains(&vpc.account))
@@ -373,10 +476,25 @@ fn applying<'a>(rules: &'a Rules, vpc: &'a Vpc) -> impl Iterator<Item = (usize, 
     })
 }
 
-/// Pure: whether any rule applies to the VPC (whatever zones it selects). A run about VPCs none
-/// applies to has nothing to read in Route 53.
+fn served(rules: &Rules, vpc: &Vpc) -> bool {
+    rules.trusts_account(&vpc.account) && rules.covers_region(&vpc.region)
+}
+
+/// Pure: whether the VPC hosts one of the estate's inbound Resolver endpoints (named, or found
+/// and added by the run): it gets every managed zone.
+pub fn is_inbound(rules: &Rules, vpc: &Vpc) -> bool {
+    served(rules, vpc)
+        && rules.on_premises.as_ref().is_some_and(|o| {
+            o.inbound_vpcs.iter().any(|v| {
+                v.vpc_id == vpc.vpc_id && v.account == vpc.account && v.region == vpc.region
+            })
+        })
+}
+
+/// Pure: whether any zone rule applies to the VPC (whatever zones it selects), or it hosts an
+/// inbound endpoint. A run about VPCs none applies to has nothing to read in Route 53.
 pub fn applies(rules: &Rules, vpc: &Vpc) -> bool {
-    applying(rules, vpc).next().is_some()
+    applying(rules, vpc).next().is_some() || is_inbound(rules, vpc)
 }
 
 /// Zones the rules give this VPC, ignoring opt-out, with the first rule that gives each.
@@ -391,6 +509,16 @@ fn wanted<'a>(
             wanted
                 .entry(zone.id.as_str())
                 .or_insert_with(|| (zone, label(i, rule)));
+        }
+    }
+    if is_inbound(rules, vpc) {
+        for zone in managed(rules, zones) {
+            wanted.entry(zone.id.as_str()).or_insert_with(|| {
+                (
+                    zone,
+                    "on_premises (the VPC hosts an inbound Resolver endpoint)".into(),
+                )
+            });
         }
     }
     wanted
@@ -409,10 +537,7 @@ pub fn wanted_ids(rules: &Rules, vpc: &Vpc, zones: &[Zone]) -> BTreeSet<String> 
 pub fn plan(rules: &Rules, vpc: &Vpc, zones: &[Zone]) -> Vec<Step> {
     let key = (vpc.vpc_id.clone(), vpc.region.clone());
     let wanted = wanted(rules, vpc, zones);
-    let opted_out = rules
-        .opt_out
-        .as_ref()
-        .filter(|o| vpc.tags.get(&o.tag) == Some(&o.value));
+    let opted_out = opted_out(rules, vpc);
     let mut steps = Vec::new();
     for (zone, rule) in wanted.into_values() {
         let associated = zone.vpcs.contains(&key);
@@ -433,6 +558,111 @@ pub fn plan(rules: &Rules, vpc: &Vpc, zones: &[Zone]) -> Vec<Step> {
         }
     }
     steps
+}
+
+/// A Resolver rule association of a VPC, as its owner's account lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleAssociation {
+    pub rule_id: String,
+    pub vpc_id: String,
+    /// `CREATING`, `COMPLETE`, `FAILED`, `DELETING`, `OVERRIDDEN`.
+    pub status: String,
+    pub message: String,
+}
+
+/// One change to a VPC's Resolver rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleStep {
+    pub rule_id: String,
+    pub change: Change,
+    pub reason: String,
+}
+
+/// The rule sets that apply to a VPC (its account, region and tags), opt-out aside.
+fn rule_sets<'a>(rules: &'a Rules, vpc: &'a Vpc) -> impl Iterator<Item = (usize, &'a RuleSet)> {
+    let served = served(rules, vpc);
+    rules
+        .resolver_rules
+        .iter()
+        .enumerate()
+        .filter(move |(_, set)| {
+            served
+                && set.region == vpc.region
+                && (set.accounts.is_empty() || set.accounts.contains(&vpc.account))
+                && has_tags(&vpc.tags, &set.vpc_tags)
+        })
+}
+
+/// Pure: the Resolver rules the document gives this VPC (opt-out aside), with the first set that
+/// gives each.
+pub fn wanted_rules(rules: &Rules, vpc: &Vpc) -> BTreeMap<String, String> {
+    let mut wanted = BTreeMap::new();
+    for (i, set) in rule_sets(rules, vpc) {
+        let label = set.name.as_ref().map_or_else(
+            || format!("resolver rule set {}", i + 1),
+            |n| format!("resolver rule set {} ({n})", i + 1),
+        );
+        for id in &set.rule_ids {
+            wanted.entry(id.clone()).or_insert_with(|| label.clone());
+        }
+    }
+    wanted
+}
+
+fn opted_out<'a>(rules: &'a Rules, vpc: &Vpc) -> Option<&'a OptOut> {
+    rules
+        .opt_out
+        .as_ref()
+        .filter(|o| vpc.tags.get(&o.tag) == Some(&o.value))
+}
+
+/// Pure: what to change in one VPC's Resolver rules, given its associations. A wanted rule
+/// without an association is associated; one that is `CREATING` or `COMPLETE` is in place; a
+/// `FAILED` one is left for [`failed_rules`] to report (never associated again blindly). An
+/// opted-out VPC gets nothing, and loses the document's rules only with `disassociate`: a rule
+/// the document does not give it is never touched.
+pub fn rule_plan(rules: &Rules, vpc: &Vpc, associations: &[RuleAssociation]) -> Vec<RuleStep> {
+    let has = |rule: &str| {
+        associations
+            .iter()
+            .find(|a| a.rule_id == rule && a.vpc_id == vpc.vpc_id)
+    };
+    let mut steps = Vec::new();
+    for (rule_id, set) in wanted_rules(rules, vpc) {
+        let found = has(&rule_id);
+        match opted_out(rules, vpc) {
+            None if found.is_none() => steps.push(RuleStep {
+                reason: format!("{set} gives {rule_id} to this VPC"),
+                rule_id,
+                change: Change::Associate,
+            }),
+            Some(o) if o.disassociate && found.is_some_and(|a| a.status != "DELETING") => steps
+                .push(RuleStep {
+                    rule_id,
+                    change: Change::Disassociate,
+                    reason: format!("the VPC opted out with tag {}={}", o.tag, o.value),
+                }),
+            _ => {}
+        }
+    }
+    steps
+}
+
+/// Pure: the VPC's associations of rules the document gives it that ended `FAILED`.
+pub fn failed_rules<'a>(
+    rules: &Rules,
+    vpc: &Vpc,
+    associations: &'a [RuleAssociation],
+) -> Vec<&'a RuleAssociation> {
+    if opted_out(rules, vpc).is_some() {
+        return Vec::new();
+    }
+    let wanted = wanted_rules(rules, vpc);
+    associations
+        .iter()
+        .filter(|a| a.vpc_id == vpc.vpc_id && a.status == "FAILED")
+        .filter(|a| wanted.contains_key(&a.rule_id))
+        .collect()
 }
 
 #[cfg(test)]

@@ -19,8 +19,9 @@ use crate::private_zones::changes::{Applied, Changes, Leftovers};
 use crate::private_zones::events::{Scope, Target, admit};
 use crate::private_zones::notifications;
 use crate::private_zones::ports::{Journal, Spokes, ZoneOwner};
+use crate::private_zones::resolver::{self, RuleIntent, RuleOutcome};
 use crate::private_zones::rules::{
-    Change, Refused, Rules, Step, Vpc, Zone, applies, managed, plan, refused, wanted_ids,
+    Change, Refused, Rules, Step, Vpc, VpcRef, Zone, applies, managed, plan, refused, wanted_ids,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -156,7 +157,94 @@ pub struct Report {
     pub unreachable: Vec<Unreachable>,
     /// Zones a rule's tags select outside its domains: not shared.
     pub refused: Vec<Refused>,
+    /// Resolver rule changes, and findings about them.
+    pub rule_outcomes: Vec<RuleOutcome>,
+    /// Inbound endpoint VPCs missing a managed zone: names on-premises cannot resolve.
+    pub on_premises: Vec<Gap>,
     pub announced: usize,
+}
+
+/// A managed zone an inbound endpoint's VPC lacks (or that VPC, not found): on-premises cannot
+/// resolve the zone's names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Gap {
+    pub account: String,
+    pub region: String,
+    pub vpc_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone_id: Option<String>,
+    pub problem: String,
+}
+
+impl Gap {
+    pub(crate) fn key(&self) -> String {
+        format!(
+            "on-premises:{}:{}:{}",
+            self.region,
+            self.vpc_id,
+            self.zone_id.as_deref().unwrap_or("vpc")
+        )
+    }
+}
+
+/// Pure: the managed zones each inbound endpoint VPC lacks after the run (and, for the
+/// reconcile, the inbound VPCs not found in their account), left out where the account could
+/// not be read.
+pub fn gaps(
+    rules: &Rules,
+    vpcs: &[Vpc],
+    zones: &[Zone],
+    reconcile: bool,
+    unreachable: &[Unreachable],
+) -> Vec<Gap> {
+    let Some(on_premises) = &rules.on_premises else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for r in &on_premises.inbound_vpcs {
+        if !rules.trusts_account(&r.account) || !rules.covers_region(&r.region) {
+            continue;
+        }
+        let gap = |zone_id: Option<String>, problem: String| Gap {
+            account: r.account.clone(),
+            region: r.region.clone(),
+            vpc_id: r.vpc_id.clone(),
+            zone_id,
+            problem,
+        };
+        let pair = (r.vpc_id.clone(), r.region.clone());
+        match vpcs
+            .iter()
+            .find(|v| v.vpc_id == r.vpc_id && v.account == r.account && v.region == r.region)
+        {
+            Some(_) => {
+                for z in managed(rules, zones)
+                    .into_iter()
+                    .filter(|z| !z.vpcs.contains(&pair))
+                {
+                    out.push(gap(
+                        Some(z.id.clone()),
+                        format!(
+                            "{} is not associated with this inbound endpoint VPC: on-premises cannot resolve its names",
+                            z.name
+                        ),
+                    ));
+                }
+            }
+            None if reconcile
+                && !unreachable
+                    .iter()
+                    .any(|u| u.account == r.account && u.region == r.region) =>
+            {
+                out.push(gap(
+                    None,
+                    "no VPC of the account has this id: on-premises resolves none of the managed zones through it".into(),
+                ));
+            }
+            None => {}
+        }
+    }
+    out
 }
 
 pub struct Associator<O, S, L, J, P> {
@@ -233,7 +321,7 @@ where
         rules: std::result::Result<Rules, PolicyError>,
         target: Target,
     ) -> Result<Answer<Report>> {
-        let rules = announce::usable(
+        let mut rules = announce::usable(
             &self.ledger,
             &self.publisher,
             "zone rules",
@@ -250,6 +338,9 @@ where
             dry_run: self.dry_run,
             ..Report::default()
         };
+        if reconcile {
+            self.discover_inbound(&mut rules, &mut report).await;
+        }
         let vpcs = self.read_vpcs(&scopes, reconcile, &mut report).await?;
         if !reconcile && vpcs.is_empty() && report.unreachable.is_empty() {
             let ids: Vec<&str> = scopes
@@ -282,7 +373,7 @@ where
         for r in &report.refused {
             tracing::warn!(zone_id = %r.zone_id, rule = %r.rule, reason = %r.reason, "zone refused");
         }
-        let abandoned = if self.dry_run || zones.is_empty() {
+        let abandoned = if self.dry_run || (zones.is_empty() && rules.resolver_rules.is_empty()) {
             Vec::new()
         } else {
             let before = now_secs().saturating_sub(JOURNAL_AGE_SECS);
@@ -309,8 +400,48 @@ where
         for zone in zones.iter_mut().filter(|z| read.contains(&z.id)) {
             zone.vpcs = self.owner.associated(&zone.id).await?;
         }
+        // Resolver rules: the associations of the VPCs the document gives rules to, and of those
+        // runs that died wrote down, read in their owners' accounts.
+        let dead_rules: Vec<RuleIntent> = abandoned
+            .iter()
+            .flat_map(|(_, body)| journal_rules(body))
+            .collect();
+        let mut wanted: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+        for v in vpcs.iter().filter(|v| resolver::concerns(&rules, v)) {
+            wanted
+                .entry((v.account.clone(), v.region.clone()))
+                .or_default()
+                .insert(v.vpc_id.clone());
+        }
+        for i in &dead_rules {
+            wanted
+                .entry((i.account.clone(), i.region.clone()))
+                .or_default()
+                .insert(i.vpc_id.clone());
+        }
+        let (associations, unread) = resolver::read(&self.spokes, &wanted, reconcile).await;
+        for (account, region, e) in unread {
+            if e.retryable() && !reconcile {
+                return Err(e);
+            }
+            tracing::warn!(%account, %region, error = %e, "Resolver rule associations unreadable");
+            report.unreachable.push(Unreachable {
+                account,
+                region,
+                code: format!("resolver:{}", e.code().unwrap_or(e.kind())),
+                problem: format!("Route 53 Resolver: {e}"),
+            });
+        }
+        let rule_plans = resolver::plans(&rules, &vpcs, &associations);
+        report.rule_outcomes = resolver::failures(&rules, &vpcs, &associations);
         let (page, journals) = self
-            .write_ahead(&rules, &vpcs, &zones, abandoned, &mut report)
+            .write_ahead(
+                &rules,
+                (&vpcs, &zones),
+                &rule_plans,
+                (abandoned, &associations),
+                &mut report,
+            )
             .await?;
         let mut errors: Vec<Error> = Vec::new();
         // Authorizations this run could not remove right after using them, by (zone, VPC).
@@ -320,19 +451,36 @@ where
             errors: &mut errors,
             unremoved: &mut unremoved,
         };
-        self.apply_plans(&rules, &vpcs, &mut zones, &mut pass).await;
+        // Zones (paced by Route 53's rates in the hub and the spokes) and Resolver rules (paced
+        // by each spoke's Resolver rate) side by side: neither waits on the other's rate.
+        let ((), (rule_outcomes, rule_errors)) = tokio::join!(
+            self.apply_plans(&rules, &vpcs, &mut zones, &mut pass),
+            resolver::apply(&self.spokes, &rule_plans, self.dry_run),
+        );
+        pass.report.rule_outcomes.extend(rule_outcomes);
+        pass.errors.extend(rule_errors);
         self.changes()
             .leftovers(&rules, &mut zones, &scope, &vpcs, reconcile, &mut pass)
             .await;
         // What could not be removed even on a second try: the run fails, and its retry or the
         // next reconcile removes it.
         errors.extend(unremoved.into_values());
+        if !self.dry_run {
+            report.on_premises = gaps(&rules, &vpcs, &zones, reconcile, &report.unreachable);
+            for g in &report.on_premises {
+                tracing::warn!(vpc_id = %g.vpc_id, zone_id = ?g.zone_id, problem = %g.problem, "on-premises gap");
+            }
+        }
         self.explain_quotas(&mut report).await;
         self.announce(&mut report, &page, &journals).await?;
         self.journal.close(&journals).await?;
         if errors.is_empty() && !self.dry_run {
-            let changed: BTreeSet<&str> =
-                report.outcomes.iter().map(|o| o.vpc_id.as_str()).collect();
+            let changed: BTreeSet<&str> = report
+                .outcomes
+                .iter()
+                .map(|o| o.vpc_id.as_str())
+                .chain(report.rule_outcomes.iter().map(|o| o.vpc_id.as_str()))
+                .collect();
             self.recent.settled(
                 &rules,
                 vpcs.iter()
@@ -343,6 +491,40 @@ where
         match errors.into_iter().next() {
             Some(e) => Err(e),
             None => Ok(Answer::Ran(report)),
+        }
+    }
+
+    /// With `on_premises.discover`, the VPCs of the hub's inbound Resolver endpoints in each
+    /// covered region join the named ones. A region that cannot be read is reported.
+    async fn discover_inbound(&self, rules: &mut Rules, report: &mut Report) {
+        let Some(on_premises) = rules.on_premises.as_mut().filter(|o| o.discover) else {
+            return;
+        };
+        for region in &rules.regions {
+            match self.spokes.inbound_vpcs(&self.hub_account, region).await {
+                Ok(found) => {
+                    for vpc_id in found {
+                        let r = VpcRef {
+                            account: self.hub_account.clone(),
+                            region: region.clone(),
+                            vpc_id,
+                        };
+                        if !on_premises.inbound_vpcs.contains(&r) {
+                            tracing::info!(vpc_id = %r.vpc_id, %region, "inbound Resolver endpoint VPC found");
+                            on_premises.inbound_vpcs.push(r);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(%region, error = %e, "inbound Resolver endpoints unreadable");
+                    report.unreachable.push(Unreachable {
+                        account: self.hub_account.clone(),
+                        region: region.clone(),
+                        code: format!("inbound:{}", e.code().unwrap_or(e.kind())),
+                        problem: format!("Route 53 Resolver endpoints: {e}"),
+                    });
+                }
+            }
         }
     }
 
@@ -388,27 +570,40 @@ where
     async fn write_ahead(
         &self,
         rules: &Rules,
-        vpcs: &[Vpc],
-        zones: &[Zone],
-        abandoned: Vec<(String, String)>,
+        (vpcs, zones): (&[Vpc], &[Zone]),
+        rule_plans: &[(&Vpc, Vec<crate::private_zones::rules::RuleStep>)],
+        (abandoned, associations): (Vec<(String, String)>, &resolver::Associations),
         report: &mut Report,
     ) -> Result<(Page, Vec<String>)> {
         let mut journals: Vec<String> = Vec::new();
         let mut page = Page::new(vpcs);
-        if self.dry_run || zones.is_empty() {
+        if self.dry_run {
             return Ok((page, journals));
         }
         for (run, body) in abandoned {
             report.outcomes.extend(recovered(&body, zones));
+            report
+                .rule_outcomes
+                .extend(resolver::recovered(&journal_rules(&body), associations));
             journals.push(run);
         }
-        let intents: Vec<Intent> = vpcs
+        let intents: Vec<Written> = vpcs
             .iter()
             .flat_map(|vpc| {
                 plan(rules, vpc, zones)
                     .into_iter()
-                    .map(|step| Intent::of(vpc, step))
+                    .map(|step| Written::Zone(Intent::of(vpc, step)))
             })
+            .chain(rule_plans.iter().flat_map(|(vpc, steps)| {
+                steps.iter().map(|step| {
+                    Written::Rule(RuleIntent {
+                        account: vpc.account.clone(),
+                        region: vpc.region.clone(),
+                        vpc_id: vpc.vpc_id.clone(),
+                        rule: step.clone(),
+                    })
+                })
+            }))
             .collect();
         if !intents.is_empty() {
             page.body = serde_json::to_string(&intents)
@@ -485,6 +680,8 @@ where
             .map(Outcome::key)
             .chain(report.unreachable.iter().map(Unreachable::key))
             .chain(report.refused.iter().map(Refused::key))
+            .chain(report.rule_outcomes.iter().map(RuleOutcome::key))
+            .chain(report.on_premises.iter().map(Gap::key))
             .collect();
         let fresh: BTreeSet<String> = self.ledger.claim(&keys).await?.into_iter().collect();
         let new: Vec<&Outcome> = report
@@ -502,7 +699,26 @@ where
             .iter()
             .filter(|r| fresh.contains(&r.key()))
             .collect();
-        let messages = notifications::changes(&new, &lost, &shadowing, self.dry_run);
+        let rules_changed: Vec<&RuleOutcome> = report
+            .rule_outcomes
+            .iter()
+            .filter(|o| fresh.contains(&o.key()))
+            .collect();
+        let gaps: Vec<&Gap> = report
+            .on_premises
+            .iter()
+            .filter(|g| fresh.contains(&g.key()))
+            .collect();
+        let messages = notifications::changes(
+            notifications::Fresh {
+                outcomes: &new,
+                rules: &rules_changed,
+                unreachable: &lost,
+                refused: &shadowing,
+                gaps: &gaps,
+            },
+            self.dry_run,
+        );
         if let Err(e) = self.publisher.publish_all(&messages).await {
             let claimed: Vec<String> = fresh.into_iter().collect();
             if let Err(release) = self.ledger.release(&claimed).await {
@@ -515,7 +731,8 @@ where
             }
             return Err(e);
         }
-        report.announced = new.len() + lost.len() + shadowing.len();
+        report.announced =
+            new.len() + lost.len() + shadowing.len() + rules_changed.len() + gaps.len();
         Ok(())
     }
 }
@@ -595,22 +812,49 @@ pub(super) fn settle(
     }
 }
 
+/// One change as a journal keeps it: to a zone, or to a VPC's Resolver rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Written {
+    Zone(Intent),
+    Rule(RuleIntent),
+}
+
+/// Pure: what a journal holds (nothing, said in the log, if it cannot be read).
+fn journal(body: &str) -> Vec<Written> {
+    serde_json::from_str(body).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "unreadable journal skipped");
+        Vec::new()
+    })
+}
+
+fn journal_intents(body: &str) -> impl Iterator<Item = Intent> {
+    journal(body).into_iter().filter_map(|w| match w {
+        Written::Zone(i) => Some(i),
+        Written::Rule(_) => None,
+    })
+}
+
+/// Pure: the Resolver rule changes a journal holds.
+fn journal_rules(body: &str) -> Vec<RuleIntent> {
+    journal(body)
+        .into_iter()
+        .filter_map(|w| match w {
+            Written::Rule(i) => Some(i),
+            Written::Zone(_) => None,
+        })
+        .collect()
+}
+
 /// Pure: the zones a journal's changes are about.
 fn journal_zones(body: &str) -> BTreeSet<String> {
-    serde_json::from_str::<Vec<Intent>>(body)
-        .map(|intents| intents.into_iter().map(|i| i.step.zone_id).collect())
-        .unwrap_or_default()
+    journal_intents(body).map(|i| i.step.zone_id).collect()
 }
 
 /// Pure: of what a run wrote ahead, the changes the zones show were made, as outcomes to
 /// announce (the ledger's claim keeps one announced twice from going out again).
 pub fn recovered(body: &str, zones: &[Zone]) -> Vec<Outcome> {
-    let intents: Vec<Intent> = serde_json::from_str(body).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "unreadable journal skipped");
-        Vec::new()
-    });
-    intents
-        .into_iter()
+    journal_intents(body)
         .filter(|i| {
             let pair = (i.vpc_id.clone(), i.region.clone());
             let zone = zones.iter().find(|z| z.id == i.step.zone_id);
