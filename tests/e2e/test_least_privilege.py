@@ -80,6 +80,7 @@ IAM_PREFIX = {
     "ec2": "ec2",
     "elasticloadbalancingv2": "elasticloadbalancing",
     "route53": "route53",
+    "route53resolver": "route53resolver",
     "secretsmanager": "secretsmanager",
     "sns": "sns",
     "sqs": "sqs",
@@ -137,7 +138,13 @@ EVENTS_WITH_GRANTS = {"SQS", "Kinesis", "DynamoDB", "MSK", "MQ", "SelfManagedKaf
 # read role) grants what either calls there.
 IN_OTHER_ACCOUNTS: dict[str, set[str]] = {
     "accept-endpoint-connections": {"ec2:DescribeVpcEndpoints"},
-    "associate-private-zones": {"ec2:DescribeVpcs", "route53:AssociateVPCWithHostedZone"},
+    "associate-private-zones": {
+        "ec2:DescribeVpcs",
+        "route53:AssociateVPCWithHostedZone",
+        "route53resolver:ListResolverRuleAssociations",
+        "route53resolver:AssociateResolverRule",
+        "route53resolver:DisassociateResolverRule",
+    },
     "audit-availability-zones": {
         "ec2:DescribeAvailabilityZones",
         "ec2:DescribeVpcEndpoints",

@@ -61,6 +61,12 @@ read its code as they read AWS's:
   ``application/x-amz-json-1.1`` —
   https://docs.aws.amazon.com/systems-manager/latest/APIReference/CommonErrors.html
 
+``"lost": true`` carries the request out first and answers the error after: an answer lost on
+the way back (a timeout, a 5xx from a front end), which AWS's SDKs retry and after which the
+call's effect stands — the case behind "[RSLVR-00802] … same domain name" on a retried
+AssociateResolverRule (``shared/AWS-FACTS.md``). The SDK retry guidance treats such answers as
+retryable: https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
+
 Two rule forms answer 200 instead, as AWS documents it may, and are carried out by the
 extension that serves the operation, after its own validation (see :func:`take`):
 
@@ -96,7 +102,7 @@ ALIASES = {"elbv2": "elasticloadbalancing"}
 # Signing names whose botocore model has another name (REST services only need this).
 MODEL_NAMES = {"route53": "route53"}
 RULE_KEYS = {"service", "operation", "code", "status", "message", "times", "skip", "match",
-             "unsuccessful", "unprocessed"}
+             "unsuccessful", "unprocessed", "lost"}
 DEFERRED = {
     "unsuccessful": {("ec2", "AcceptVpcEndpointConnections"), ("ec2", "RejectVpcEndpointConnections")},
     "unprocessed": {("dynamodb", "BatchWriteItem"), ("dynamodb", "BatchGetItem")},
@@ -430,6 +436,13 @@ class Middleware:
                     return [data]
             rule = _take(request, None)
             if rule is not None:
+                if rule.spec.get("lost"):
+                    done = self.app(environ, lambda *args, **kwargs: None)
+                    try:
+                        b"".join(done)
+                    finally:
+                        if hasattr(done, "close"):
+                            done.close()
                 status, headers, data = error_response(request, rule.code, rule.message, rule.status)
                 start_response(status, headers)
                 return [data]

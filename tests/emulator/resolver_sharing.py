@@ -38,6 +38,11 @@ account, so a rule shared from the hub is "not found" in a spoke, and associatio
   moto): ``true`` is that bucket per account and region, 5 at once then 5 a second (the burst is
   not documented: one second's worth); a number N is N at once and N a second.
 
+* ListResolverEndpoints with endpoints created without a ``Name`` (optional in AWS:
+  https://docs.aws.amazon.com/Route53/latest/APIReference/API_route53resolver_CreateResolverEndpoint.html):
+  moto sorts them by name and fails on ``None``; they are named ``""`` inside, and the answer leaves
+  ``Name`` out, as for rule associations.
+
 Not modelled: ``OVERRIDDEN`` and ``DELETING``; system rules (only forwarding rules are shared);
 sharing through an organization rather than account ids.
 """
@@ -57,7 +62,12 @@ from moto.route53resolver.exceptions import (
     ResourceNotFoundException,
 )
 from moto.core.exceptions import InvalidToken
-from moto.route53resolver.models import Route53ResolverBackend, ResolverRuleAssociation, route53resolver_backends
+from moto.route53resolver.models import (
+    ResolverEndpoint,
+    ResolverRuleAssociation,
+    Route53ResolverBackend,
+    route53resolver_backends,
+)
 from moto.route53resolver.responses import Route53ResolverResponse
 
 import faults
@@ -69,6 +79,19 @@ PAGE_MAX = 100
 
 _original_associate = Route53ResolverBackend.associate_resolver_rule
 _original_description = ResolverRuleAssociation.description
+_original_create_endpoint = Route53ResolverBackend.create_resolver_endpoint
+_original_endpoint_description = ResolverEndpoint.description
+
+
+def create_resolver_endpoint(self, region, creator_request_id, name, *args, **kwargs):
+    return _original_create_endpoint(self, region, creator_request_id, name or "", *args, **kwargs)
+
+
+def endpoint_description(self) -> dict:
+    out = _original_endpoint_description(self)
+    if not out.get("Name"):
+        out.pop("Name", None)
+    return out
 
 
 def _shared_with(owner: str, region: str, arn: str, account: str) -> bool:
@@ -224,4 +247,6 @@ def install() -> None:
     Route53ResolverBackend.get_resolver_rule = get_resolver_rule
     Route53ResolverBackend.associate_resolver_rule = associate_resolver_rule
     ResolverRuleAssociation.description = description
+    Route53ResolverBackend.create_resolver_endpoint = create_resolver_endpoint
+    ResolverEndpoint.description = endpoint_description
     Route53ResolverResponse.list_resolver_rule_associations = list_resolver_rule_associations

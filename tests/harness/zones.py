@@ -116,6 +116,60 @@ def build(emu: Emulator) -> Hub:
     return Hub(emu, shared, payments, hub_vpc, topic, queue, table)
 
 
+@dataclass
+class OnPremises:
+    """The hub's Resolver: an outbound endpoint and a forwarding rule for the data centre's
+    domain (shared with the spokes through RAM), and an inbound endpoint's VPC."""
+    emu: Emulator
+    outbound: str
+    corp_rule: str
+    corp_rule_arn: str
+    inbound_vpc: str
+    inbound_ips: list[str]
+
+    def rule(self, domain: str, name: str, target: str = "192.168.0.2", share_with: tuple[str, ...] = ()) -> str:
+        r = self.emu.client("route53resolver").create_resolver_rule(
+            CreatorRequestId=name, Name=name, RuleType="FORWARD", DomainName=domain,
+            TargetIps=[{"Ip": target, "Port": 53}], ResolverEndpointId=self.outbound)["ResolverRule"]
+        if share_with:
+            self.emu.client("ram").create_resource_share(name=name, resourceArns=[r["Arn"]], principals=list(share_with))
+        return r["Id"]
+
+    def rules_of(self, account: str, vpc_id: str) -> dict[str, str]:
+        """The VPC's rule associations as its owner lists them: rule id -> status."""
+        out = self.emu.client("route53resolver", account).list_resolver_rule_associations(
+            Filters=[{"Name": "VPCId", "Values": [vpc_id]}])
+        return {a["ResolverRuleId"]: a["Status"] for a in out["ResolverRuleAssociations"]}
+
+
+def endpoint(emu: Emulator, direction: str, ips: list[str], cidr: str) -> tuple[str, str]:
+    """A Resolver endpoint in a new hub VPC of two subnets: (endpoint id, VPC id)."""
+    ec2 = emu.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    base = cidr.split(".")[:2]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"{base[0]}.{base[1]}.{n}.0/24",
+                                 AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
+               for n, az in ((1, "a"), (2, "b"))]
+    group = ec2.create_security_group(GroupName=f"resolver-{direction}-{cidr}", Description="d", VpcId=vpc)["GroupId"]
+    out = emu.client("route53resolver").create_resolver_endpoint(
+        CreatorRequestId=f"{direction}-{cidr}", SecurityGroupIds=[group], Direction=direction,
+        IpAddresses=[{"SubnetId": s, "Ip": ip} for s, ip in zip(subnets, ips)])
+    return out["ResolverEndpoint"]["Id"], vpc
+
+
+def on_premises(emu: Emulator, share_with: tuple[str, ...] = (SPOKE, OTHER_SPOKE)) -> OnPremises:
+    """The hub's outbound and inbound endpoints, and corp.example forwarded to the data centre,
+    shared with ``share_with``."""
+    outbound, _ = endpoint(emu, "OUTBOUND", ["10.1.1.10", "10.1.2.10"], "10.1.0.0/16")
+    inbound_ips = ["10.2.1.10", "10.2.2.10"]
+    _, inbound_vpc = endpoint(emu, "INBOUND", inbound_ips, "10.2.0.0/16")
+    corp = emu.client("route53resolver").create_resolver_rule(
+        CreatorRequestId="corp", Name="corp", RuleType="FORWARD", DomainName="corp.example",
+        TargetIps=[{"Ip": "192.168.0.2", "Port": 53}], ResolverEndpointId=outbound)["ResolverRule"]
+    emu.client("ram").create_resource_share(name="corp", resourceArns=[corp["Arn"]], principals=list(share_with))
+    return OnPremises(emu, outbound, corp["Id"], corp["Arn"], inbound_vpc, inbound_ips)
+
+
 def create_vpc_event(account: str, vpc_id: str) -> dict:
     """The real CreateVpc event (events/real), for another account and VPC."""
     event = json.loads((EVENTS / "ec2_CreateVpc_no_tags__eventbridge.json").read_text())

@@ -30,7 +30,7 @@ pub const ASSOCIATE: (f64, f64) = (5.0 * MARGIN, 20.0 - 2.0);
 /// `DisassociateVPCFromHostedZone`: 5 per second, 10 at once (5% under, likewise).
 pub const DISASSOCIATE: (f64, f64) = (5.0 * MARGIN, 10.0 - 1.0);
 /// Route 53 Resolver, per account and region: 5 per second, 5 at once (5% under, likewise).
-pub const RESOLVER: (f64, f64) = (5.0 * MARGIN, 5.0);
+pub const RESOLVER: (f64, f64) = (5.0 * MARGIN, 5.0 - 1.0);
 const MARGIN: f64 = 0.95;
 
 /// The buckets of Route 53 a request draws on besides its account's.
