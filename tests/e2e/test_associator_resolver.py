@@ -176,4 +176,5 @@ def test_resolvers_rate_is_kept_for_a_burst_of_new_vpcs(hub, onprem, associator)
     hub.emu.settings(resolver_rate=None)
     assert all(onprem.rules_of(SPOKE, v) == {onprem.corp_rule: "COMPLETE"} for v in vpcs)
     assert sum(c["throttled"] for k, c in calls.items() if k.startswith("route53resolver:")) == 0, {k: c for k, c in calls.items() if "resolver" in k}
-    assert calls[ASSOCIATE]["count"] == 12
+    done = [r for r in result.body["rule_outcomes"] if r["status"] == "done"]
+    assert calls[ASSOCIATE]["count"] == len(done) >= 12, "one associate per missing pair"
