@@ -133,6 +133,7 @@ def main() -> int:
             expect("states after replay", world.states(), states)
 
     private_dns()
+    on_premises()
     availability_zones()
     slack()
 
@@ -143,6 +144,7 @@ def main() -> int:
     show("the service's connection notification made by the stack's custom resource;")
     show("one accepted, one rejected, one notification, nothing twice;")
     show("a spoke VPC resolving the hub's private zone, its authorization cleaned up;")
+    show("a spoke VPC forwarding the data centre's names, the inbound endpoint's VPC holding every zone;")
     show("a blackholed AZ found, kept quiet while unchanged, and resolved;")
     show("every notification posted to Slack once, the resolution in its finding's thread: as announced")
     return 0
@@ -209,6 +211,53 @@ def private_dns() -> None:
             # spoke's VPC is no longer among the changes to make.
             after = cli("zones after", "zones", env=hub.function_env(), code=2)
             expect(f"{vpc} among the changes after", vpc in after, False)
+
+
+def on_premises() -> None:
+    step("On-premises names: the hub's Resolver forwards corp.example to the data centre (a rule shared"
+         " through RAM), and the data centre resolves the zones through the hub's inbound endpoint")
+    with Emulator() as emu:
+        emu.settings(resolver_association_seconds=0)
+        hub = zones.build(emu)
+        onprem = zones.on_premises(emu)
+        rules = hub.rules(
+            resolver_rules=[{"name": "corporate", "region": zones.REGION, "rule_ids": [onprem.corp_rule]}],
+            on_premises={"inbound_vpcs": [{"account": zones.HUB, "region": zones.REGION, "vpc_id": onprem.inbound_vpc}]})
+        hub.put_rules(rules)
+        show(f"forwarding rule {onprem.corp_rule} (corp.example → 192.168.0.2), shared with {zones.SPOKE}, {zones.OTHER_SPOKE}")
+        show(f"inbound endpoint in {onprem.inbound_vpc} ({', '.join(onprem.inbound_ips)})")
+        show("zone rules, with:")
+        show(json.dumps({k: rules[k] for k in ("resolver_rules", "on_premises")}, indent=2), indent=6)
+
+        vpc = hub.create_vpc(zones.SPOKE)
+        show(f"spoke {zones.SPOKE} creates {vpc}; the inbound endpoint's VPC has no zone yet")
+        expect("rules of the new VPC before", onprem.rules_of(zones.SPOKE, vpc), {})
+        expect("zones of the inbound endpoint's VPC before", hub.zones_of(zones.HUB, onprem.inbound_vpc), set())
+        preview = cli("zones preview (rule associations beside zone associations)", "zones",
+                      env=hub.function_env(), code=2)
+        expect("the corporate rule among the changes to make", f"{vpc}  {onprem.corp_rule}" in preview, True)
+        with LambdaHost(zones.FUNCTION, hub.function_env()) as fn:
+            for account, created in ((zones.SPOKE, vpc), (zones.HUB, onprem.inbound_vpc)):
+                step(f"Invoking {zones.FUNCTION} with the CreateVpc event of {created}")
+                result = fn.invoke(zones.create_vpc_event(account, created))
+                if not result.ok:
+                    show(f"the function failed: {result.body}")
+                    show("\n".join(result.logs))
+                    failures.append("associate-private-zones (on-premises)")
+                    return
+                for o in result.body["outcomes"]:
+                    show(f"{o['change']:>11} {o['zone_name']} with {o['vpc_id']}  [{o['status']}]  {o['reason']}")
+                for r in result.body["rule_outcomes"]:
+                    show(f"{r['change']:>11} {r['rule_id']} with {r['vpc_id']}  [{r['status']}]  {r['reason']}")
+                for a in announced(emu, hub.alert_queue):
+                    show(f"notification: {a['content']['title']}")
+
+        step("Read back from the emulator")
+        expect("zones of the spoke VPC", hub.zones_of(zones.SPOKE, vpc), {hub.shared_zone})
+        expect("Resolver rules of the spoke VPC (as the spoke lists them)", onprem.rules_of(zones.SPOKE, vpc),
+               {onprem.corp_rule: "COMPLETE"})
+        expect("zones of the inbound endpoint's VPC (every managed zone)",
+               hub.zones_of(zones.HUB, onprem.inbound_vpc), {hub.shared_zone, hub.payments_zone})
 
 
 def availability_zones() -> None:

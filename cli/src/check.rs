@@ -34,10 +34,17 @@ fn summary(kind: Kind, text: &str) -> Result<String, PolicyError> {
         Kind::Rules => {
             let r = Rules::parse(text)?;
             format!(
-                "valid zone rules: {} account(s), {} region(s), {} rule(s)",
+                "valid zone rules: {} account(s), {} region(s), {} rule(s), {} Resolver rule set(s), {} inbound endpoint VPC(s){}",
                 r.accounts.len(),
                 r.regions.len(),
-                r.rules.len()
+                r.rules.len(),
+                r.resolver_rules.len(),
+                r.on_premises.as_ref().map_or(0, |o| o.inbound_vpcs.len()),
+                if r.on_premises.as_ref().is_some_and(|o| o.discover) {
+                    " (and the hub's, found)"
+                } else {
+                    ""
+                }
             )
         }
     })

@@ -66,6 +66,8 @@ pub mod https;
     feature = "slack"
 ))]
 pub mod ledger;
+#[cfg(feature = "lambda")]
+pub mod logs;
 #[cfg(any(
     feature = "endpoint-connections",
     feature = "private-zones",

@@ -49,7 +49,19 @@ def test_a_valid_policy_and_valid_rules_pass(tmp_path):
     rules = autopilot("--output", "json", "rules", "check", str(DOCUMENTS / "zone-rules.json"))
     assert rules.code == 0
     assert rules.json == {"file": str(DOCUMENTS / "zone-rules.json"), "valid": True,
-                          "summary": "valid zone rules: 3 account(s), 2 region(s), 2 rule(s)"}
+                          "summary": "valid zone rules: 3 account(s), 2 region(s), 2 rule(s), 1 Resolver rule set(s), "
+                                     "1 inbound endpoint VPC(s) (and the hub's, found)"}
+
+
+def test_a_bad_resolver_rule_is_placed_like_any_other_error(tmp_path):
+    text = (DOCUMENTS / "zone-rules.json").read_text().replace("rslvr-rr-0123456789abcdef0", "rr-corporate")
+    bad = tmp_path / "rules.json"
+    bad.write_text(text)
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if "rr-corporate" in l)
+    doc = autopilot("--output", "json", "rules", "check", str(bad)).json
+    [error] = doc["errors"]
+    assert error["path"] == "resolver_rules[0].rule_ids[0]" and error["line"] == line
+    assert "is not a Resolver rule id" in error["message"]
 
 
 def test_a_bad_policy_points_at_each_error_by_path_and_line(tmp_path):

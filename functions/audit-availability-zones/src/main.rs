@@ -10,7 +10,7 @@ use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    autopilot::logs::init();
     let config = Config::from_env(&Env::from_process())
         .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
     let sdk = autopilot::aws::sdk_config().await;

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    autopilot::logs::init();
     let sdk = autopilot::aws::sdk_config().await;
     let deps = handler::Deps::new(&sdk);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    autopilot::logs::init();
     let deps = handler::Deps::from_env(&Env::from_process())
         .await
         .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;

@@ -582,10 +582,20 @@ where
         }
         for (run, body) in abandoned {
             report.outcomes.extend(recovered(&body, zones));
+            let rules_written = journal_rules(&body);
             report
                 .rule_outcomes
-                .extend(resolver::recovered(&journal_rules(&body), associations));
-            journals.push(run);
+                .extend(resolver::recovered(&rules_written, associations));
+            // A rule change in an account this run could not read stays written down, for a
+            // run that can (the ledger keeps what this one announced from going out twice).
+            if rules_written
+                .iter()
+                .all(|i| associations.contains_key(&(i.account.clone(), i.region.clone())))
+            {
+                journals.push(run);
+            } else {
+                tracing::warn!(%run, "a journal's Resolver rule changes could not be read back: kept for the next run");
+            }
         }
         let intents: Vec<Written> = vpcs
             .iter()
