@@ -147,6 +147,31 @@ fn status(s: &Status) -> &'static str {
     }
 }
 
+/// A row of `zones`' change tables: where, what, the change, and why (with the finding, if any).
+fn change_row(
+    [account, region, vpc]: [&String; 3],
+    what: String,
+    change: private_zones::rules::Change,
+    reason: &str,
+    finding: Option<&private_zones::run::Finding>,
+) -> Vec<String> {
+    let change = serde_json::to_value(change)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    vec![
+        account.clone(),
+        region.clone(),
+        vpc.clone(),
+        what,
+        change,
+        finding.map_or_else(
+            || reason.to_owned(),
+            |f| format!("{reason} ({}: {})", f.code, f.message),
+        ),
+    ]
+}
+
 pub async fn zones(out: &Output, aws: Aws, apply: bool) -> Outcome {
     let config = private_zones::config::Config::from_env(&aws.env)?;
     out.progress(&format!(
@@ -185,42 +210,26 @@ pub async fn zones(out: &Output, aws: Aws, apply: bool) -> Outcome {
             .outcomes
             .iter()
             .map(|o| {
-                let change = serde_json::to_value(o.step.change)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                vec![
-                    o.account.clone(),
-                    o.region.clone(),
-                    o.vpc_id.clone(),
+                change_row(
+                    [&o.account, &o.region, &o.vpc_id],
                     format!("{} ({})", o.step.zone_name, o.step.zone_id),
-                    change,
-                    o.finding.as_ref().map_or_else(
-                        || o.step.reason.clone(),
-                        |f| format!("{} ({}: {})", o.step.reason, f.code, f.message),
-                    ),
-                ]
+                    o.step.change,
+                    &o.step.reason,
+                    o.finding.as_ref(),
+                )
             })
             .collect();
         let rule_changes = report
             .rule_outcomes
             .iter()
             .map(|o| {
-                let change = serde_json::to_value(o.step.change)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                vec![
-                    o.account.clone(),
-                    o.region.clone(),
-                    o.vpc_id.clone(),
+                change_row(
+                    [&o.account, &o.region, &o.vpc_id],
                     o.step.rule_id.clone(),
-                    change,
-                    o.finding.as_ref().map_or_else(
-                        || o.step.reason.clone(),
-                        |f| format!("{} ({}: {})", o.step.reason, f.code, f.message),
-                    ),
-                ]
+                    o.step.change,
+                    &o.step.reason,
+                    o.finding.as_ref(),
+                )
             })
             .collect();
         let gaps = report

@@ -9,6 +9,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from harness.emulator import PROVIDER, REGION
+from harness.zones import endpoint
 
 HUB = PROVIDER
 SPOKE = "111111111111"
@@ -18,21 +19,6 @@ def code(call, **kwargs) -> tuple[str, str]:
     with pytest.raises(ClientError) as e:
         call(**kwargs)
     return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
-
-
-def endpoint(emu, direction: str, ips: list[str], cidr: str) -> tuple[str, str]:
-    """A Resolver endpoint in a new hub VPC of two subnets; (endpoint id, VPC id)."""
-    ec2 = emu.client("ec2")
-    vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
-    base = cidr.split(".")[:2]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"{base[0]}.{base[1]}.{n}.0/24",
-                                 AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
-               for n, az in ((1, "a"), (2, "b"))]
-    group = ec2.create_security_group(GroupName=f"resolver-{direction}", Description="d", VpcId=vpc)["GroupId"]
-    out = emu.client("route53resolver").create_resolver_endpoint(
-        CreatorRequestId=f"{direction}-{cidr}", SecurityGroupIds=[group], Direction=direction,
-        IpAddresses=[{"SubnetId": s, "Ip": ip} for s, ip in zip(subnets, ips)])
-    return out["ResolverEndpoint"]["Id"], vpc
 
 
 def rule(emu, domain: str, outbound: str, target: str, name: str) -> dict:

@@ -33,6 +33,28 @@ fn rule_verb(o: &RuleOutcome) -> &'static str {
     }
 }
 
+/// One change to a VPC (of a zone or a Resolver rule): `(key, verb, group)`, what changed, the
+/// VPC, its account and region, and why.
+fn change_item(
+    (key, verb, group): (String, &str, String),
+    what: String,
+    [vpc, account, region]: [&String; 3],
+    why: &str,
+) -> Item {
+    Item {
+        key,
+        verb: verb.into(),
+        group,
+        line: format!("*{verb}* {what} with VPC `{vpc}` in account `{account}`, {region}: {why}"),
+        brief: Some(Brief {
+            head: format!("*{verb}* {what} in account `{account}`, {region}: {why}"),
+            member: format!("`{vpc}`"),
+        }),
+        resources: vec![vpc.clone()],
+        record: None,
+    }
+}
+
 /// What a run announces: what nobody announced before.
 pub struct Fresh<'a> {
     pub outcomes: &'a [&'a Outcome],
@@ -61,62 +83,20 @@ pub fn changes(fresh: Fresh<'_>, dry_run: bool) -> Vec<Notification> {
     );
     digest.thread_id = "private-zone-associations".into();
     for o in outcomes {
-        let why = o
-            .finding
-            .as_ref()
-            .map_or(o.step.reason.as_str(), |f| f.message.as_str());
-        digest.push(Item {
-            key: o.key(),
-            verb: verb(o).into(),
-            group: o.step.zone_id.clone(),
-            line: format!(
-                "*{}* `{}` (`{}`) with VPC `{}` in account `{}`, {}: {why}",
-                verb(o),
-                o.step.zone_name,
-                o.step.zone_id,
-                o.vpc_id,
-                o.account,
-                o.region
-            ),
-            brief: Some(Brief {
-                head: format!(
-                    "*{}* `{}` (`{}`) in account `{}`, {}: {why}",
-                    verb(o),
-                    o.step.zone_name,
-                    o.step.zone_id,
-                    o.account,
-                    o.region
-                ),
-                member: format!("`{}`", o.vpc_id),
-            }),
-            resources: vec![o.vpc_id.clone()],
-            record: None,
-        });
+        digest.push(change_item(
+            (o.key(), verb(o), o.step.zone_id.clone()),
+            format!("`{}` (`{}`)", o.step.zone_name, o.step.zone_id),
+            [&o.vpc_id, &o.account, &o.region],
+            o.finding.as_ref().map_or(&o.step.reason, |f| &f.message),
+        ));
     }
     for o in rules {
-        let verb = rule_verb(o);
-        let why = o
-            .finding
-            .as_ref()
-            .map_or(o.step.reason.as_str(), |f| f.message.as_str());
-        digest.push(Item {
-            key: o.key(),
-            verb: verb.into(),
-            group: o.step.rule_id.clone(),
-            line: format!(
-                "*{verb}* Resolver rule `{}` with VPC `{}` in account `{}`, {}: {why}",
-                o.step.rule_id, o.vpc_id, o.account, o.region
-            ),
-            brief: Some(Brief {
-                head: format!(
-                    "*{verb}* Resolver rule `{}` in account `{}`, {}: {why}",
-                    o.step.rule_id, o.account, o.region
-                ),
-                member: format!("`{}`", o.vpc_id),
-            }),
-            resources: vec![o.vpc_id.clone()],
-            record: None,
-        });
+        digest.push(change_item(
+            (o.key(), rule_verb(o), o.step.rule_id.clone()),
+            format!("Resolver rule `{}`", o.step.rule_id),
+            [&o.vpc_id, &o.account, &o.region],
+            o.finding.as_ref().map_or(&o.step.reason, |f| &f.message),
+        ));
     }
     for g in gaps {
         digest.push(Item {

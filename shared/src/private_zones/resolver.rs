@@ -14,7 +14,7 @@ use crate::private_zones::ports::Spokes;
 use crate::private_zones::rules::{
     Change, RuleAssociation, RuleStep, Rules, Vpc, failed_rules, rule_plan, wanted_rules,
 };
-use crate::private_zones::run::{Finding, Status};
+use crate::private_zones::run::{Finding, Status, status_key};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,11 +33,7 @@ pub struct RuleOutcome {
 
 impl RuleOutcome {
     pub(crate) fn key(&self) -> String {
-        let status = match (&self.status, &self.finding) {
-            (Status::Finding, Some(f)) => format!("finding:{}", f.code),
-            (Status::DryRun, _) => "dry-run".into(),
-            _ => "live".into(),
-        };
+        let status = status_key(&self.status, self.finding.as_ref());
         let change = match self.step.change {
             Change::Disassociate => "disassociate",
             _ => "associate",

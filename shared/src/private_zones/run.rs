@@ -113,13 +113,18 @@ pub struct Finding {
     pub message: String,
 }
 
+/// Pure: the part of an outcome's announce-once key its status makes.
+pub(crate) fn status_key(status: &Status, finding: Option<&Finding>) -> String {
+    match (status, finding) {
+        (Status::Finding, Some(f)) => format!("finding:{}", f.code),
+        (Status::DryRun, _) => "dry-run".into(),
+        _ => "live".into(),
+    }
+}
+
 impl Outcome {
     pub(crate) fn key(&self) -> String {
-        let status = match (&self.status, &self.finding) {
-            (Status::Finding, Some(f)) => format!("finding:{}", f.code),
-            (Status::DryRun, _) => "dry-run".into(),
-            _ => "live".into(),
-        };
+        let status = status_key(&self.status, self.finding.as_ref());
         let change = match self.step.change {
             Change::Associate => "associate",
             Change::Disassociate => "disassociate",
