@@ -183,10 +183,64 @@ pub fn failures(rules: &Rules, vpcs: &[Vpc], read: &Associations) -> Vec<RuleOut
 }
 
 /// Carry out the plans, each change on its own: outcomes, and the errors that should fail the
-/// run (so Lambda runs it again).
+/// run (so Lambda runs it again). Each account and region has its own Resolver rate, so their
+/// changes go side by side, one at a time within each.
 pub async fn apply<S: Spokes + Sync>(
     spokes: &S,
     plans: &[(&Vpc, Vec<RuleStep>)],
+    dry_run: bool,
+) -> (Vec<RuleOutcome>, Vec<Error>) {
+    let mut groups: BTreeMap<(&str, &str), Vec<&(&Vpc, Vec<RuleStep>)>> = BTreeMap::new();
+    for plan in plans {
+        groups
+            .entry((plan.0.account.as_str(), plan.0.region.as_str()))
+            .or_default()
+            .push(plan);
+    }
+    let done = join_all(
+        groups
+            .into_values()
+            .map(|group| apply_in_turn(spokes, group, dry_run))
+            .collect(),
+    )
+    .await;
+    let mut outcomes = Vec::new();
+    let mut errors = Vec::new();
+    for (o, e) in done {
+        outcomes.extend(o);
+        errors.extend(e);
+    }
+    (outcomes, errors)
+}
+
+/// Every future polled until each is done; their outputs in order.
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pending: Vec<Option<std::pin::Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        for (slot, out) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(f) = slot
+                && let std::task::Poll::Ready(value) = f.as_mut().poll(cx)
+            {
+                *out = Some(value);
+                *slot = None;
+            }
+        }
+        if pending.iter().all(Option::is_none) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// One account and region's changes, one at a time.
+async fn apply_in_turn<S: Spokes + Sync>(
+    spokes: &S,
+    plans: Vec<&(&Vpc, Vec<RuleStep>)>,
     dry_run: bool,
 ) -> (Vec<RuleOutcome>, Vec<Error>) {
     let mut outcomes = Vec::new();
@@ -421,6 +475,27 @@ mod tests {
 
     fn mutating(r53: &FakeRoute53) -> Vec<String> {
         r53.state().calls.clone()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn accounts_are_worked_side_by_side_and_their_outputs_kept_in_order() {
+        let started = tokio::time::Instant::now();
+        let out = join_all(
+            [3u64, 1, 2]
+                .into_iter()
+                .map(|s| async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(s)).await;
+                    s
+                })
+                .collect(),
+        )
+        .await;
+        assert_eq!(out, [3, 1, 2]);
+        assert_eq!(
+            started.elapsed(),
+            std::time::Duration::from_secs(3),
+            "not 6"
+        );
     }
 
     #[test]
