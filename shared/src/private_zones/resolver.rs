@@ -56,6 +56,9 @@ impl RuleOutcome {
     }
 }
 
+/// One VPC's planned rule changes.
+pub type Plan<'a> = (&'a Vpc, Vec<RuleStep>);
+
 /// The associations read, by (account, region); an account missing here could not be read.
 pub type Associations = BTreeMap<(String, String), Vec<RuleAssociation>>;
 
@@ -137,11 +140,7 @@ pub async fn read<S: Spokes + Sync>(
 }
 
 /// The plans of the VPCs whose associations were read.
-pub fn plans<'a>(
-    rules: &Rules,
-    vpcs: &'a [Vpc],
-    read: &Associations,
-) -> Vec<(&'a Vpc, Vec<RuleStep>)> {
+pub fn plans<'a>(rules: &Rules, vpcs: &'a [Vpc], read: &Associations) -> Vec<Plan<'a>> {
     vpcs.iter()
         .filter_map(|v| {
             let known = read.get(&(v.account.clone(), v.region.clone()))?;
@@ -187,10 +186,10 @@ pub fn failures(rules: &Rules, vpcs: &[Vpc], read: &Associations) -> Vec<RuleOut
 /// changes go side by side, one at a time within each.
 pub async fn apply<S: Spokes + Sync>(
     spokes: &S,
-    plans: &[(&Vpc, Vec<RuleStep>)],
+    plans: &[Plan<'_>],
     dry_run: bool,
 ) -> (Vec<RuleOutcome>, Vec<Error>) {
-    let mut groups: BTreeMap<(&str, &str), Vec<&(&Vpc, Vec<RuleStep>)>> = BTreeMap::new();
+    let mut groups: BTreeMap<(&str, &str), Vec<&Plan<'_>>> = BTreeMap::new();
     for plan in plans {
         groups
             .entry((plan.0.account.as_str(), plan.0.region.as_str()))
@@ -240,7 +239,7 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
 /// One account and region's changes, one at a time.
 async fn apply_in_turn<S: Spokes + Sync>(
     spokes: &S,
-    plans: Vec<&(&Vpc, Vec<RuleStep>)>,
+    plans: Vec<&Plan<'_>>,
     dry_run: bool,
 ) -> (Vec<RuleOutcome>, Vec<Error>) {
     let mut outcomes = Vec::new();

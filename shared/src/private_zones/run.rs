@@ -576,7 +576,7 @@ where
         &self,
         rules: &Rules,
         (vpcs, zones): (&[Vpc], &[Zone]),
-        rule_plans: &[(&Vpc, Vec<crate::private_zones::rules::RuleStep>)],
+        rule_plans: &[resolver::Plan<'_>],
         (abandoned, associations): (Vec<(String, String)>, &resolver::Associations),
         report: &mut Report,
     ) -> Result<(Page, Vec<String>)> {
