@@ -1,6 +1,8 @@
 //! The private hosted zone engine: for each VPC in scope, plan against the rules, then associate
 //! (authorize → associate as the VPC owner → remove the authorization, across accounts) or
-//! disassociate, one change at a time; announce what is new; report.
+//! disassociate, one change at a time; beside them, the VPCs' Resolver rules (`resolver`); then
+//! check that the inbound endpoints' VPCs hold every managed zone (`gaps`); announce what is new;
+//! report.
 //!
 //! Route 53 throttles hard, per account (AssociateVPCWithHostedZone: 5 per second), so changes
 //! run one at a time, every request first takes its tokens from buckets every invocation shares
