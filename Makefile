@@ -16,8 +16,14 @@ FUNCTIONS := accept-endpoint-connections associate-private-zones audit-availabil
 # none of this reaches them.
 BINARIES := cargo build --workspace --all-targets
 export SAM_CLI_TELEMETRY := 0
+# The CDK constructs (cdk/): their npm packages as package-lock.json pins them; the CDK CLI asks
+# nothing of the network
+CDK_STAMP := cdk/node_modules/.installed
+CDK_OUT := target/cdk
+export CDK_DISABLE_VERSION_CHECK := true
+export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: demo test test-build test-rust test-e2e lint deny fuzz bench build tools size-breakdown deploy venv clean
+.PHONY: demo test test-build test-rust test-e2e test-cdk cdk-synth lint deny fuzz bench build tools size-breakdown deploy venv clean
 
 ## demo: run the scenario on the local emulator with the functions' binaries (the dev profile
 ## `make test` builds too: the same code, built in a third of the time of the size-tuned release
@@ -26,8 +32,9 @@ demo: $(STAMP)
 	$(BINARIES)
 	$(PY) tests/demo.py
 
-## test: every test — Rust unit and adapter tests, then end to end on the emulator
-test: test-rust test-e2e
+## test: every test — Rust unit and adapter tests, the CDK constructs' tests, then end to end on
+## the emulator (with the constructs' parity with the SAM templates)
+test: test-rust test-cdk test-e2e
 
 ## test-build: compile every test and the binaries the end-to-end tests run (the first thing
 ## `make test` does; CI runs it beside the deploy build)
@@ -38,8 +45,25 @@ test-build:
 test-rust: test-build
 	cargo test --workspace
 
-test-e2e: $(STAMP) test-build
+test-e2e: $(STAMP) test-build cdk-synth
 	$(PY) -m pytest tests/e2e -n 2 -q --durations=10
+
+## cdk-synth: the constructs compiled and synthesized offline, bundling skipped (no Rust build, no
+## AWS credentials): under each setting of the parity test, and the example app (`cdk synth`)
+$(CDK_STAMP): cdk/package-lock.json
+	@command -v npm >/dev/null || { echo "the CDK constructs need Node.js 20 or later with npm" >&2; exit 1; }
+	cd cdk && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+cdk-synth: $(CDK_STAMP)
+	cd cdk && node_modules/.bin/tsc -p .
+	rm -rf $(CDK_OUT)
+	cd cdk && node dist/test/synth-parity.js ../$(CDK_OUT)/parity
+	cd cdk && SKIP_BUNDLING=1 node_modules/.bin/cdk synth --no-notices --quiet --output ../$(CDK_OUT)/example
+
+## test-cdk: the constructs' own tests (aws-cdk-lib/assertions, offline)
+test-cdk: cdk-synth
+	cd cdk && node --test dist/test/*.test.js
 
 ## bench: every function's size, init, latency and memory (release binaries, arm64 from make build),
 ## the Slack notifier's time per message, the acceptor's sweep of 1,000 connections, the AZ audit
@@ -53,13 +77,17 @@ bench: build $(STAMP)
 	$(PY) tests/bench_audit.py
 	$(PY) tests/bench_zones.py
 
-## lint: formatting, clippy, the template linter, checkov on the templates, cargo deny
-lint: $(STAMP) $(CHECKOV_STAMP) deny
+## lint: formatting, clippy, the template linter and checkov on the SAM templates and on the
+## constructs' synthesized ones, the constructs' type check, cargo deny
+CDK_TEMPLATES = $(wildcard $(CDK_OUT)/example/*.template.json $(CDK_OUT)/parity/*/*/*.template.json)
+lint: $(STAMP) $(CHECKOV_STAMP) deny cdk-synth
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint template.yaml spoke-template.yaml
+	@# W3005: CDK writes a function's DependsOn on its role beside the GetAtt that already orders them
+	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- $(CDK_TEMPLATES)
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework cloudformation --skip-download \
-	  --file template.yaml --file spoke-template.yaml
+	  --file template.yaml --file spoke-template.yaml $(addprefix --file ,$(CDK_TEMPLATES))
 
 ## deny: the Rust dependency tree's licences, sources and duplicate versions, as deny.toml allows
 ## (the advisories check needs GitHub: see docs/development.md; drop --hide-inclusion-graph to see
@@ -84,7 +112,7 @@ venv: $(STAMP)
 
 ## tools: every tool the steps install for themselves (the venvs, SAM and cargo-lambda, the arm64
 ## Rust target), installed once before CI runs steps side by side
-tools: $(STAMP) $(CHECKOV_STAMP) $(VENV)/.deploy
+tools: $(STAMP) $(CHECKOV_STAMP) $(VENV)/.deploy $(CDK_STAMP)
 $(STAMP): tests/requirements.txt tests/requirements-patterns.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r tests/requirements.txt
@@ -122,4 +150,4 @@ deploy: build
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam deploy --guided --capabilities CAPABILITY_NAMED_IAM
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam cdk/node_modules cdk/dist $(CDK_OUT)

@@ -24,8 +24,10 @@ function's own role must be able to do as well.
 A grant counts whatever its condition (a resource's `Condition`, a branch of `Fn::If`, a
 statement's `Condition`): the check is about which actions, not in which deployment.
 
-The check reads template.yaml and spoke-template.yaml themselves, and is shown to catch the loss
-of each grant by removing them one at a time from a copy in memory.
+The check reads template.yaml and spoke-template.yaml themselves, and the CDK constructs'
+templates as `make test` synthesizes them (cdk/, under the setting that makes every optional
+part: Slack, KMS, trusted accounts and organization), and is shown to catch the loss of each grant
+by removing them one at a time from a copy in memory.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from functools import lru_cache
 import pytest
 import yaml
 
+from harness.architecture import synthesized
 from harness.lambda_host import binary
 from harness.template import ROOT
 
@@ -74,6 +77,17 @@ def load(name: str) -> dict:
 HUB = load("template.yaml")
 SPOKE = load("spoke-template.yaml")
 
+
+def templates(source: str) -> tuple[dict, dict]:
+    """The hub's and the spoke's templates: the SAM templates, or the constructs' synthesized
+    ones (read when a test asks for them, so the SAM checks run without a synth)."""
+    if source == "template.yaml":
+        return HUB, SPOKE
+    return synthesized("hub", "everything"), synthesized("spoke", "everything")
+
+
+SOURCES = ["template.yaml", "construct"]
+
 # The IAM prefix of each SDK crate the functions use (the crate's name where they are the same).
 IAM_PREFIX = {
     "dynamodb": "dynamodb",
@@ -101,14 +115,22 @@ CROSS_ACCOUNT_MODULE = "autopilot::accounts::"
 # Granted, but no SDK call of the function's code: who makes the call instead.
 ON_FAILURE = (
     "Lambda delivers a failed asynchronous invocation to FailedInvocations (EventInvokeConfig "
-    "OnFailure) with the function's role; SAM adds this grant only to the roles it makes itself"
+    "OnFailure) with the function's role"
+)
+DEAD_LETTERS = (
+    "Lambda delivers an asynchronous invocation that failed its retries to the function's "
+    "dead-letter queue (DeadLetterQueue) with the function's role"
 )
 STACK_KEY = (
     "SNS, SQS and DynamoDB call KMS with the caller's credentials on a topic, queue or table "
     "encrypted with the stack's KmsKeyArn"
 )
 NOT_SDK_CALLS: dict[str, dict[str, str]] = {
-    "accept-endpoint-connections": {"kms:GenerateDataKey": STACK_KEY, "kms:Decrypt": STACK_KEY},
+    "accept-endpoint-connections": {
+        "sqs:SendMessage": ON_FAILURE,
+        "kms:GenerateDataKey": STACK_KEY,
+        "kms:Decrypt": STACK_KEY,
+    },
     "associate-private-zones": {
         "sqs:SendMessage": ON_FAILURE,
         "kms:GenerateDataKey": STACK_KEY,
@@ -119,11 +141,11 @@ NOT_SDK_CALLS: dict[str, dict[str, str]] = {
         "kms:GenerateDataKey": STACK_KEY,
         "kms:Decrypt": STACK_KEY,
     },
-    "notify-slack": {"kms:GenerateDataKey": STACK_KEY, "kms:Decrypt": STACK_KEY},
+    "notify-slack": {"sqs:SendMessage": DEAD_LETTERS, "kms:GenerateDataKey": STACK_KEY, "kms:Decrypt": STACK_KEY},
     "connection-notifications": {},
 }
-# Managed policies a role may carry, and why. SAM attaches AWSLambdaBasicExecutionRole to the
-# roles it makes; the template's own roles name it.
+# Managed policies a role may carry, and why. SAM and CDK attach AWSLambdaBasicExecutionRole to
+# the roles they make; the templates' own roles name it.
 MANAGED_POLICIES = {
     "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole":
         "logs:CreateLogGroup, logs:CreateLogStream, logs:PutLogEvents: Lambda writes the function's logs with its role",
@@ -154,11 +176,12 @@ IN_OTHER_ACCOUNTS: dict[str, set[str]] = {
 
 
 def functions(hub: dict = HUB) -> dict[str, str]:
-    """Each function's binary and its logical id in template.yaml."""
+    """Each function's binary and its logical id (the constructs mark their functions with the
+    same metadata as template.yaml's)."""
     return {
         r["Metadata"]["BuildProperties"]["Binary"]: name
         for name, r in hub["Resources"].items()
-        if r.get("Type") == "AWS::Serverless::Function"
+        if r.get("Type") in ("AWS::Serverless::Function", "AWS::Lambda::Function")
     }
 
 
@@ -197,6 +220,21 @@ def called(function: str) -> frozenset[str]:
 
 def _as_list(value) -> list:
     return value if isinstance(value, list) else [value]
+
+
+def _text(node) -> str | None:
+    """An ARN as text, however it is written (`Fn::Sub` in the SAM templates, `Fn::Join` of
+    pseudo parameters in the synthesized ones): `arn:${AWS::Partition}:...`."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, dict) and set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
+        return node["Fn::Sub"]
+    if isinstance(node, dict) and set(node) == {"Ref"}:
+        return "${" + node["Ref"] + "}"
+    if isinstance(node, dict) and set(node) == {"Fn::Join"}:
+        parts = [_text(p) for p in node["Fn::Join"][1]]
+        return None if None in parts else node["Fn::Join"][0].join(parts)
+    return None
 
 
 def _branches(node) -> list:
@@ -271,7 +309,7 @@ def own_role(hub: dict, function: str) -> Role:
             for p in _branches(policy):
                 statements.extend(_statements(p["PolicyDocument"]))
         for arn in resource.get("ManagedPolicyArns", []):
-            arn = arn.get("Fn::Sub", arn) if isinstance(arn, dict) else arn
+            arn = _text(arn) or arn
             if arn not in MANAGED_POLICIES:
                 unreadable.append(f"managed policy {arn}")
     else:
@@ -282,6 +320,13 @@ def own_role(hub: dict, function: str) -> Role:
                     statements.extend(_statements(p))
                 else:
                     unreadable.append(f"policy {p!r} (a managed policy or SAM policy template)")
+        # What SAM grants the role it makes for the function's own destinations.
+        queues = [props.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {}),
+                  props.get("DeadLetterQueue", {})]
+        for queue in queues:
+            if queue.get("Type") == "SQS":
+                statements.append({"Effect": "Allow", "Action": "sqs:SendMessage", "BySam": True,
+                                   "Resource": queue.get("Destination", queue.get("TargetArn"))})
     statements.extend(_attached(hub, name))
     return Role(name, statements, unreadable)
 
@@ -294,17 +339,19 @@ def assumed_roles(hub: dict, spoke: dict, function: str) -> list[Role]:
         if s.get("Effect") != "Allow" or "sts:assumerole" not in {a.lower() for a in _as_list(s.get("Action", []))}:
             continue
         for resource in _as_list(s.get("Resource", [])):
-            arn = resource.get("Fn::Sub", "") if isinstance(resource, dict) else resource
-            m = re.fullmatch(r"arn:\$\{AWS::Partition\}:iam::\*:role/\$\{(\w+)\}", arn)
+            # the role's name: a parameter of both templates (`${SpokeRoleName}`), or the name
+            # itself where the constructs were given it
+            m = re.fullmatch(r"arn:\$\{AWS::Partition\}:iam::\*:role/(\$\{(\w+)\}|[\w+=,.@-]+)", _text(resource) or "")
             if not m:
                 roles.append(Role(str(resource), [], [f"AssumeRole on {resource!r}: not a role named by a parameter"]))
                 continue
+            role_name = {"Ref": m.group(2)} if m.group(2) else m.group(1)
             found = [
                 n for n, r in spoke["Resources"].items()
-                if r.get("Type") == "AWS::IAM::Role" and r["Properties"].get("RoleName") == {"Ref": m.group(1)}
+                if r.get("Type") == "AWS::IAM::Role" and r["Properties"].get("RoleName") == role_name
             ]
             if not found:
-                roles.append(Role(m.group(1), [], [f"spoke-template.yaml makes no role named by {m.group(1)}"]))
+                roles.append(Role(m.group(1), [], [f"the spoke makes no role named {m.group(1)}"]))
             for n in found:
                 if n not in [r.name for r in roles]:
                     statements = [
@@ -362,18 +409,28 @@ def _report(found: list[str]) -> str:
     return "\n".join(["grants and calls differ:", *found])
 
 
+@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_each_function_is_granted_exactly_what_its_code_calls(function):
+def test_each_function_is_granted_exactly_what_its_code_calls(function, source):
     assert NOT_SDK_CALLS.keys() == set(FUNCTIONS), "NOT_SDK_CALLS must name every function"
-    found = differences(HUB, SPOKE, function)
+    hub, spoke = templates(source)
+    assert set(functions(hub)) == set(FUNCTIONS)
+    found = differences(hub, spoke, function)
     assert not found, _report(found)
 
 
-def test_cross_account_functions_assume_their_spoke_roles():
+def _plain(logical: str) -> str:
+    """A spoke construct's resource by its template.yaml name (`SpokeReaderRole1A2B3C4D`: ReaderRole)."""
+    return re.sub(r"^Spoke(\w+?)[0-9A-F]{8}$", r"\1", logical)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_cross_account_functions_assume_their_spoke_roles(source):
     # The associator reaches spokes through the spoke role, the auditor and the acceptor
     # consumers through the read role; only they link the cross-account module, and no other
     # function assumes a role.
-    assumed = {f: [r.name for r in assumed_roles(HUB, SPOKE, f)] for f in FUNCTIONS}
+    hub, spoke = templates(source)
+    assumed = {f: [_plain(r.name) for r in assumed_roles(hub, spoke, f)] for f in FUNCTIONS}
     assert assumed == {
         "accept-endpoint-connections": ["ReaderRole"],
         "associate-private-zones": ["SpokeRole"],
@@ -392,20 +449,24 @@ def _without(statements: list[dict], action: str) -> None:
             s["Action"] = kept
 
 
+@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_the_check_reports_each_grant_taken_away(function):
+def test_the_check_reports_each_grant_taken_away(function, source):
     """Each action granted to the function (its own role, then each role it assumes), removed in
     turn from a copy of the parsed templates, is reported by the check."""
-    assert not differences(HUB, SPOKE, function), "the templates must pass before they are mutated"
+    original_hub, original_spoke = templates(source)
+    assert not differences(original_hub, original_spoke, function), "the templates must pass before they are mutated"
     missed = []
-    grants = [(None, a) for a in own_role(HUB, function).actions().values()]
+    # (a grant SAM makes from the function's destinations is not in the template to take away)
+    grants = [(None, a) for s in own_role(original_hub, function).statements if not s.get("BySam")
+              for a in _as_list(s.get("Action", []))]
     # Of a role it shares, the grants it needs itself (the others are the other function's).
     needs = {a.lower() for a in IN_OTHER_ACCOUNTS.get(function, set())}
-    grants += [(r.name, a) for r in assumed_roles(HUB, SPOKE, function) for a in r.actions().values()
-               if a.lower() in needs]
+    grants += [(r.name, a) for r in assumed_roles(original_hub, original_spoke, function)
+               for a in r.actions().values() if a.lower() in needs]
     assert grants, f"{function} is granted nothing"
     for where, action in grants:
-        hub, spoke = copy.deepcopy(HUB), copy.deepcopy(SPOKE)
+        hub, spoke = copy.deepcopy(original_hub), copy.deepcopy(original_spoke)
         if where is None:
             _without(own_role(hub, function).statements, action)
         else:

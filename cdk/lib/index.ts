@@ -1,0 +1,3 @@
+export { AutopilotCode } from './code';
+export { AutopilotHub, AutopilotHubProps, SlackSeverity } from './hub';
+export { AutopilotSpoke, AutopilotSpokeProps } from './spoke';
