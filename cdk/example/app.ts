@@ -9,7 +9,7 @@
  * With SKIP_BUNDLING=1 the templates are synthesized without building the functions (as `make
  * test` does, offline): such an assembly is for reading, not for deploying.
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { App, BootstraplessSynthesizer, Stack } from 'aws-cdk-lib';
 import { AutopilotCode, AutopilotHub, AutopilotSpoke } from '../lib';
 
 const app = new App({
@@ -29,8 +29,12 @@ new AutopilotHub(hubStack, 'Autopilot', {
 });
 
 // The spoke names the hub's role and bus by their ARNs: they live in another account, where a
-// CDK cross-stack reference cannot reach.
-const spokeStack = new Stack(app, 'PrivateLinkAutopilotSpoke', { env: { account: spokeAccount, region } });
+// CDK cross-stack reference cannot reach. It has no assets: synthesized without a bootstrap
+// stack, its template deploys as a StackSet's into accounts that were never bootstrapped.
+const spokeStack = new Stack(app, 'PrivateLinkAutopilotSpoke', {
+  env: { account: spokeAccount, region },
+  synthesizer: new BootstraplessSynthesizer(),
+});
 new AutopilotSpoke(spokeStack, 'Autopilot', {
   hubRoleArn: `arn:aws:iam::${hubAccount}:role/privatelink-autopilot-associator-${region}`,
   hubEventBusArn: `arn:aws:events:${region}:${hubAccount}:event-bus/default`,

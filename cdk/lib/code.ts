@@ -17,17 +17,17 @@ export interface AutopilotFunctionProps {
  * Where the functions' code comes from.
  *
  * - `AutopilotCode.fromSource()`: cargo-lambda builds each function from this repository at
- *   synth time (`cargo lambda build --release --arm64`, the workspace's release profile, as
- *   `sam build` does). Needs Rust, cargo-lambda and Zig (or the arm64 target's linker) where
- *   `cdk synth` runs.
+ *   synth time (`cargo lambda build --release --arm64` in the function's own package, as `sam
+ *   build` does: the workspace's release profile, the package's own features). Needs Rust,
+ *   cargo-lambda and Zig (or the arm64 target's linker) where `cdk synth` runs.
  * - `AutopilotCode.fromDirectory(dir)`: arm64 bootstraps built beforehand: `make build`'s
  *   `.aws-sam/build` (one directory per function, named by its template.yaml logical id) or
  *   `cargo lambda build --release --arm64`'s `target/lambda` (one per binary). No Rust needed.
  */
 export abstract class AutopilotCode {
-  /** Build from source with cargo-lambda. `manifestPath` defaults to this repository's Cargo.toml. */
-  static fromSource(manifestPath?: string): AutopilotCode {
-    return new SourceCode(manifestPath ?? path.join(__dirname, '..', '..', '..', 'Cargo.toml'));
+  /** Build from source with cargo-lambda. `repository` defaults to the checkout this package is in. */
+  static fromSource(repository?: string): AutopilotCode {
+    return new SourceCode(repository ?? path.join(__dirname, '..', '..', '..'));
   }
 
   /** Prebuilt arm64 bootstraps under `directory` (`<binary>/bootstrap` or `<SamLogicalId>/bootstrap`). */
@@ -46,14 +46,20 @@ const COMMON = {
 };
 
 class SourceCode extends AutopilotCode {
-  constructor(private readonly manifestPath: string) {
+  constructor(private readonly repository: string) {
     super();
   }
 
   _function(scope: Construct, id: string, props: AutopilotFunctionProps): lambda.Function {
+    // Built in the function's package, not at the workspace root: cargo would otherwise unify
+    // the features of every member (the CLI's among them) into the function's dependencies.
+    const manifestPath = path.join(this.repository, 'functions', props.binary, 'Cargo.toml');
+    if (!fs.existsSync(manifestPath)) {
+      throw new Error(`AutopilotCode.fromSource: ${manifestPath} not found; give the repository's root directory`);
+    }
     return new RustFunction(scope, id, {
       ...props.options,
-      manifestPath: this.manifestPath,
+      manifestPath,
       binaryName: props.binary,
       architecture: COMMON.architecture,
       runtime: 'provided.al2023',

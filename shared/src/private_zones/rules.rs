@@ -350,6 +350,7 @@ pub struct Refused {
     pub reason: String,
 }
 
+#[cfg(feature = "private-zones")]
 impl Refused {
     pub(crate) fn key(&self) -> String {
         format!("zone-refused:{}:{}", self.zone_id, self.rule)
