@@ -31,6 +31,7 @@ pub mod documents;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod metrics;
 pub mod notify;
 pub mod pace;
 

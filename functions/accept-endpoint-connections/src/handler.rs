@@ -29,6 +29,8 @@ impl Deps {
 }
 
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Report>, Error> {
+    let started = std::time::Instant::now();
+    let scheduled = autopilot::metrics::is_scheduled(&event.payload);
     let scope = match scope_of(event.payload) {
         Ok(scope) => scope,
         Err(triage) => return triage.answer(),
@@ -43,6 +45,11 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Rep
             announced = report.announced,
             "done"
         );
+        report
+            .metrics()
+            .millis("RunDuration", started.elapsed().as_millis())
+            .heartbeat(scheduled)
+            .emit();
     }
     Ok(answer)
 }

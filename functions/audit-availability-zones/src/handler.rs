@@ -35,6 +35,8 @@ impl Deps {
 }
 
 pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<AuditReport>, Error> {
+    let started = std::time::Instant::now();
+    let scheduled = autopilot::metrics::is_scheduled(&event.payload);
     let job = match job_of(event.payload, &deps.senders) {
         Ok(job) => job,
         Err(triage) => return triage.answer(),
@@ -60,5 +62,10 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Aud
         still_open = report.still_open,
         "done"
     );
+    report
+        .metrics()
+        .millis("RunDuration", started.elapsed().as_millis())
+        .heartbeat(scheduled)
+        .emit();
     Ok(Answer::Ran(report))
 }

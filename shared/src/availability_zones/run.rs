@@ -48,6 +48,32 @@ pub struct AuditReport {
 }
 
 impl AuditReport {
+    /// The run's metrics: findings opened by severity, resolved and still open, pending on
+    /// targets in transition, services whose reads failed (undecided) and audited.
+    pub fn metrics(&self) -> crate::metrics::Metrics {
+        let mut m = crate::metrics::Metrics::new("auditor")
+            .count("FindingsOpened", self.opened.len())
+            .count("FindingsResolved", self.resolved.len())
+            .count("FindingsStillOpen", self.still_open)
+            .count("FindingsPending", self.pending.len() + self.still_pending)
+            .count("ServicesUndecided", self.unread_services.len());
+        if let Some(pass) = &self.pass {
+            m = m.count("ServicesAudited", pass.audited);
+        }
+        use crate::notify::Severity;
+        for severity in [Severity::Critical, Severity::Warning, Severity::Info] {
+            let n = self
+                .opened
+                .iter()
+                .filter(|f| f.severity == severity)
+                .count();
+            if n > 0 {
+                m = m.by_outcome("FindingsOpened", severity.as_str(), n);
+            }
+        }
+        m
+    }
+
     /// This report and a later stretch's, as one.
     fn absorb(&mut self, other: AuditReport) {
         self.opened.extend(other.opened);

@@ -87,6 +87,28 @@ pub struct Report {
     pub claims_kept: usize,
 }
 
+impl Report {
+    /// The run's metrics: decisions by action, connections held, items AWS refused, announcements.
+    pub fn metrics(&self) -> crate::metrics::Metrics {
+        let count = |f: &dyn Fn(&Outcome) -> bool| self.outcomes.iter().filter(|o| f(o)).count();
+        let mut m = crate::metrics::Metrics::new("acceptor")
+            .count("Decisions", self.outcomes.len())
+            .count(
+                "ConnectionsHeld",
+                count(&|o| o.decision.action == Action::Hold),
+            )
+            .count("DecisionsFailed", count(&|o| o.status == Status::Failed))
+            .count("Announced", self.announced);
+        for action in [Action::Accept, Action::Reject, Action::Hold] {
+            let n = count(&|o| o.decision.action == action);
+            if n > 0 {
+                m = m.by_outcome("Decisions", action.to_string(), n);
+            }
+        }
+        m
+    }
+}
+
 /// What a run read and decided.
 struct Read {
     pending: Vec<Connection>,

@@ -171,6 +171,40 @@ pub struct Report {
     pub announced: usize,
 }
 
+impl Report {
+    /// The run's metrics: VPCs checked, zone and Resolver rule changes by outcome (done, dry run,
+    /// finding), accounts unreachable, zones refused, on-premises gaps, announcements.
+    pub fn metrics(&self) -> crate::metrics::Metrics {
+        let mut m = crate::metrics::Metrics::new("associator")
+            .count("VpcsChecked", self.vpcs_checked)
+            .count("ZoneChanges", self.outcomes.len())
+            .count("RuleChanges", self.rule_outcomes.len())
+            .count("AccountsUnreachable", self.unreachable.len())
+            .count("ZonesRefused", self.refused.len())
+            .count("OnPremisesGaps", self.on_premises.len())
+            .count("Announced", self.announced);
+        for (status, name) in [
+            (Status::Done, "done"),
+            (Status::DryRun, "dry-run"),
+            (Status::Finding, "finding"),
+        ] {
+            let zones = self.outcomes.iter().filter(|o| o.status == status).count();
+            let rules = self
+                .rule_outcomes
+                .iter()
+                .filter(|o| o.status == status)
+                .count();
+            if zones > 0 {
+                m = m.by_outcome("ZoneChanges", name, zones);
+            }
+            if rules > 0 {
+                m = m.by_outcome("RuleChanges", name, rules);
+            }
+        }
+        m
+    }
+}
+
 /// A managed zone an inbound endpoint's VPC lacks (or that VPC, not found): on-premises cannot
 /// resolve the zone's names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
