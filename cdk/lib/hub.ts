@@ -1,4 +1,6 @@
 import { Aws, CfnOutput, CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -20,6 +22,7 @@ import {
   PARAMETER_NAME,
   SECRET_ARN,
   SERVICE_ID,
+  SNS_TOPIC_ARN,
 } from './validate';
 
 export type SlackSeverity = 'info' | 'warning' | 'critical';
@@ -71,6 +74,20 @@ export interface AutopilotHubProps {
   readonly slackMinSeverity?: SlackSeverity;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetentionDays?: logs.RetentionDays;
+  /** The topic the stack's alarms notify. @default the stack's own alarm topic */
+  readonly alarmTopicArn?: string;
+  /** The window a function's errors and throttles are counted over. @default 900 */
+  readonly alarmPeriodSeconds?: number;
+  /** @default 3 */
+  readonly errorAlarmThreshold?: number;
+  /** @default 10 */
+  readonly throttleAlarmThreshold?: number;
+  /** No scheduled sweep finished for this long: the acceptor's heartbeat alarm. @default 1800 */
+  readonly sweepHeartbeatSeconds?: number;
+  /** No scheduled reconcile finished for this long: the associator's heartbeat alarm. @default 7200 */
+  readonly reconcileHeartbeatSeconds?: number;
+  /** No scheduled audit invocation finished for this long: the auditor's heartbeat alarm. @default 600 */
+  readonly auditHeartbeatSeconds?: number;
   /** Where the functions' code comes from. @default AutopilotCode.fromSource() */
   readonly code?: AutopilotCode;
   /**
@@ -127,6 +144,8 @@ export class AutopilotHub extends Construct {
   readonly associator: lambda.Function;
   readonly auditor: lambda.Function;
   readonly notifySlack?: lambda.Function;
+  /** The stack's alarms notify here (the stack's own topic, unless `alarmTopicArn` names one). */
+  readonly alarmTopic: sns.ITopic;
   /** The spoke construct's `hubRoleArn`. */
   readonly associatorRole: iam.Role;
   /** The spoke construct's `auditorRoleArn`. */
@@ -615,8 +634,10 @@ export class AutopilotHub extends Construct {
     });
 
     // --- the Slack notifier (optional: AWS Chatbot can take the alert topic as it is) ----------
+    let slackDeadLetters: sqs.Queue | undefined;
     if (settings.slackSecretArn) {
       const deadLetters = queue('SlackDeadLetters');
+      slackDeadLetters = deadLetters;
       this.deliveriesTable = table('DeliveriesTable', true, false);
       skip(this.deliveriesTable, [
         CHECKOV_TABLE,
@@ -712,6 +733,156 @@ export class AutopilotHub extends Construct {
       }),
     );
 
+    // --- the stack's own alarms -----------------------------------------------------------------
+    // CloudWatch cannot use the AWS managed SNS key (the alert topic's): the alarms have a topic
+    // of their own, encrypted with kmsKeyArn when given.
+    if (settings.alarmTopicArn) {
+      this.alarmTopic = sns.Topic.fromTopicArn(this, 'AlarmTopic', settings.alarmTopicArn);
+    } else {
+      const topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'PrivateLink autopilot alarms', masterKey: key });
+      if (!key) {
+        skip(topic, [
+          {
+            id: 'CKV_AWS_26',
+            comment: 'Published to by CloudWatch, which cannot use the AWS managed SNS key; encrypted with kmsKeyArn when given. Alarm names and states, no secret',
+          },
+        ]);
+      }
+      const policy = new sns.TopicPolicy(this, 'AlarmTopicPolicy', { topics: [topic] });
+      policy.document.addStatements(
+        new iam.PolicyStatement({
+          sid: 'ThisAccountsAlarms',
+          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['sns:Publish'],
+          resources: [topic.topicArn],
+          conditions: {
+            StringEquals: { 'aws:SourceAccount': account },
+            ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:${Aws.STACK_NAME}-*` },
+          },
+        }),
+        new iam.PolicyStatement({
+          sid: 'TlsOnly',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: ['sns:Publish'],
+          resources: [topic.topicArn],
+          conditions: { Bool: { 'aws:SecureTransport': 'false' } },
+        }),
+      );
+      this.alarmTopic = topic;
+    }
+    const notify = new actions.SnsAction(this.alarmTopic);
+    const alarm = (
+      id: string,
+      name: string,
+      description: string,
+      metric: cloudwatch.MetricProps,
+      threshold: number,
+      comparison: cloudwatch.ComparisonOperator,
+      missing: cloudwatch.TreatMissingData,
+    ) => {
+      const a = new cloudwatch.Alarm(this, id, {
+        alarmName: `${Aws.STACK_NAME}-${name}`,
+        alarmDescription: description,
+        metric: new cloudwatch.Metric(metric),
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: comparison,
+        treatMissingData: missing,
+      });
+      a.addAlarmAction(notify);
+      a.addOkAction(notify);
+    };
+    const functions: [string, string, lambda.Function | undefined][] = [
+      ['AcceptEndpointConnections', 'acceptor', this.acceptor],
+      ['AssociatePrivateZones', 'associator', this.associator],
+      ['AuditAvailabilityZones', 'auditor', this.auditor],
+      ['ConnectionNotificationsFunction', 'connection-notifications', connectionNotificationsFunction],
+      ['NotifySlack', 'slack', this.notifySlack],
+    ];
+    for (const [id, name, f] of functions) {
+      if (!f) continue;
+      const metric = (metricName: string) => ({
+        namespace: 'AWS/Lambda',
+        metricName,
+        dimensionsMap: { FunctionName: f.functionName },
+        statistic: 'Sum',
+        period: Duration.seconds(settings.alarmPeriodSeconds),
+      });
+      alarm(
+        `${id}ErrorsAlarm`,
+        `${name}-errors`,
+        'The function failed: its log group has the errors (docs/operations.md, Alarms).',
+        metric('Errors'),
+        settings.errorAlarmThreshold,
+        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        cloudwatch.TreatMissingData.NOT_BREACHING,
+      );
+      alarm(
+        `${id}ThrottlesAlarm`,
+        `${name}-throttles`,
+        "Invocations throttled beyond the reserved concurrency's bursts (docs/operations.md, Alarms).",
+        metric('Throttles'),
+        settings.throttleAlarmThreshold,
+        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        cloudwatch.TreatMissingData.NOT_BREACHING,
+      );
+    }
+    const queues: [string, string, sqs.IQueue | undefined, string][] = [
+      [
+        'FailedInvocations',
+        'failed-invocations',
+        this.failedInvocations,
+        'Invocations failed after their retries wait in FailedInvocations: read them, fix the cause, redrive (docs/operations.md, Alarms).',
+      ],
+      [
+        'SlackDeadLetters',
+        'slack-dead-letters',
+        slackDeadLetters,
+        'Alerts Slack did not take wait in SlackDeadLetters: read them, fix the cause, redrive (docs/operations.md, Alarms).',
+      ],
+    ];
+    for (const [id, name, q, description] of queues) {
+      if (!q) continue;
+      alarm(
+        `${id}Alarm`,
+        name,
+        description,
+        {
+          namespace: 'AWS/SQS',
+          metricName: 'ApproximateNumberOfMessagesVisible',
+          dimensionsMap: { QueueName: q.queueName },
+          statistic: 'Maximum',
+          period: Duration.seconds(300),
+        },
+        1,
+        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        cloudwatch.TreatMissingData.NOT_BREACHING,
+      );
+    }
+    for (const [id, job, seconds, what] of [
+      ['SweepHeartbeatAlarm', 'acceptor', settings.sweepHeartbeatSeconds, 'sweep'],
+      ['ReconcileHeartbeatAlarm', 'associator', settings.reconcileHeartbeatSeconds, 'reconcile'],
+      ['AuditHeartbeatAlarm', 'auditor', settings.auditHeartbeatSeconds, 'audit'],
+    ] as const) {
+      // No data is no run: a job that stopped running is caught as surely as one that fails.
+      alarm(
+        id,
+        `${what}-heartbeat`,
+        `No scheduled ${what} finished in the window: the schedule is disabled, the function fails or cannot start (docs/operations.md, Alarms).`,
+        {
+          namespace: 'PrivateLinkAutopilot',
+          metricName: 'ScheduledRunSucceeded',
+          dimensionsMap: { Job: job },
+          statistic: 'Sum',
+          period: Duration.seconds(seconds),
+        },
+        1,
+        cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        cloudwatch.TreatMissingData.BREACHING,
+      );
+    }
+
     // --- the optional customer managed key ------------------------------------------------------
     // SNS, SQS and DynamoDB use it with the caller's credentials.
     if (settings.kmsKeyArn) {
@@ -739,6 +910,7 @@ export class AutopilotHub extends Construct {
     output('AssociatorRoleArn', this.associatorRole.roleArn, "Pass to the spoke construct as hubRoleArn");
     output('AuditorRoleArn', this.auditorRole.roleArn, 'Pass to the spoke construct as auditorRoleArn');
     output('AcceptorRoleArn', this.acceptorRole.roleArn, 'Pass to the spoke construct as acceptorRoleArn');
+    output('AlarmTopicArn', this.alarmTopic.topicArn, "The stack's alarms (errors, throttles, failure queues, heartbeats) notify here");
   }
 }
 
@@ -794,11 +966,10 @@ function reachRoles(
   }
 }
 
-type Settings = Required<
-  Omit<AutopilotHubProps, 'code' | 'tableRemovalPolicy' | 'trustedOrganizationId' | 'kmsKeyArn' | 'findingGraceSeconds' | 'slackSecretArn' | 'slackChannels'>
-> &
-  Pick<AutopilotHubProps, 'trustedOrganizationId' | 'kmsKeyArn' | 'findingGraceSeconds' | 'slackSecretArn' | 'slackChannels'>;
+type Optional = 'trustedOrganizationId' | 'kmsKeyArn' | 'findingGraceSeconds' | 'slackSecretArn' | 'slackChannels' | 'alarmTopicArn';
+type Settings = Required<Omit<AutopilotHubProps, 'code' | 'tableRemovalPolicy' | Optional>> & Pick<AutopilotHubProps, Optional>;
 
+const HEARTBEAT_SECONDS = [300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
 const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
@@ -827,6 +998,13 @@ function checked(props: AutopilotHubProps): Settings {
     slackChannels: props.slackChannels || undefined,
     slackMinSeverity: props.slackMinSeverity ?? 'info',
     logRetentionDays: props.logRetentionDays ?? logs.RetentionDays.ONE_MONTH,
+    alarmTopicArn: props.alarmTopicArn || undefined,
+    alarmPeriodSeconds: props.alarmPeriodSeconds ?? 900,
+    errorAlarmThreshold: props.errorAlarmThreshold ?? 3,
+    throttleAlarmThreshold: props.throttleAlarmThreshold ?? 10,
+    sweepHeartbeatSeconds: props.sweepHeartbeatSeconds ?? 1800,
+    reconcileHeartbeatSeconds: props.reconcileHeartbeatSeconds ?? 7200,
+    auditHeartbeatSeconds: props.auditHeartbeatSeconds ?? 600,
   };
   const c = new Checks('AutopilotHub');
   if (!Array.isArray(s.managedServiceIds) || s.managedServiceIds.length === 0) {
@@ -846,6 +1024,13 @@ function checked(props: AutopilotHubProps): Settings {
   c.share('route53RateShare', s.route53RateShare);
   c.oneOf('slackMinSeverity', s.slackMinSeverity, ['info', 'warning', 'critical'] as const);
   c.oneOf('logRetentionDays', s.logRetentionDays as number, LOG_RETENTION_DAYS);
+  c.pattern('alarmTopicArn', s.alarmTopicArn, SNS_TOPIC_ARN, 'an SNS topic ARN');
+  c.oneOf('alarmPeriodSeconds', s.alarmPeriodSeconds, [60, 300, 900, 1800, 3600]);
+  c.atLeast('errorAlarmThreshold', s.errorAlarmThreshold, 1);
+  c.atLeast('throttleAlarmThreshold', s.throttleAlarmThreshold, 1);
+  for (const name of ['sweepHeartbeatSeconds', 'reconcileHeartbeatSeconds', 'auditHeartbeatSeconds'] as const) {
+    c.oneOf(name, s[name], HEARTBEAT_SECONDS);
+  }
   if (s.slackChannels && !s.slackSecretArn) c.fail('slackChannels is given without slackSecretArn');
   c.done();
   return s;

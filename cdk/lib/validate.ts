@@ -49,6 +49,7 @@ export const ACCOUNT_ID = /^[0-9]{12}$/;
 export const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
 export const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key\/[a-zA-Z0-9-]+$/;
 export const PARAMETER_NAME = /^\/[A-Za-z0-9_.\-/]+$/;
+export const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$/;
 export const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$/;
 export const ROLE_ARN = /^arn:aws[a-z-]*:iam::[0-9]{12}:role\/.+$/;
 export const EVENT_BUS_ARN = /^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus\/.+$/;

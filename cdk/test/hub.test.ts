@@ -129,3 +129,23 @@ test('prebuilt code is taken from make build or cargo lambda build, and its abse
   t.resourceCountIs('AWS::Lambda::Function', 4);
   t.allResourcesProperties('AWS::Lambda::Function', { Architectures: ['arm64'], Runtime: 'provided.al2023' });
 });
+
+test('every function, failure queue and scheduled job has its alarm, told to the alarm topic', () => {
+  const t = hub();
+  // four functions (errors, throttles), one queue, three heartbeats
+  t.resourceCountIs('AWS::CloudWatch::Alarm', 4 * 2 + 1 + 3);
+  t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'ScheduledRunSucceeded',
+    Dimensions: [{ Name: 'Job', Value: 'associator' }],
+    Period: 7200,
+    TreatMissingData: 'breaching',
+    AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }],
+  });
+  const routed = hub({ alarmTopicArn: 'arn:aws:sns:eu-west-1:111111111111:oncall', sweepHeartbeatSeconds: 3600 });
+  routed.allResourcesProperties('AWS::CloudWatch::Alarm', {
+    AlarmActions: ['arn:aws:sns:eu-west-1:111111111111:oncall'],
+    OKActions: ['arn:aws:sns:eu-west-1:111111111111:oncall'],
+  });
+  routed.resourcePropertiesCountIs('AWS::SNS::Topic', { DisplayName: 'PrivateLink autopilot alarms' }, 0);
+  assert.match(error({ sweepHeartbeatSeconds: 1000 }), /sweepHeartbeatSeconds 1000 is not one of 300, 600/);
+});

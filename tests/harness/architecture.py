@@ -9,13 +9,12 @@ construct paths): a function by its binary, a role by the function that runs as 
 RoleName), a topic by its display name, a table by the environment variable that names it to the
 functions, a queue by what sends to it.
 
-The model holds what the issue of parity is about: each function's environment variable names,
+The model holds what parity is about: each function's environment variable names,
 memory, timeout, architecture, runtime, reserved concurrency, logging and asynchronous
 configuration; what triggers it (event patterns, schedules, topics, with their retries and dead
 letters); every IAM statement of every role (with its resources and conditions), trust and
 managed policies; the topics' and queues' encryption and the topic policies; the tables' keys,
-TTL, recovery, encryption and deletion policies; the event bus policies; the custom resource;
-the outputs.
+TTL, recovery, encryption and deletion policies; the event bus policies; the custom resource; the alarms; the outputs.
 """
 
 from __future__ import annotations
@@ -456,6 +455,18 @@ class Model:
             key=json.dumps,
         )
 
+    def alarms(self) -> dict[str, dict]:
+        """The alarms by name: what they watch, when they fire, whom they tell."""
+        out = {}
+        for alarm in self._of("AWS::CloudWatch::Alarm").values():
+            p = alarm["Properties"]
+            number = ("Period", "EvaluationPeriods", "Threshold")  # parameters resolve as text
+            out[p["AlarmName"]] = self.name({
+                k: float(v) if k in number else v
+                for k, v in p.items() if k != "AlarmName"
+            })
+        return out
+
     def output_values(self, prefix: str = "") -> dict[str, object]:
         """Outputs by name (a construct's outputs carry its id before and a hash after)."""
         out = {}
@@ -475,6 +486,7 @@ class Model:
             "event bus policies": self.bus_policies(),
             "custom resources": self.custom_resources(),
             "forwarding rules": self.forwarding(),
+            "alarms": self.alarms(),
             "outputs": self.output_values(outputs_prefix),
         }
 
