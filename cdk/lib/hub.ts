@@ -771,6 +771,13 @@ export class AutopilotHub extends Construct {
       );
       this.alarmTopic = topic;
     }
+    // The stack's own alarms in Slack too, opened and resolved in one thread like findings (an
+    // alarmTopicArn of the operator's own is theirs to subscribe).
+    if (this.notifySlack && !settings.alarmTopicArn) {
+      (this.alarmTopic as sns.Topic).addSubscription(
+        new subscriptions.LambdaSubscription(this.notifySlack, { deadLetterQueue: slackDeadLetters }),
+      );
+    }
     const notify = new actions.SnsAction(this.alarmTopic);
     const alarm = (
       id: string,

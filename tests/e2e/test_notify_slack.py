@@ -127,6 +127,27 @@ def test_bot_routes_by_severity_and_replies_to_the_finding_in_its_thread(notifie
     no_secrets(fn)
 
 
+def test_an_alarm_opens_and_its_return_to_ok_resolves_in_its_thread(notifier, slack):
+    """The stack's own alarms, from the alarm topic: opened in the critical channel with what to
+    do and a link to the alarm, resolved in the same thread; a new alarm settling says nothing."""
+    fn = notifier("bot", channels="critical=#privatelink-oncall,default=#privatelink")
+    settled = fn.invoke(event("alarm-settled"))
+    assert settled.ok and settled.body["deliveries"] == [{"outcome": "quiet", "message_id": "7f2a8b5c-0d3e-5a4f-9b6c-2d3e4f5a6b72"}]
+    opened, resolved = fn.invoke(event("alarm-opened")), fn.invoke(event("alarm-resolved"))
+    assert opened.ok and resolved.ok, [opened.body, resolved.body]
+    alarm, back = slack.delivered()
+    assert alarm == golden("bot-alarm-opened", alarm)
+    assert {**back, "thread_ts": "<ts of the opening message>"} == golden("bot-alarm-resolved", back)
+    assert alarm["channel"] == back["channel"] == "#privatelink-oncall"
+    assert back["thread_ts"] == opened.body["deliveries"][0]["ts"]
+    assert "cloudwatch/home?region=us-east-1#alarmsV2:alarm/privatelink-autopilot-sweep-heartbeat" in json.dumps(alarm)
+    assert violations(alarm) == [] and violations(back) == []
+    # The real capture (an older message, without AlarmArn) is posted as well.
+    real = json.loads((EVENTS.parent / "real" / "sns_lambda_event__real_capture_cloudwatch_alarm.json").read_text())
+    assert fn.invoke(real).ok
+    assert "InvalidSSHLoginAlarm" in slack.delivered()[-1]["blocks"][0]["text"]["text"]
+
+
 def test_severity_filter_posts_nothing_below_it(notifier, slack):
     fn = notifier("bot", channels="critical=#privatelink-oncall,warning=#privatelink", SLACK_MIN_SEVERITY="warning")
     result = fn.invoke(event("connection-accepted"))

@@ -2,6 +2,7 @@
 //! Chatbot custom notification (so Chatbot can post it as is) with the structured facts kept in
 //! `metadata.additionalContext` for other subscribers.
 
+pub mod alarm;
 pub mod digest;
 mod sns;
 
@@ -81,10 +82,14 @@ pub enum Fact {
     ZoneId,
     /// Which message of a batch split over several (`2/3`).
     Part,
+    /// A CloudWatch alarm's name.
+    Alarm,
+    /// What a CloudWatch alarm watches: namespace, metric and dimensions.
+    Metric,
 }
 
 impl Fact {
-    pub const ALL: [Fact; 26] = [
+    pub const ALL: [Fact; 28] = [
         Fact::Decision,
         Fact::Account,
         Fact::Vpc,
@@ -111,6 +116,8 @@ impl Fact {
         Fact::DryRun,
         Fact::ZoneId,
         Fact::Part,
+        Fact::Alarm,
+        Fact::Metric,
     ];
 
     /// Its key in `additionalContext`.
@@ -142,6 +149,8 @@ impl Fact {
             Fact::DryRun => "dry_run",
             Fact::ZoneId => "zone_id",
             Fact::Part => "part",
+            Fact::Alarm => "alarm",
+            Fact::Metric => "metric",
         }
     }
 
@@ -208,6 +217,8 @@ pub enum EventType {
     AvailabilityZoneFinding,
     /// A written document (policy, zone rules) is unusable.
     PolicyInvalid,
+    /// A CloudWatch alarm changed state (the stack's own alarms, on its alarm topic).
+    CloudWatchAlarm,
     /// Another producer's, read back as it is.
     Other(String),
 }
@@ -219,6 +230,7 @@ impl EventType {
             EventType::PrivateZoneAssociations => "PrivateZoneAssociations",
             EventType::AvailabilityZoneFinding => "AvailabilityZoneFinding",
             EventType::PolicyInvalid => "PolicyInvalid",
+            EventType::CloudWatchAlarm => "CloudWatchAlarm",
             EventType::Other(other) => other,
         }
     }
@@ -229,6 +241,7 @@ impl EventType {
             EventType::PrivateZoneAssociations,
             EventType::AvailabilityZoneFinding,
             EventType::PolicyInvalid,
+            EventType::CloudWatchAlarm,
         ]
         .into_iter()
         .find(|t| t.as_str() == text)

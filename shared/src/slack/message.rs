@@ -1,5 +1,5 @@
 //! From an alert-topic message to a Slack Block Kit message: parse the AWS Chatbot custom
-//! notification, then render it within Slack's documented limits so a long finding is cut
+//! notification (or a CloudWatch alarm's change of state, from the alarm topic), then render it within Slack's documented limits so a long finding is cut
 //! cleanly instead of being refused with `invalid_blocks`.
 //!
 //! Limits: <https://docs.slack.dev/reference/block-kit/blocks> (header text 150 characters,
@@ -8,7 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::events::SnsNotice;
-use crate::notify::{Fact, Facts, Lifecycle, Notification, Severity};
+use crate::notify::{Fact, Facts, Lifecycle, Notification, Severity, alarm};
 use serde_json::{Value, json};
 
 pub const HEADER_TEXT: usize = 150;
@@ -33,20 +33,29 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// Reads the Chatbot custom-notification document in an SNS message; anything else is a
-    /// clear error (and nothing is posted).
-    pub fn from_sns(notice: &SnsNotice) -> Result<Alert> {
+    /// Reads the Chatbot custom-notification document, or the CloudWatch alarm state change, in
+    /// an SNS message; anything else is a clear error (and nothing is posted). `None`: an alarm's
+    /// change with nothing to say (a new alarm settling).
+    pub fn from_sns(notice: &SnsNotice) -> Result<Option<Alert>> {
         let invalid =
             |why: String| Error::InvalidEvent(format!("SNS message {}: {why}", notice.message_id));
         let doc: Value = serde_json::from_str(&notice.message)
             .map_err(|e| invalid(format!("not JSON ({e})")))?;
-        Ok(Alert {
+        let notification = if alarm::is_alarm(&doc) {
+            match alarm::notification(&doc).map_err(|e| invalid(e.0))? {
+                Some(n) => n,
+                None => return Ok(None),
+            }
+        } else {
+            Notification::from_chatbot(&doc).map_err(|e| invalid(e.0))?
+        };
+        Ok(Some(Alert {
             message_id: notice.message_id.clone(),
             published_epoch: notice.published_epoch,
             published: notice.published.clone(),
             region: notice.topic_arn.split(':').nth(3).map(str::to_owned),
-            notification: Notification::from_chatbot(&doc).map_err(|e| invalid(e.0))?,
-        })
+            notification,
+        }))
     }
 
     /// `metadata.additionalContext`: account, VPC, service, AZ IDs, decision, reason, …
@@ -89,6 +98,8 @@ impl Alert {
 
 /// Facts shown as fields, in this order, with their labels; ids are shown as code.
 const FACTS: &[(Fact, &str, bool)] = &[
+    (Fact::Alarm, "Alarm", true),
+    (Fact::Metric, "Metric", false),
     (Fact::Decision, "Decision", false),
     (Fact::Account, "Account", true),
     (Fact::Vpc, "VPC", true),
@@ -252,6 +263,15 @@ pub fn console_link(alert: &Alert) -> Option<(String, String)> {
         "aws-us-gov" => "console.amazonaws-us-gov.com",
         _ => return None,
     };
+    // An alarm, by a name the stack gives it (nothing a link could be bent with).
+    if let Some(name) = alert.facts().get(Fact::Alarm).filter(|n| is_alarm_name(n)) {
+        return Some((
+            format!("Alarm {name} in the AWS console"),
+            format!(
+                "https://{region}.{console}/cloudwatch/home?region={region}#alarmsV2:alarm/{name}"
+            ),
+        ));
+    }
     let vpc = format!("https://{region}.{console}/vpcconsole/home?region={region}");
     let ec2 = format!("https://{region}.{console}/ec2/home?region={region}");
     let route53 = format!("https://{console}/route53/v2/hostedzones#ListRecordSets");
@@ -305,6 +325,15 @@ pub fn console_link(alert: &Alert) -> Option<(String, String)> {
         }
     }
     None
+}
+
+/// An alarm name of letters, digits, `-`, `_` and `.` (the stack's are `<stack>-<what>`).
+fn is_alarm_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 /// A Route 53 hosted zone id: `Z` and up to 31 more uppercase letters and digits.
@@ -434,7 +463,7 @@ mod tests {
         let facts = json!({"severity": "info", "account": "111122223333", "vpc": "vpc-1", "endpoint": "vpce-1",
                            "service": "vpce-svc-0123456789abcdef0", "decision": "accepted", "reason": "rule payments <ok>",
                            "decisions": "[{}]", "dry_run": "false"});
-        let alert = Alert::from_sns(&notice(chatbot(facts))).unwrap();
+        let alert = Alert::from_sns(&notice(chatbot(facts))).unwrap().unwrap();
         assert_eq!(alert.region.as_deref(), Some("eu-west-1"));
         let m = render(&alert);
         assert_eq!(m["text"], "🔵 INFO: PrivateLink connections: 1 accepted");
@@ -486,7 +515,7 @@ mod tests {
                 .join("\n")
         );
         doc["content"]["nextSteps"] = json!(vec!["x".repeat(4000); 3]);
-        let m = render(&Alert::from_sns(&notice(doc)).unwrap());
+        let m = render(&Alert::from_sns(&notice(doc)).unwrap().unwrap());
         assert_eq!(violations(&m), Vec::<String>::new());
         let header = m["blocks"][0]["text"]["text"].as_str().unwrap();
         assert_eq!(header.chars().count(), 150);
@@ -524,7 +553,7 @@ mod tests {
         let mut doc = chatbot(facts);
         doc["content"]["title"] = json!("Resolved: No healthy target in euw1-az2");
         doc["content"]["nextSteps"] = json!([]);
-        let alert = Alert::from_sns(&notice(doc)).unwrap();
+        let alert = Alert::from_sns(&notice(doc)).unwrap().unwrap();
         assert!(alert.resolves());
         assert_eq!(alert.routing_severity(), Severity::Critical);
         let m = render(&alert);
@@ -547,7 +576,7 @@ mod tests {
                 json!({"severity": "info", "vpc": "vpc-0abc0000000000000", "region": region}),
             );
             doc["content"]["nextSteps"] = json!([]);
-            Alert::from_sns(&notice(doc)).unwrap()
+            Alert::from_sns(&notice(doc)).unwrap().unwrap()
         };
         assert_eq!(
             console_link(&with_region("cn-north-1")).unwrap().1,
@@ -578,7 +607,7 @@ mod tests {
             "arn:aws:elasticloadbalancing:x:loadbalancer/<https://evil.example>"
         ]);
         doc["content"]["nextSteps"] = json!([]);
-        let alert = Alert::from_sns(&notice(doc)).unwrap();
+        let alert = Alert::from_sns(&notice(doc)).unwrap().unwrap();
         assert_eq!(console_link(&alert), None);
         let posted = render(&alert).to_string();
         assert!(!posted.contains("<https://evil.example"), "{posted}");

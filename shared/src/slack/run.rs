@@ -30,6 +30,8 @@ pub enum Delivery {
     },
     /// Already posted by an earlier delivery of the same SNS message.
     Duplicate { message_id: String },
+    /// Nothing to say: a new alarm settling into OK.
+    Quiet { message_id: String },
 }
 
 /// What an invocation did with the SNS messages it carried.
@@ -61,7 +63,12 @@ impl<S: Poster + Sync, D: DeliveryStore + Sync> Notifier<S, D> {
     /// Posts one alert-topic message, unless it is filtered out or already posted. Nothing is
     /// posted for a message that is not a Chatbot custom notification.
     pub async fn deliver(&self, notice: &SnsNotice, deadline: Instant) -> Result<Delivery> {
-        let alert = Alert::from_sns(notice)?;
+        let Some(alert) = Alert::from_sns(notice)? else {
+            tracing::info!(message_id = %notice.message_id, "an alarm settling, nothing to post");
+            return Ok(Delivery::Quiet {
+                message_id: notice.message_id.clone(),
+            });
+        };
         let message_id = alert.message_id.clone();
         let severity = alert.routing_severity();
         if severity < self.min_severity {
