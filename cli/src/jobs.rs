@@ -20,8 +20,8 @@ use serde_json::json;
 
 /// The AWS configuration and the environment every subcommand reads.
 pub struct Aws {
-    sdk: SdkConfig,
-    env: Env,
+    pub(crate) sdk: SdkConfig,
+    pub(crate) env: Env,
 }
 
 impl Aws {

@@ -6,6 +6,7 @@ mod check;
 mod invoke;
 mod jobs;
 mod output;
+mod status;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use output::Output;
@@ -105,6 +106,10 @@ enum Command {
     /// Every AZ and cross-zone check with its findings and evidence, and which are already open
     /// in the findings table. Read-only.
     Audit,
+    /// Whether the automation is healthy: each scheduled job's last run against its heartbeat
+    /// window, the open findings, the connections held, the failure queues' depth. Read-only;
+    /// exit 0 healthy, 2 something needs a look, 1 cannot tell.
+    Status,
     /// Validate a connection policy document offline.
     Policy {
         #[command(subcommand)]
@@ -167,6 +172,10 @@ fn main() -> ExitCode {
         Command::Audit => on_runtime(async {
             let aws = jobs::Aws::new(profile.as_deref(), region.as_deref()).await;
             jobs::audit(&out, aws).await
+        }),
+        Command::Status => on_runtime(async {
+            let aws = jobs::Aws::new(profile.as_deref(), region.as_deref()).await;
+            status::status(&out, aws).await
         }),
     };
     ExitCode::from(match outcome {

@@ -34,6 +34,7 @@ pub mod ids;
 pub mod metrics;
 pub mod notify;
 pub mod pace;
+pub mod status;
 
 pub mod availability_zones;
 pub mod endpoint_connections;

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 
 from harness import azs, zones
 from harness.lambda_host import binary
-from harness.scenario import ALLOWED, STRANGER
+from harness.scenario import ALLOWED, STRANGER, scheduled_event
 from harness.template import ROOT
 
 DOCUMENTS = ROOT / "events" / "documents"
@@ -263,3 +265,52 @@ def test_invoke_reports_a_function_that_fails_to_start_or_does_not_exist(world):
     assert broken.code == 1 and "DECISIONS_TABLE" in broken.stderr
     unknown = autopilot("invoke", "accept-everything", "--event", "events/scheduled.json")
     assert unknown.code == 1 and "is not a function of this project" in unknown.stderr
+
+
+# --- status -----------------------------------------------------------------------------------
+
+
+def test_status_says_whether_the_automation_is_healthy(emu, world, functions):
+    """`autopilot status` from what the stack keeps: each scheduled job's last run, the open
+    findings, the connections held, the failure queues. 2 while a job has not run on its schedule
+    or a queue holds a failure, 0 once all is well, 1 when it cannot read what it needs."""
+    hub = zones.build(emu)
+    hub.put_rules(hub.rules())
+    p = azs.build(emu)
+    world.put_policy(world.policy("reject"))
+    queue = emu.client("sqs").create_queue(QueueName="failed-invocations")["QueueUrl"]
+    env = {**world.function_env(), "FINDINGS_TABLE": p.env["FINDINGS_TABLE"], "FAILED_INVOCATIONS_QUEUE_URL": queue}
+
+    never = autopilot("--output", "json", "status", env=env)
+    assert never.code == 2, never.stderr
+    assert {j["job"]: j["standing"] for j in never.json["jobs"]} == \
+        {"acceptor": "never_ran", "associator": "never_ran", "auditor": "never_ran"}
+
+    # Each job runs on its schedule: the sweep, the reconcile (into the same decisions table, as
+    # in the stack) and the audit.
+    assert functions("accept-endpoint-connections", world.function_env()).invoke(scheduled_event()).ok
+    assert functions(zones.FUNCTION, hub.function_env()).invoke(scheduled_event()).ok
+    assert functions(azs.FUNCTION, p.env).invoke(scheduled_event()).ok
+    healthy = autopilot("--output", "json", "status", env=env)
+    assert healthy.code == 0, (healthy.stdout, healthy.stderr)
+    assert healthy.json["verdict"] == "healthy"
+    assert {j["standing"] for j in healthy.json["jobs"]} == {"healthy"}
+    assert healthy.json["held_connections"] == 0 and healthy.json["queues"] == [{"queue": "FailedInvocations", "messages": 0}]
+
+    # A failure waits in the queue: needs a look, and the table says which.
+    emu.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps({"requestContext": {"condition": "RetriesExhausted"}}))
+    failing = autopilot("status", env=env)
+    assert failing.code == 2
+    assert re.search(r"FailedInvocations messages\s+1", failing.stdout), failing.stdout
+    assert "needs a look" in failing.stdout
+
+    # A job late on its schedule (a window of 0 s has passed) needs a look too.
+    time.sleep(1.1)
+    late = autopilot("--output", "json", "status", env={**env, "FAILED_INVOCATIONS_QUEUE_URL": "", "AUDIT_HEARTBEAT_SECONDS": "0"})
+    assert late.code == 2
+    assert {j["job"]: j["standing"] for j in late.json["jobs"]}["auditor"]["late"]["seconds_ago"] >= 1
+
+    # A table it cannot read: it cannot tell.
+    unknown = autopilot("status", env={**env, "FINDINGS_TABLE": "no-such-table"})
+    assert unknown.code == 1
+    assert "cannot tell" in unknown.stdout

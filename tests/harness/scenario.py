@@ -170,12 +170,18 @@ def topic_with_queue(emu: Emulator, name: str) -> tuple[str, str]:
 
 
 def create_table(emu: Emulator, name: str) -> str:
-    """A DynamoDB table keyed by the string `pk`, as the template's tables are."""
-    emu.client("dynamodb").create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    )
+    """A DynamoDB table keyed by the string `pk`, as the template's tables are. One that exists
+    is used as it is: the acceptor's and the associator's scenes share the decisions table, as
+    the functions do in the stack."""
+    dynamodb = emu.client("dynamodb")
+    try:
+        dynamodb.create_table(
+            TableName=name, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+    except dynamodb.exceptions.ResourceInUseException:
+        pass
     return name
 
 

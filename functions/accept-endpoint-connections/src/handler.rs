@@ -5,9 +5,11 @@ use autopilot::aws::SdkConfig;
 use autopilot::config::PolicySource;
 use autopilot::endpoint_connections::config::Config;
 use autopilot::endpoint_connections::events::scope_of;
+use autopilot::endpoint_connections::policy::Action;
 use autopilot::endpoint_connections::run::Report;
 use autopilot::endpoint_connections::{self, AwsAcceptor, load_policy};
-use autopilot::events::Answer;
+use autopilot::events::{Answer, now_secs};
+use autopilot::status::StatusStore;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
@@ -16,6 +18,7 @@ pub struct Deps {
     acceptor: AwsAcceptor,
     ssm: aws_sdk_ssm::Client,
     policy_source: PolicySource,
+    status: StatusStore,
 }
 
 impl Deps {
@@ -23,6 +26,10 @@ impl Deps {
         Deps {
             acceptor: endpoint_connections::acceptor(sdk, &config),
             ssm: aws_sdk_ssm::Client::new(sdk),
+            status: StatusStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                &config.run.decisions_table,
+            ),
             policy_source: config.policy_source,
         }
     }
@@ -50,6 +57,14 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Rep
             .millis("RunDuration", started.elapsed().as_millis())
             .heartbeat(scheduled)
             .emit();
+        let held = report
+            .outcomes
+            .iter()
+            .filter(|o| o.decision.action == Action::Hold)
+            .count();
+        deps.status
+            .finished("acceptor", now_secs(), scheduled, &[("held", held)])
+            .await;
     }
     Ok(answer)
 }

@@ -3,11 +3,12 @@
 use autopilot::Error;
 use autopilot::aws::SdkConfig;
 use autopilot::config::PolicySource;
-use autopilot::events::Answer;
+use autopilot::events::{Answer, now_secs};
 use autopilot::private_zones::config::Config;
 use autopilot::private_zones::events::target_of;
 use autopilot::private_zones::run::Report;
 use autopilot::private_zones::{self, DeployedAssociator};
+use autopilot::status::StatusStore;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
@@ -16,6 +17,7 @@ pub struct Deps {
     associator: DeployedAssociator,
     ssm: aws_sdk_ssm::Client,
     rules_source: PolicySource,
+    status: StatusStore,
 }
 
 impl Deps {
@@ -23,6 +25,10 @@ impl Deps {
         Deps {
             associator: private_zones::associator(sdk, &config),
             ssm: aws_sdk_ssm::Client::new(sdk),
+            status: StatusStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                &config.run.decisions_table,
+            ),
             rules_source: config.rules_source,
         }
     }
@@ -50,6 +56,15 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Rep
             .millis("RunDuration", started.elapsed().as_millis())
             .heartbeat(scheduled)
             .emit();
+        let unreachable = report.unreachable.len();
+        deps.status
+            .finished(
+                "associator",
+                now_secs(),
+                scheduled,
+                &[("unreachable", unreachable)],
+            )
+            .await;
     }
     Ok(answer)
 }

@@ -6,7 +6,8 @@ use autopilot::availability_zones::events::{Job, job_of};
 use autopilot::availability_zones::run::{AuditReport, Tick};
 use autopilot::availability_zones::{self, AwsAuditor};
 use autopilot::aws::SdkConfig;
-use autopilot::events::Answer;
+use autopilot::events::{Answer, now_secs};
+use autopilot::status::StatusStore;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -22,12 +23,14 @@ pub struct Deps {
     auditor: AwsAuditor,
     senders: BTreeSet<String>,
     period_seconds: u64,
+    status: StatusStore,
 }
 
 impl Deps {
     pub fn new(sdk: &SdkConfig, config: Config) -> Self {
         Deps {
             auditor: availability_zones::auditor(sdk, &config),
+            status: StatusStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.findings_table),
             senders: config.senders,
             period_seconds: config.period_seconds,
         }
@@ -67,5 +70,14 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Aud
         .millis("RunDuration", started.elapsed().as_millis())
         .heartbeat(scheduled)
         .emit();
+    let undecided = report.unread_services.len();
+    deps.status
+        .finished(
+            "auditor",
+            now_secs(),
+            scheduled,
+            &[("undecided", undecided)],
+        )
+        .await;
     Ok(Answer::Ran(report))
 }
