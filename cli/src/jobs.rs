@@ -25,11 +25,19 @@ pub struct Aws {
 }
 
 impl Aws {
-    pub async fn new(profile: Option<&str>, region: Option<&str>) -> Self {
-        Aws {
-            sdk: autopilot::aws::sdk_config_for(profile, region).await,
-            env: Env::from_process(),
-        }
+    /// The SDK's configuration, and the variables: the deployed stack's when one is named, with
+    /// the environment's over them.
+    pub async fn new(
+        profile: Option<&str>,
+        region: Option<&str>,
+        stack: Option<&str>,
+    ) -> Result<Self, Failure> {
+        let sdk = autopilot::aws::sdk_config_for(profile, region).await;
+        let env = match stack {
+            Some(stack) => Env::with_process_over(crate::stack::variables(&sdk, stack).await?),
+            None => Env::from_process(),
+        };
+        Ok(Aws { sdk, env })
     }
 
     fn ssm(&self) -> aws_sdk_ssm::Client {

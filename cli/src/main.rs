@@ -6,6 +6,7 @@ mod check;
 mod invoke;
 mod jobs;
 mod output;
+mod stack;
 mod status;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -70,6 +71,10 @@ struct Cli {
     /// AWS region (default: AWS_REGION or the profile's).
     #[arg(long, global = true)]
     region: Option<String>,
+    /// A deployed hub stack (SAM or CDK) to take the configuration from: its functions'
+    /// environment and its outputs. A variable set in the environment still wins.
+    #[arg(long, global = true)]
+    stack: Option<String>,
     /// How results are printed on stdout (progress always goes to stderr).
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     output: Format,
@@ -147,7 +152,7 @@ enum Check {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = Output::new(matches!(cli.output, Format::Json));
-    let (profile, region) = (cli.profile, cli.region);
+    let (profile, region, stack) = (cli.profile, cli.region, cli.stack);
     let outcome = match cli.command {
         Command::Policy {
             action: Check::Check { file },
@@ -162,19 +167,23 @@ fn main() -> ExitCode {
             timeout,
         } => on_runtime(invoke::run(&out, &function, &event, binary, timeout)),
         Command::Connections { apply } => on_runtime(async {
-            let aws = jobs::Aws::new(profile.as_deref(), region.as_deref()).await;
+            let aws =
+                jobs::Aws::new(profile.as_deref(), region.as_deref(), stack.as_deref()).await?;
             jobs::connections(&out, aws, apply).await
         }),
         Command::Zones { apply } => on_runtime(async {
-            let aws = jobs::Aws::new(profile.as_deref(), region.as_deref()).await;
+            let aws =
+                jobs::Aws::new(profile.as_deref(), region.as_deref(), stack.as_deref()).await?;
             jobs::zones(&out, aws, apply).await
         }),
         Command::Audit => on_runtime(async {
-            let aws = jobs::Aws::new(profile.as_deref(), region.as_deref()).await;
+            let aws =
+                jobs::Aws::new(profile.as_deref(), region.as_deref(), stack.as_deref()).await?;
             jobs::audit(&out, aws).await
         }),
         Command::Status => on_runtime(async {
-            let aws = jobs::Aws::new(profile.as_deref(), region.as_deref()).await;
+            let aws =
+                jobs::Aws::new(profile.as_deref(), region.as_deref(), stack.as_deref()).await?;
             status::status(&out, aws).await
         }),
     };

@@ -21,6 +21,18 @@ const QUEUES: [(&str, &str); 2] = [
     ("SlackDeadLetters", "SLACK_DEAD_LETTERS_QUEUE_URL"),
 ];
 
+/// An AWS error in a line: the call and AWS's code (the SDK's full context is for the logs).
+fn brief(e: &autopilot::Error) -> String {
+    match e {
+        autopilot::Error::Aws {
+            operation,
+            code: Some(code),
+            ..
+        } => format!("{operation}: {code}"),
+        other => other.to_string(),
+    }
+}
+
 pub async fn status(out: &Output, aws: Aws) -> Outcome {
     let env = &aws.env;
     let decisions = env.required("DECISIONS_TABLE")?;
@@ -53,7 +65,7 @@ pub async fn status(out: &Output, aws: Aws) -> Outcome {
                 }
             }
             Err(e) => {
-                unread.push(format!("{job}'s status: {e}"));
+                unread.push(format!("{job}'s status: {}", brief(&e)));
                 jobs.push((job, run, window, None, None));
             }
         }
@@ -65,7 +77,7 @@ pub async fn status(out: &Output, aws: Aws) -> Outcome {
     {
         Ok(open) => Some(open),
         Err(e) => {
-            unread.push(format!("open findings: {e}"));
+            unread.push(format!("open findings ({findings_table}): {}", brief(&e)));
             None
         }
     };
@@ -112,7 +124,7 @@ pub async fn status(out: &Output, aws: Aws) -> Outcome {
                 queues.push((name, Some(n)));
             }
             Err(e) => {
-                unread.push(format!("{name}: {e}"));
+                unread.push(format!("{name}: {}", brief(&e)));
                 queues.push((name, None));
             }
         }

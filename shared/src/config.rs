@@ -16,6 +16,13 @@ impl Env {
         }
     }
 
+    /// These variables, with the process's own over them.
+    pub fn with_process_over(base: HashMap<String, String>) -> Self {
+        let mut vars = base;
+        vars.extend(std::env::vars());
+        Env { vars }
+    }
+
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         Env {
             vars: pairs

@@ -314,3 +314,45 @@ def test_status_says_whether_the_automation_is_healthy(emu, world, functions):
     unknown = autopilot("status", env={**env, "FINDINGS_TABLE": "no-such-table"})
     assert unknown.code == 1
     assert "cannot tell" in unknown.stdout
+
+
+def _hub_stack(emu, decisions: str, findings: str) -> str:
+    """A deployed hub stack as the CLI sees one: functions with the stack's environment, and the
+    failure queue as an output (a stand-in for template.yaml's, made by CloudFormation)."""
+    template = {
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}},
+            "FailedInvocations": {"Type": "AWS::SQS::Queue"},
+            **{name: {"Type": "AWS::Lambda::Function", "Properties": {
+                "Runtime": "python3.12", "Handler": "index.handler", "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                "Code": {"ZipFile": "def handler(event, context): pass"},
+                "Environment": {"Variables": variables}}}
+               for name, variables in {
+                   "AcceptEndpointConnections": {"DECISIONS_TABLE": decisions, "DRY_RUN": "true"},
+                   "AuditAvailabilityZones": {"FINDINGS_TABLE": findings},
+               }.items()},
+        },
+        "Outputs": {"FailedInvocationsQueueUrl": {"Value": {"Ref": "FailedInvocations"}}},
+    }
+    cloudformation = emu.client("cloudformation")
+    cloudformation.create_stack(StackName="privatelink-autopilot", TemplateBody=json.dumps(template))
+    [stack] = cloudformation.describe_stacks(StackName="privatelink-autopilot")["Stacks"]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["FailedInvocationsQueueUrl"]
+
+
+def test_stack_names_the_deployed_configuration_and_the_environment_still_wins(emu, world):
+    p = azs.build(emu)
+    queue = _hub_stack(emu, world.function_env()["DECISIONS_TABLE"], p.env["FINDINGS_TABLE"])
+    emu.client("sqs").send_message(QueueUrl=queue, MessageBody="{}")
+    only_credentials = emu.function_env()
+    found = autopilot("--stack", "privatelink-autopilot", "--output", "json", "status", env=only_credentials)
+    assert found.code == 2, found.stderr
+    # The tables came from the functions, the queue from the outputs.
+    assert found.json["queues"] == [{"queue": "FailedInvocations", "messages": 1}]
+    assert {j["job"]: j["standing"] for j in found.json["jobs"]}["auditor"] == "never_ran"
+    overridden = autopilot("--stack", "privatelink-autopilot", "status",
+                           env={**only_credentials, "FINDINGS_TABLE": "no-such-table"})
+    assert overridden.code == 1 and "no-such-table" in overridden.stdout + overridden.stderr
+    missing = autopilot("--stack", "no-such-stack", "status", env=only_credentials)
+    assert missing.code == 1 and "stack no-such-stack" in missing.stderr
