@@ -1,4 +1,4 @@
-import { Aws, CfnOutput, CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, CfnOutput, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -779,6 +779,7 @@ export class AutopilotHub extends Construct {
       );
     }
     const notify = new actions.SnsAction(this.alarmTopic);
+    const alarms = new Map<string, cloudwatch.Alarm>();
     const alarm = (
       id: string,
       name: string,
@@ -787,7 +788,7 @@ export class AutopilotHub extends Construct {
       threshold: number,
       comparison: cloudwatch.ComparisonOperator,
       missing: cloudwatch.TreatMissingData,
-    ) => {
+    ): cloudwatch.Alarm => {
       const a = new cloudwatch.Alarm(this, id, {
         alarmName: `${Aws.STACK_NAME}-${name}`,
         alarmDescription: description,
@@ -799,6 +800,8 @@ export class AutopilotHub extends Construct {
       });
       a.addAlarmAction(notify);
       a.addOkAction(notify);
+      alarms.set(id, a);
+      return a;
     };
     const functions: [string, string, lambda.Function | undefined][] = [
       ['AcceptEndpointConnections', 'acceptor', this.acceptor],
@@ -889,6 +892,94 @@ export class AutopilotHub extends Construct {
         cloudwatch.TreatMissingData.BREACHING,
       );
     }
+
+    // One row per job: its work, its function, its alarms (docs/operations.md, Alarms).
+    const row = (job: string, f: lambda.Function, y: number, work: string[], alarmIds: string[]) => {
+      const widgets: object[] = [];
+      if (work.length > 0) {
+        widgets.push({
+          type: 'metric',
+          x: 0,
+          y,
+          width: 9,
+          height: 6,
+          properties: {
+            title: `${job}: work`,
+            region: region,
+            stat: 'Sum',
+            period: 300,
+            metrics: work.map((m) => ['PrivateLinkAutopilot', m, 'Job', job]),
+          },
+        });
+      }
+      widgets.push({
+        type: 'metric',
+        x: work.length > 0 ? 9 : 0,
+        y,
+        width: work.length > 0 ? 9 : 18,
+        height: 6,
+        properties: {
+          title: `${job}: function`,
+          region: region,
+          stat: 'Sum',
+          period: 300,
+          metrics: ['Invocations', 'Errors', 'Throttles'].map((m) => ['AWS/Lambda', m, 'FunctionName', f.functionName]),
+        },
+      });
+      widgets.push({
+        type: 'alarm',
+        x: 18,
+        y,
+        width: 6,
+        height: 6,
+        properties: { title: `${job}: alarms`, alarms: alarmIds.map((id) => alarms.get(id)!.alarmArn) },
+      });
+      return widgets;
+    };
+    const widgets: object[] = [
+      {
+        type: 'text',
+        x: 0,
+        y: 0,
+        width: 24,
+        height: 2,
+        properties: {
+          markdown:
+            '# privatelink-autopilot\nOne row per job: its work (the metrics its runs write, namespace PrivateLinkAutopilot), its function, its alarms. What each alarm means and what to do: docs/operations.md, Alarms.',
+        },
+      },
+      ...row('acceptor', this.acceptor, 2, ['Decisions', 'ConnectionsHeld', 'DecisionsFailed', 'ScheduledRunSucceeded'], [
+        'AcceptEndpointConnectionsErrorsAlarm',
+        'AcceptEndpointConnectionsThrottlesAlarm',
+        'SweepHeartbeatAlarm',
+        'FailedInvocationsAlarm',
+        'ConnectionNotificationsFunctionErrorsAlarm',
+        'ConnectionNotificationsFunctionThrottlesAlarm',
+      ]),
+      ...row(
+        'associator',
+        this.associator,
+        8,
+        ['ZoneChanges', 'RuleChanges', 'AccountsUnreachable', 'OnPremisesGaps', 'ScheduledRunSucceeded'],
+        ['AssociatePrivateZonesErrorsAlarm', 'AssociatePrivateZonesThrottlesAlarm', 'ReconcileHeartbeatAlarm'],
+      ),
+      ...row(
+        'auditor',
+        this.auditor,
+        14,
+        ['FindingsOpened', 'FindingsResolved', 'FindingsStillOpen', 'ServicesUndecided', 'ScheduledRunSucceeded'],
+        ['AuditAvailabilityZonesErrorsAlarm', 'AuditAvailabilityZonesThrottlesAlarm', 'AuditHeartbeatAlarm'],
+      ),
+    ];
+    if (this.notifySlack) {
+      widgets.push(
+        ...row('slack', this.notifySlack, 20, [], ['NotifySlackErrorsAlarm', 'NotifySlackThrottlesAlarm', 'SlackDeadLettersAlarm']),
+      );
+    }
+    new cloudwatch.CfnDashboard(this, 'Dashboard', {
+      dashboardName: `${Aws.STACK_NAME}-${region}`,
+      dashboardBody: Stack.of(this).toJsonString({ widgets }),
+    });
 
     // --- the optional customer managed key ------------------------------------------------------
     // SNS, SQS and DynamoDB use it with the caller's credentials.

@@ -78,3 +78,18 @@ def test_every_alarm_tells_the_alarm_topic_when_it_fires_and_when_it_clears(sour
         assert publish["Principal"] == {"Service": ["cloudwatch.amazonaws.com"]}
         assert publish["Condition"]["ArnLike"]["aws:SourceArn"] == \
             "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}-*"
+
+
+@pytest.mark.parametrize("source,setting", CASES)
+def test_the_dashboard_has_a_row_per_job_and_every_alarm(source, setting):
+    m = model(source, setting)
+    [dashboard] = m.dashboards()
+    widgets = dashboard["DashboardBody"]["widgets"]
+    on_it = {a for w in widgets if w["type"] == "alarm" for a in w["properties"]["alarms"]}
+    assert on_it == {f"att(alarm {name}.Arn)" for name in m.alarms()}, "every alarm, once"
+    work = {line[3] for w in widgets if w["type"] == "metric" for line in w["properties"]["metrics"]
+            if line[0] == "PrivateLinkAutopilot"}
+    assert work == set(JOB.values()), "a row of each job's own metrics"
+    functions = {line[3] for w in widgets if w["type"] == "metric" for line in w["properties"]["metrics"]
+                 if line[0] == "AWS/Lambda"}
+    assert functions == {f"ref({f})" for f in m.functions()} - {"ref(function connection-notifications)"}

@@ -14,7 +14,7 @@ memory, timeout, architecture, runtime, reserved concurrency, logging and asynch
 configuration; what triggers it (event patterns, schedules, topics, with their retries and dead
 letters); every IAM statement of every role (with its resources and conditions), trust and
 managed policies; the topics' and queues' encryption and the topic policies; the tables' keys,
-TTL, recovery, encryption and deletion policies; the event bus policies; the custom resource; the alarms; the outputs.
+TTL, recovery, encryption and deletion policies; the event bus policies; the custom resource; the alarms and the dashboard; the outputs.
 """
 
 from __future__ import annotations
@@ -274,6 +274,8 @@ class Model:
                 names[_MARK.fullmatch(failure).group(2)] = "failed invocations"
         for logical, topic in self._of("AWS::SNS::Topic").items():
             names[logical] = f"topic {topic['Properties']['DisplayName']}"
+        for logical, alarm in self._of("AWS::CloudWatch::Alarm").items():
+            names[logical] = f"alarm {alarm['Properties']['AlarmName']}"
         for logical, role in self._of("AWS::IAM::Role").items():
             if "RoleName" in role["Properties"] and logical not in names:
                 names[logical] = f"role {role['Properties']['RoleName']}"
@@ -467,6 +469,15 @@ class Model:
             })
         return out
 
+    def dashboards(self) -> list[dict]:
+        """Each dashboard by its name and its body, read as JSON."""
+        return sorted(
+            (self.name({"DashboardName": d["Properties"].get("DashboardName"),
+                        "DashboardBody": json.loads(d["Properties"]["DashboardBody"])})
+             for d in self._of("AWS::CloudWatch::Dashboard").values()),
+            key=json.dumps,
+        )
+
     def output_values(self, prefix: str = "") -> dict[str, object]:
         """Outputs by name (a construct's outputs carry its id before and a hash after)."""
         out = {}
@@ -487,6 +498,7 @@ class Model:
             "custom resources": self.custom_resources(),
             "forwarding rules": self.forwarding(),
             "alarms": self.alarms(),
+            "dashboards": self.dashboards(),
             "outputs": self.output_values(outputs_prefix),
         }
 
