@@ -25,6 +25,28 @@ const RETRYABLE_CODES: &[&str] = &[
     "Unavailable",
 ];
 
+/// The codes of the retryable ones that are throttling: AWS refusing for our rate.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+];
+
+/// Calls throttled past the SDK's own retries since the count was last taken (the process runs
+/// one invocation at a time).
+static THROTTLED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many AWS calls were throttled past the SDK's retries since the last time this was asked
+/// (the run's `AwsThrottled` metric), and start again from zero.
+pub fn take_throttled() -> usize {
+    THROTTLED.swap(0, std::sync::atomic::Ordering::Relaxed)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The function's own settings are missing or wrong: fix the deployment.
@@ -182,6 +204,12 @@ impl Error {
                 .is_some_and(|c| RETRYABLE_CODES.contains(&c)),
             _ => false,
         };
+        if code
+            .as_deref()
+            .is_some_and(|c| THROTTLING_CODES.contains(&c))
+        {
+            THROTTLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let message = DisplayErrorContext(&err).to_string();
         Error::Aws {
             operation,
@@ -265,6 +293,27 @@ mod tests {
         let d: lambda_runtime::Diagnostic = Error::InvalidEvent("no Records".into()).into();
         assert_eq!(d.error_type, "InvalidEvent");
         assert_eq!(d.error_message, "invalid event: no Records");
+    }
+
+    #[test]
+    #[cfg(feature = "private-zones")]
+    fn a_throttled_call_is_counted_once_for_the_runs_metric() {
+        use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsError;
+        use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+        let refused = |code: &str| {
+            let err = DescribeVpcsError::generic(ErrorMetadata::builder().code(code).build());
+            let response = HttpResponse::new(StatusCode::try_from(400).unwrap(), SdkBody::empty());
+            Error::aws("ec2:DescribeVpcs", SdkError::service_error(err, response))
+        };
+        take_throttled();
+        let _ = refused("RequestLimitExceeded");
+        let _ = refused("InvalidVpcID.NotFound");
+        let _ = refused("Throttling");
+        assert_eq!(take_throttled(), 2);
+        assert_eq!(take_throttled(), 0);
     }
 
     #[test]

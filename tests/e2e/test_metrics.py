@@ -66,7 +66,7 @@ def test_the_acceptor_counts_its_decisions_and_a_sweep_beats(world, acceptor):
     docs = emf(sweep.logs)
     job = by_job(docs)
     assert (job["Job"], job["Decisions"], job["ConnectionsHeld"], job[HEARTBEAT]) == ("acceptor", 2, 1, 1)
-    assert job["RunDuration"] >= 0
+    assert job["RunDuration"] >= 0 and job["AwsThrottled"] == 0
     assert outcomes(docs, "Decisions") == {"accept": 1, "hold": 1}
     # EC2's connection notification is not the schedule: the run's counts, no heartbeat.
     world.create_endpoint(ALLOWED)

@@ -54,6 +54,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Rep
         report
             .metrics()
             .millis("RunDuration", started.elapsed().as_millis())
+            .count("AwsThrottled", autopilot::error::take_throttled())
             .heartbeat(scheduled)
             .emit();
         let unreachable = report.unreachable.len();

@@ -68,6 +68,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Aud
     report
         .metrics()
         .millis("RunDuration", started.elapsed().as_millis())
+        .count("AwsThrottled", autopilot::error::take_throttled())
         .heartbeat(scheduled)
         .emit();
     let undecided = report.unread_services.len();
