@@ -7,25 +7,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Error codes AWS uses for throttling and passing faults; anything else from a service is final.
-const RETRYABLE_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "PriorRequestNotComplete",
-    "InternalError",
-    "InternalFailure",
-    "InternalServiceErrorException",
-    "ServiceUnavailable",
-    "Unavailable",
-];
-
-/// The codes of the retryable ones that are throttling: AWS refusing for our rate.
+/// Error codes AWS uses for throttling (refusing for our rate)...
 const THROTTLING_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
@@ -35,6 +17,16 @@ const THROTTLING_CODES: &[&str] = &[
     "RequestThrottledException",
     "TooManyRequestsException",
     "ProvisionedThroughputExceededException",
+];
+
+/// ... and for passing faults. Both are retryable; anything else from a service is final.
+const PASSING_FAULT_CODES: &[&str] = &[
+    "PriorRequestNotComplete",
+    "InternalError",
+    "InternalFailure",
+    "InternalServiceErrorException",
+    "ServiceUnavailable",
+    "Unavailable",
 ];
 
 /// Calls throttled past the SDK's own retries since the count was last taken (the process runs
@@ -201,7 +193,7 @@ impl Error {
             | SdkError::ResponseError(_) => true,
             SdkError::ServiceError(_) => code
                 .as_deref()
-                .is_some_and(|c| RETRYABLE_CODES.contains(&c)),
+                .is_some_and(|c| THROTTLING_CODES.contains(&c) || PASSING_FAULT_CODES.contains(&c)),
             _ => false,
         };
         if code

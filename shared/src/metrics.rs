@@ -82,6 +82,15 @@ impl Metrics {
         }
     }
 
+    /// What every run adds to its own metrics (its duration since `started`, the calls throttled
+    /// past the SDK's retries, the heartbeat when `scheduled`), then written to the log.
+    pub fn finish(self, started: std::time::Instant, scheduled: bool) {
+        self.millis("RunDuration", started.elapsed().as_millis())
+            .count("AwsThrottled", crate::error::take_throttled())
+            .heartbeat(scheduled)
+            .emit();
+    }
+
     /// Pure: the EMF lines, stamped `timestamp_ms` (milliseconds since the epoch).
     pub fn lines(&self, timestamp_ms: u64) -> Vec<String> {
         let mut out = Vec::new();

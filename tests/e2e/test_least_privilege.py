@@ -39,39 +39,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import pytest
-import yaml
 
-from harness.architecture import synthesized
+from harness.architecture import load_yaml, synthesized
 from harness.lambda_host import binary
 from harness.template import ROOT
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """CloudFormation's short-form tags in their long form (`!Ref X` is `{"Ref": "X"}`, `!Sub s`
-    is `{"Fn::Sub": s}`), so a grant's role, condition and role name can be followed."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node):
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "Condition":
-        return {"Condition": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
-
-
 def load(name: str) -> dict:
-    return yaml.load((ROOT / name).read_text(), Loader=_CfnLoader)
+    """A template with CloudFormation's short-form tags in their long form (`!Ref X` is
+    `{"Ref": "X"}`), so a grant's role, condition and role name can be followed."""
+    return load_yaml(ROOT / name)
 
 
 HUB = load("template.yaml")

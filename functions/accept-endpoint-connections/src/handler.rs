@@ -52,12 +52,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Rep
             announced = report.announced,
             "done"
         );
-        report
-            .metrics()
-            .millis("RunDuration", started.elapsed().as_millis())
-            .count("AwsThrottled", autopilot::error::take_throttled())
-            .heartbeat(scheduled)
-            .emit();
+        report.metrics().finish(started, scheduled);
         let held = report
             .outcomes
             .iter()

@@ -65,12 +65,7 @@ pub async fn handle(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer<Aud
         still_open = report.still_open,
         "done"
     );
-    report
-        .metrics()
-        .millis("RunDuration", started.elapsed().as_millis())
-        .count("AwsThrottled", autopilot::error::take_throttled())
-        .heartbeat(scheduled)
-        .emit();
+    report.metrics().finish(started, scheduled);
     let undecided = report.unread_services.len();
     deps.status
         .finished(
