@@ -20,10 +20,13 @@ export SAM_CLI_TELEMETRY := 0
 # nothing of the network
 CDK_STAMP := cdk/node_modules/.installed
 CDK_OUT := target/cdk
+# The AZ coverage page's browser test: Debian's Chromium and ChromeDriver, installed once
+CHROMIUM_STAMP := $(VENV)/.chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: demo test test-build test-rust test-e2e test-cdk cdk-synth lint deny fuzz bench build tools size-breakdown deploy venv clean
+.PHONY: demo test test-build test-rust test-e2e test-cdk cdk-synth lint deny fuzz bench build tools size-breakdown deploy venv clean screenshot
 
 ## demo: run the scenario on the local emulator with the functions' binaries (the dev profile
 ## `make test` builds too: the same code, built in a third of the time of the size-tuned release
@@ -45,8 +48,13 @@ test-build:
 test-rust: test-build
 	cargo test --workspace
 
-test-e2e: $(STAMP) test-build cdk-synth
+test-e2e: $(STAMP) $(CHROMIUM_STAMP) test-build cdk-synth
 	$(PY) -m pytest tests/e2e -n 2 -q --durations=10
+
+## screenshot: the AZ coverage page of a 20-service estate on the emulator, rendered by Chromium,
+## as docs/images/az-coverage.png (the README's picture)
+screenshot: $(STAMP) $(CHROMIUM_STAMP) test-build
+	AZ_COVERAGE_SCREENSHOT=docs/images/az-coverage.png $(PY) -m pytest tests/e2e/test_matrix.py -q -k estate
 
 ## cdk-synth: the constructs compiled and synthesized offline, bundling skipped (no Rust build, no
 ## AWS credentials): under each setting of the parity test, and the example app (`cdk synth`)
@@ -112,11 +120,18 @@ venv: $(STAMP)
 
 ## tools: every tool the steps install for themselves (the venvs, SAM and cargo-lambda, the arm64
 ## Rust target), installed once before CI runs steps side by side
-tools: $(STAMP) $(CHECKOV_STAMP) $(VENV)/.deploy $(CDK_STAMP)
+tools: $(STAMP) $(CHECKOV_STAMP) $(VENV)/.deploy $(CDK_STAMP) $(CHROMIUM_STAMP)
 $(STAMP): tests/requirements.txt tests/requirements-patterns.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r tests/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r tests/requirements-patterns.txt
+	touch $@
+
+$(CHROMIUM_STAMP): $(STAMP)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "the browser test needs Chromium and ChromeDriver (Debian: chromium, chromium-driver)" >&2; exit 1; }; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-driver fonts-dejavu-core >/dev/null; }
 	touch $@
 
 $(CHECKOV_STAMP): requirements-checkov.txt

@@ -5,6 +5,7 @@
 use crate::output::{Output, Table};
 use crate::{Failure, Outcome, Verdict};
 use autopilot::availability_zones;
+use autopilot::availability_zones::coverage::{Filter, text};
 use autopilot::availability_zones::ports::AuditScope;
 use autopilot::aws::SdkConfig;
 use autopilot::config::Env;
@@ -329,14 +330,47 @@ pub async fn zones(out: &Output, aws: Aws, apply: bool) -> Outcome {
     })
 }
 
-pub async fn audit(out: &Output, aws: Aws) -> Outcome {
+pub async fn audit(out: &Output, aws: Aws, matrix: &crate::Matrix) -> Outcome {
+    let filtered = !matrix.services.is_empty()
+        || !matrix.accounts.is_empty()
+        || matrix.problems
+        || matrix.width.is_some()
+        || matrix.ascii;
+    if filtered && !matrix.matrix {
+        return Err(Failure(
+            "--service, --account, --problems, --width and --ascii draw the matrix: add --matrix (or --html FILE)".into(),
+        ));
+    }
     let config = availability_zones::config::Config::from_env(&aws.env)?;
     out.progress("audit (read-only): reading the endpoint services, their NLBs and consumers");
     let audit = availability_zones::preview(&aws.sdk, &config)
         .assess(&AuditScope::All)
         .await?;
     let open = |fingerprint: &str| audit.known.iter().any(|k| k.fingerprint == fingerprint);
-    if out.json() {
+    if matrix.matrix {
+        let coverage = audit.coverage.filtered(&Filter {
+            services: matrix.services.iter().cloned().collect(),
+            accounts: matrix.accounts.iter().cloned().collect(),
+            problems_only: matrix.problems,
+        });
+        if let Some(path) = &matrix.html {
+            let caption = format!(
+                "account {}, {}, read {}",
+                config.home_account,
+                config.region,
+                crate::matrix::utc(autopilot::events::now_secs())
+            );
+            std::fs::write(path, crate::matrix::html(&coverage, &caption))
+                .map_err(|e| Failure(format!("cannot write {}: {e}", path.display())))?;
+            out.progress(&format!("wrote {}", path.display()));
+        }
+        if out.json() {
+            out.document(&json!({ "coverage": coverage }));
+        } else {
+            let style = crate::matrix::terminal_style(matrix.width, matrix.ascii);
+            out.text(&text::estate(&coverage, &style));
+        }
+    } else if out.json() {
         let findings: Vec<_> = audit
             .current
             .iter()

@@ -5,6 +5,7 @@
 mod check;
 mod invoke;
 mod jobs;
+mod matrix;
 mod output;
 mod stack;
 mod status;
@@ -61,6 +62,8 @@ pub type Outcome = Result<Verdict, Failure>;
         autopilot connections --apply          # decide, apply and announce, as the function does\n  \
         autopilot --profile hub zones          # VPCs missing zones, leftover authorizations\n  \
         autopilot --output json audit | jq .   # every finding with its evidence\n  \
+        autopilot audit --matrix --problems    # each service's AZ IDs against its consumers\n  \
+        autopilot audit --matrix --html az.html\n  \
         autopilot invoke accept-endpoint-connections --event events/scheduled.json"
 )]
 struct Cli {
@@ -110,7 +113,7 @@ enum Command {
     },
     /// Every AZ and cross-zone check with its findings and evidence, and which are already open
     /// in the findings table. Read-only.
-    Audit,
+    Audit(Matrix),
     /// Whether the automation is healthy: each scheduled job's last run against its heartbeat
     /// window, the open findings, the connections held, the failure queues' depth. Read-only;
     /// exit 0 healthy, 2 something needs a look, 1 cannot tell.
@@ -141,6 +144,34 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+}
+
+/// `audit --matrix`: the AZ coverage picture instead of the findings table.
+#[derive(clap::Args)]
+pub struct Matrix {
+    /// Draw each endpoint service's AZ IDs (NLB enabled, healthy/registered targets, state)
+    /// against its consumer endpoints, problems first. With --output json, the picture as data.
+    #[arg(long)]
+    pub(crate) matrix: bool,
+    /// Also write the picture as one self-contained HTML file (inline SVG, no script, works
+    /// offline). Implies --matrix.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) html: Option<PathBuf>,
+    /// Only this endpoint service (repeatable).
+    #[arg(long = "service", value_name = "ID")]
+    pub(crate) services: Vec<String>,
+    /// Only this account's services and consumer endpoints (repeatable).
+    #[arg(long = "account", value_name = "ID")]
+    pub(crate) accounts: Vec<String>,
+    /// Only the services with a problem, and only their consumers with one.
+    #[arg(long)]
+    pub(crate) problems: bool,
+    /// Columns of the terminal (default: COLUMNS, the terminal's, or 100).
+    #[arg(long)]
+    pub(crate) width: Option<usize>,
+    /// Plain ASCII marks (the default where the locale is not UTF-8).
+    #[arg(long)]
+    pub(crate) ascii: bool,
 }
 
 #[derive(Subcommand)]
@@ -176,10 +207,11 @@ fn main() -> ExitCode {
                 jobs::Aws::new(profile.as_deref(), region.as_deref(), stack.as_deref()).await?;
             jobs::zones(&out, aws, apply).await
         }),
-        Command::Audit => on_runtime(async {
+        Command::Audit(mut matrix) => on_runtime(async {
+            matrix.matrix |= matrix.html.is_some();
             let aws =
                 jobs::Aws::new(profile.as_deref(), region.as_deref(), stack.as_deref()).await?;
-            jobs::audit(&out, aws).await
+            jobs::audit(&out, aws, &matrix).await
         }),
         Command::Status => on_runtime(async {
             let aws =

@@ -44,6 +44,12 @@ impl Output {
         let _ = writeln!(stdout, "{text}");
     }
 
+    /// Text as it is (without `--output json`).
+    pub fn text(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = write!(stdout, "{text}");
+    }
+
     /// Tables and closing lines (without `--output json`).
     pub fn tables(&self, tables: &[Table], closing: &[String]) {
         let mut stdout = std::io::stdout().lock();

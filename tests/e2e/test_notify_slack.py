@@ -30,7 +30,7 @@ def golden(name: str, actual: dict) -> dict:
     path = GOLDEN / f"{name}.json"
     if os.environ.get("UPDATE_GOLDEN"):
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(actual, indent=2, ensure_ascii=False) + "\n")
+        path.write_text(json.dumps(actual, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
     return json.loads(path.read_text())
 
 
@@ -348,10 +348,19 @@ def test_real_findings_flow_from_the_auditor_through_the_alert_topic_into_a_thre
             assert result.ok, result.body
 
     provider.stop("us-east-1b")
+    served = [provider.zone_ids(azs.PROVIDER)[az] for az in provider.subnets]
+    consumer = provider.consumer_endpoint(azs.CONSUMER, served, served, by_id=True)
     audit_and_notify()
     [finding] = slack.delivered()
     assert finding["channel"] == "#privatelink-oncall" and "thread_ts" not in finding
     assert finding["blocks"][0]["text"]["text"].startswith("🔴 CRITICAL · PrivateLink availability zones: No healthy target in")
+    # The service's AZ layout in a code block, the blackholed AZ marked, the consumer's column in it.
+    matrix = finding["blocks"][2]["text"]["text"]
+    hole = provider.zone_ids(azs.PROVIDER)["us-east-1b"]
+    assert matrix.startswith(f"```\n{provider.service_id} · provider {azs.PROVIDER}") and matrix.endswith("\n```")
+    [row] = [line for line in matrix.splitlines() if line.strip().startswith(hole)]
+    assert "blackhole" in row and "⊘" in row
+    assert consumer in matrix and len(matrix) <= 3000
     # The change's CloudTrail event has the group's kept settings read anew.
     provider.target_group_cross_zone("true")
     audit_and_notify({**scheduled_event(), "detail-type": "AWS API Call via CloudTrail", "source": "aws.elasticloadbalancing",

@@ -61,6 +61,28 @@ def violations(message: dict) -> list[str]:
             out.append("context elements")
     if not message.get("text"):
         out.append("no fallback text")
+    return out + sdk_refusals(blocks)
+
+
+def sdk_refusals(blocks: list[dict]) -> list[str]:
+    """What Slack's own SDK models refuse in the blocks: an unknown block type or element, or a
+    field past its limit (``slack_sdk.models.blocks``, each block parsed and validated)."""
+    from slack_sdk.errors import SlackObjectFormationError
+    from slack_sdk.models.blocks import Block
+
+    out = []
+    for i, raw in enumerate(blocks):
+        block = Block.parse(raw)
+        if block is None or type(block) is Block:
+            out.append(f"block {i}: {raw.get('type')!r} is not a Block Kit block the SDK knows")
+            continue
+        try:
+            block.validate_json()
+        except SlackObjectFormationError as e:
+            out.append(f"block {i}: {e}")
+            continue
+        if block.to_dict() != raw:
+            out.append(f"block {i}: the SDK reads it otherwise: {block.to_dict()} != {raw}")
     return out
 
 

@@ -38,6 +38,12 @@ pub struct Snapshot {
 pub struct NotAudited {
     pub resource: String,
     pub reason: String,
+    /// The service a consumer endpoint not audited connects to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_id: Option<String>,
+    /// The account of a consumer endpoint not audited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

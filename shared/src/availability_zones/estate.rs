@@ -721,6 +721,8 @@ impl<A: Accounts + Sync> AwsEstate<A> {
                         s.not_audited.push(NotAudited {
                             resource: id.to_owned(),
                             reason: "a Gateway Load Balancer endpoint service: the AZ and cross-zone checks are for Network Load Balancers".into(),
+                            service_id: None,
+                            account: None,
                         });
                     }
                     continue;
@@ -772,6 +774,8 @@ impl<A: Accounts + Sync> AwsEstate<A> {
                     Some(region) => s.not_audited.push(NotAudited {
                         resource: id.to_owned(),
                         reason: format!("an endpoint in {region} (cross-region PrivateLink): AZ coverage is a matter within one region"),
+                        service_id: Some(service.to_owned()),
+                        account: Some(owner.to_owned()),
                     }),
                     None => {
                         by_account.entry(owner.to_owned()).or_default().push(id.to_owned());
@@ -1005,8 +1009,16 @@ impl<A: Accounts + Sync> Estate for AwsEstate<A> {
                 }
                 Err(e) => {
                     tracing::warn!(%account, error = %e, "consumer account unreachable");
-                    s.unreachable.push((account, e.to_string()));
                     // Its endpoints' findings can be neither confirmed nor resolved this run.
+                    for id in &ids {
+                        s.not_audited.push(NotAudited {
+                            resource: id.clone(),
+                            reason: format!("its account {account} could not be read: {e}"),
+                            service_id: service_of.get(id).cloned(),
+                            account: Some(account.clone()),
+                        });
+                    }
+                    s.unreachable.push((account, e.to_string()));
                     s.unread.extend(ids);
                 }
             }

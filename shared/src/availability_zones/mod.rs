@@ -12,6 +12,7 @@
 
 pub mod analysis;
 pub mod config;
+pub mod coverage;
 pub mod events;
 #[cfg(test)]
 pub(crate) mod fakes;

@@ -13,7 +13,12 @@ fn thread_of(fingerprint: &str) -> String {
 
 const KEYWORDS: [&str; 3] = ["privatelink", "availability-zone", "cross-zone"];
 
-pub fn opened(f: &AzFinding) -> Notification {
+/// Characters of the drawing a notification carries: Slack shows it as a code block in one
+/// section (3,000 characters), with room for the fences.
+pub const MATRIX_CHARACTERS: usize = 2_900;
+
+/// A finding opened; `matrix` is its service's AZ coverage drawn as text, when it has one.
+pub fn opened(f: &AzFinding, matrix: Option<String>) -> Notification {
     let thread = thread_of(&f.fingerprint);
     let evidence = f
         .evidence
@@ -30,6 +35,9 @@ pub fn opened(f: &AzFinding) -> Notification {
     ]);
     if f.service_id != ACCOUNT_WIDE {
         context.set(Fact::Service, f.service_id.clone());
+    }
+    if let Some(matrix) = matrix {
+        context.set(Fact::AzMatrix, matrix);
     }
     Notification {
         id: format!("{thread}-opened"),

@@ -7,6 +7,7 @@
 use crate::availability_zones::analysis::{
     ACCOUNT_WIDE, AzFinding, NotAudited, analyse, undecided,
 };
+use crate::availability_zones::coverage::{self, Coverage, text};
 use crate::availability_zones::notifications;
 use crate::availability_zones::ports::{
     AuditScope, Estate, FindingsStore, OpenFinding, Pass, PassStore,
@@ -138,6 +139,8 @@ pub struct Assessment {
     pub known: Vec<OpenFinding>,
     /// What a run would open, resolve and leave.
     pub report: AuditReport,
+    /// The audited services' AZ coverage, drawn from the same snapshot and findings.
+    pub coverage: Coverage,
 }
 
 impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, F, P> {
@@ -187,17 +190,21 @@ impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, 
             &snapshot.reached,
             crate::events::now_secs(),
         );
+        let coverage = coverage::build(&snapshot, &current);
         report.not_audited = snapshot.not_audited;
         report.unread_services = snapshot.unread_services.into_iter().collect();
         Ok(Assessment {
             current,
             known,
             report,
+            coverage,
         })
     }
 
     pub async fn run(&self, scope: AuditScope) -> Result<AuditReport> {
-        let report = self.assess(&scope).await?.report;
+        let Assessment {
+            report, coverage, ..
+        } = self.assess(&scope).await?;
         for f in &report.opened {
             tracing::warn!(fingerprint = %f.fingerprint, severity = f.severity.as_str(), title = %f.title, "finding opened");
         }
@@ -215,7 +222,15 @@ impl<E: Estate + Sync, F: FindingsStore + Sync, P: Publisher + Sync> Auditor<E, 
         // takes. Each call's findings are remembered (or forgotten) right after it: a failure
         // part-way leaves the rest for the next run.
         for chunk in report.opened.chunks(crate::notify::MESSAGES_PER_BATCH) {
-            let messages: Vec<_> = chunk.iter().map(notifications::opened).collect();
+            let messages: Vec<_> = chunk
+                .iter()
+                .map(|f| {
+                    let matrix = coverage
+                        .service(&f.service_id)
+                        .map(|s| text::compact(s, notifications::MATRIX_CHARACTERS));
+                    notifications::opened(f, matrix)
+                })
+                .collect();
             self.publisher.publish_all(&messages).await?;
             for f in chunk {
                 self.findings.remember(f, None).await?;

@@ -86,10 +86,12 @@ pub enum Fact {
     Alarm,
     /// What a CloudWatch alarm watches: namespace, metric and dimensions.
     Metric,
+    /// A finding's service drawn as text: its AZ IDs against its consumers (a code block).
+    AzMatrix,
 }
 
 impl Fact {
-    pub const ALL: [Fact; 28] = [
+    pub const ALL: [Fact; 29] = [
         Fact::Decision,
         Fact::Account,
         Fact::Vpc,
@@ -118,6 +120,7 @@ impl Fact {
         Fact::Part,
         Fact::Alarm,
         Fact::Metric,
+        Fact::AzMatrix,
     ];
 
     /// Its key in `additionalContext`.
@@ -151,6 +154,7 @@ impl Fact {
             Fact::Part => "part",
             Fact::Alarm => "alarm",
             Fact::Metric => "metric",
+            Fact::AzMatrix => "az_matrix",
         }
     }
 

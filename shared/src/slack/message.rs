@@ -129,6 +129,7 @@ const HIDDEN: &[Fact] = &[
     Fact::Decisions,
     Fact::DryRun,
     Fact::ZoneId,
+    Fact::AzMatrix,
 ];
 
 /// The Slack message body (`text` and `blocks`) for an alert; the caller adds the channel and
@@ -157,6 +158,9 @@ pub fn render(alert: &Alert) -> Value {
             &escape(&alert.notification.description),
             SECTION_TEXT,
         )));
+    }
+    if let Some(matrix) = alert.facts().get(Fact::AzMatrix) {
+        blocks.extend(code_block(matrix));
     }
     let fields = fields(alert);
     for chunk in fields.chunks(FIELDS_PER_SECTION) {
@@ -197,6 +201,20 @@ pub fn render(alert: &Alert) -> Value {
         "text": clip(&format!("{badge}: {title}"), FALLBACK_TEXT),
         "blocks": blocks,
     })
+}
+
+/// Text as a code block in one section: whole lines within the section's limit, the fences always
+/// closed (a backtick of the text cannot end the block early).
+fn code_block(text: &str) -> Option<Value> {
+    let text = escape(text.trim_end()).replace('`', "'");
+    if text.trim().is_empty() {
+        return None;
+    }
+    let fences = "```\n\n```".chars().count();
+    Some(section(&format!(
+        "```\n{}\n```",
+        clip_lines(&text, SECTION_TEXT - fences)
+    )))
 }
 
 fn section(text: &str) -> Value {
@@ -496,6 +514,34 @@ mod tests {
                 {"type": "mrkdwn", "text": "<https://eu-west-1.console.aws.amazon.com/vpcconsole/home?region=eu-west-1#EndpointServiceDetails:endpointServiceId=vpce-svc-0123456789abcdef0|Endpoint service vpce-svc-0123456789abcdef0 in the AWS console>"},
             ])
         );
+    }
+
+    #[test]
+    fn an_az_matrix_is_a_closed_code_block_within_the_section_limit() {
+        let grid = "vpce-svc-1 · provider 123456789012\n  AZ ID     NLB │ 1\n  use1-az2  on  │ ⊘";
+        let doc = chatbot(json!({"severity": "critical", "az_matrix": grid, "check": "blackhole"}));
+        let m = render(&Alert::from_sns(&notice(doc)).unwrap().unwrap());
+        assert_eq!(violations(&m), Vec::<String>::new());
+        let block = m["blocks"][2]["text"]["text"].as_str().unwrap();
+        assert_eq!(block, format!("```\n{grid}\n```"), "after the description");
+        assert!(
+            !m.to_string().contains("\"*Az matrix*"),
+            "not a field as well"
+        );
+        // A forged or huge one: cut by whole lines, fences closed, no early fence.
+        let huge = (0..500)
+            .map(|i| format!("line {i} ``` <b>"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let doc = chatbot(json!({"severity": "critical", "az_matrix": huge}));
+        let m = render(&Alert::from_sns(&notice(doc)).unwrap().unwrap());
+        assert_eq!(violations(&m), Vec::<String>::new());
+        let block = m["blocks"][2]["text"]["text"].as_str().unwrap();
+        assert!(
+            block.starts_with("```\nline 0 ''' &lt;b&gt;") && block.ends_with("more lines_\n```")
+        );
+        assert_eq!(block.matches("```").count(), 2);
+        assert!(block.chars().count() <= SECTION_TEXT);
     }
 
     #[test]
