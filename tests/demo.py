@@ -268,8 +268,14 @@ def availability_zones() -> None:
         ids = p.zone_ids(PROVIDER)
         show(f"endpoint service {p.service_id} -> {p.nlb}")
         show(f"targets: us-east-1a ({ids['us-east-1a']}) healthy, us-east-1b ({ids['us-east-1b']}) stopped")
-        step("Before: the audit as the CLI shows it (read-only)")
+        served = [ids[az] for az in p.subnets]
+        endpoint = p.consumer_endpoint(azs.CONSUMER, served, served, by_id=True)
+        show(f"consumer {azs.CONSUMER}: endpoint {endpoint} in {', '.join(served)}")
+        step("Before: the audit as the CLI shows it (read-only), then as the AZ coverage picture")
         cli("audit before", "audit", env=p.env, code=2)
+        picture = cli("matrix before", "audit", "--matrix", "--width", "100", env={**p.env, "LANG": "C.UTF-8"}, code=2)
+        expect("the blackholed AZ in the picture", any(line.strip().startswith(ids["us-east-1b"]) and "blackhole" in line
+                                                       for line in picture.splitlines()), True)
         with LambdaHost(azs.FUNCTION, p.env) as fn:
             def run(label: str, event: dict | None = None) -> dict:
                 result = fn.invoke(event or scenario.scheduled_event())
