@@ -200,31 +200,10 @@ fn service(out: &mut String, s: &ServiceCoverage) {
         esc(&s.account),
         s.load_balancers.len(),
         s.target_groups.len(),
-        if s.target_groups.is_empty() {
-            "-".to_owned()
-        } else {
-            s.target_groups
-                .iter()
-                .map(|g| if g.cross_zone { "on" } else { "off" })
-                .collect::<Vec<_>>()
-                .join("/")
-        }
+        s.cross_zone_text()
     );
     // The provider's columns, as wide as their longest text.
-    let targets: Vec<String> = s
-        .azs
-        .iter()
-        .map(|r| {
-            r.targets
-                .iter()
-                .map(|t| match t.healthy {
-                    Some(h) => format!("{h}/{}", t.total),
-                    None => format!("?/{}", t.total),
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
+    let targets: Vec<String> = s.azs.iter().map(|r| r.targets_text()).collect();
     let width_of = |texts: &mut dyn Iterator<Item = usize>, head: &str| {
         texts.chain([head.len()]).max().unwrap_or(0) * CHAR + 16
     };

@@ -225,7 +225,7 @@ pub struct AzFinding {
 }
 
 /// AZ names → IDs with `account`'s map; a name the map lacks stays visible as `?name`.
-fn ids(s: &Snapshot, account: &str, names: &[String]) -> BTreeSet<String> {
+pub(crate) fn ids(s: &Snapshot, account: &str, names: &[String]) -> BTreeSet<String> {
     let map = s.az_maps.get(account);
     names
         .iter()
@@ -241,7 +241,7 @@ fn join(set: &BTreeSet<String>) -> String {
     set.iter().cloned().collect::<Vec<_>>().join(", ")
 }
 
-fn effective_cross_zone(tg: &TargetGroup, lb: &LoadBalancer) -> bool {
+pub(crate) fn effective_cross_zone(tg: &TargetGroup, lb: &LoadBalancer) -> bool {
     match tg.cross_zone {
         CrossZone::On => true,
         CrossZone::Off => false,
@@ -250,14 +250,14 @@ fn effective_cross_zone(tg: &TargetGroup, lb: &LoadBalancer) -> bool {
 }
 
 /// A healthy target nobody could place may serve any AZ: no verdict either way on its group.
-fn undecided_group(tg: &TargetGroup) -> bool {
+pub(crate) fn undecided_group(tg: &TargetGroup) -> bool {
     tg.targets
         .iter()
         .any(|t| t.healthy() && t.azs == TargetAzs::Unknown)
 }
 
 /// Whether `target` serves AZ ID `az` of a load balancer owned by `account`.
-fn serves(s: &Snapshot, account: &str, target: &Target, az: &str) -> bool {
+pub(crate) fn serves(s: &Snapshot, account: &str, target: &Target, az: &str) -> bool {
     match &target.azs {
         TargetAzs::All => true,
         TargetAzs::In(names) => ids(s, account, names).contains(az),

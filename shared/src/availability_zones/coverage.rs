@@ -10,7 +10,8 @@
 pub mod text;
 
 use crate::availability_zones::analysis::{
-    AzFinding, Check, CrossZone, NotAudited, Snapshot, TargetAzs, TargetGroup,
+    AzFinding, Check, NotAudited, Snapshot, TargetGroup, effective_cross_zone, ids, serves,
+    undecided_group,
 };
 use crate::notify::{Fact, Severity};
 use serde::Serialize;
@@ -156,6 +157,37 @@ impl ServiceCoverage {
     }
 }
 
+impl ProviderAz {
+    /// `healthy/registered` per target group (`?` healthy when undecided), `-` with none.
+    pub fn targets_text(&self) -> String {
+        if self.targets.is_empty() {
+            return "-".into();
+        }
+        self.targets
+            .iter()
+            .map(|t| match t.healthy {
+                Some(h) => format!("{h}/{}", t.total),
+                None => format!("?/{}", t.total),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl ServiceCoverage {
+    /// Cross-zone as it takes effect, per target group: `off`, `on/off`, `-` with none.
+    pub fn cross_zone_text(&self) -> String {
+        if self.target_groups.is_empty() {
+            return "-".into();
+        }
+        self.target_groups
+            .iter()
+            .map(|g| if g.cross_zone { "on" } else { "off" })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
 impl Consumer {
     pub fn problem(&self) -> bool {
         self.cells.iter().any(|c| c.state.problem())
@@ -219,19 +251,6 @@ impl Coverage {
     }
 }
 
-/// AZ names → IDs with `account`'s map; a name the map lacks stays visible as `?name`.
-fn ids(s: &Snapshot, account: &str, names: &[String]) -> BTreeSet<String> {
-    let map = s.az_maps.get(account);
-    names
-        .iter()
-        .map(|n| {
-            map.and_then(|m| m.get(n))
-                .cloned()
-                .unwrap_or_else(|| format!("?{n}"))
-        })
-        .collect()
-}
-
 /// Pure: the picture of a snapshot and the findings the audit made of it.
 pub fn build(s: &Snapshot, findings: &[AzFinding]) -> Coverage {
     let mut services: Vec<ServiceCoverage> = s
@@ -293,12 +312,7 @@ fn one_service(
         .iter()
         .filter_map(|tg| {
             let lb = lbs.iter().find(|lb| tg.lb_arns.contains(&lb.arn))?;
-            let cross_zone = match tg.cross_zone {
-                CrossZone::On => true,
-                CrossZone::Off => false,
-                CrossZone::Inherit => lb.cross_zone,
-            };
-            Some((tg, cross_zone, lb.account.as_str()))
+            Some((tg, effective_cross_zone(tg, lb), lb.account.as_str()))
         })
         .collect();
     let own: Vec<&AzFinding> = findings
@@ -334,18 +348,11 @@ fn one_service(
                     let here: Vec<_> = tg
                         .targets
                         .iter()
-                        .filter(|t| match &t.azs {
-                            TargetAzs::All => true,
-                            TargetAzs::In(names) => ids(s, account, names).contains(az),
-                            TargetAzs::Unknown => false,
-                        })
+                        .filter(|t| serves(s, account, t, az))
                         .collect();
-                    let undecided = tg
-                        .targets
-                        .iter()
-                        .any(|t| t.healthy() && t.azs == TargetAzs::Unknown);
                     GroupTargets {
-                        healthy: (!undecided).then(|| here.iter().filter(|t| t.healthy()).count()),
+                        healthy: (!undecided_group(tg))
+                            .then(|| here.iter().filter(|t| t.healthy()).count()),
                         total: here.len(),
                     }
                 })
@@ -442,9 +449,13 @@ fn one_service(
             resource: f.resource.clone(),
         })
         .collect();
+    // Worst first; a consumer's finding in its column's order, so the list reads as the grid.
+    let column = |f: &FindingRef| consumers.iter().position(|c| c.endpoint_id == f.resource);
     refs.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
+            .then_with(|| a.check.cmp(&b.check))
+            .then_with(|| column(a).cmp(&column(b)))
             .then_with(|| a.fingerprint.cmp(&b.fingerprint))
     });
     ServiceCoverage {
@@ -456,10 +467,7 @@ fn one_service(
             .map(|(tg, cross_zone, _)| GroupSummary {
                 arn: tg.arn.clone(),
                 cross_zone: *cross_zone,
-                undecided: tg
-                    .targets
-                    .iter()
-                    .any(|t| t.healthy() && t.azs == TargetAzs::Unknown),
+                undecided: undecided_group(tg),
             })
             .collect(),
         azs,
@@ -472,7 +480,7 @@ fn one_service(
 mod tests {
     use super::*;
     use crate::availability_zones::analysis::{
-        Endpoint, LoadBalancer, Service, Target, TargetState, analyse,
+        CrossZone, Endpoint, LoadBalancer, Service, Target, TargetAzs, TargetState, analyse,
     };
 
     const P: &str = "123456789012";

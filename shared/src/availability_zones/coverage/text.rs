@@ -126,37 +126,15 @@ pub fn estate(c: &Coverage, style: &Style) -> String {
 pub fn service(s: &ServiceCoverage, style: &Style, consumers: usize) -> String {
     let bar = if style.unicode { "│" } else { "|" };
     let dot = if style.unicode { "·" } else { "-" };
-    let cross_zone: Vec<&str> = s
-        .target_groups
-        .iter()
-        .map(|g| if g.cross_zone { "on" } else { "off" })
-        .collect();
     let mut out = format!(
         "{} {dot} provider {} {dot} {} NLB(s), {} target group(s), cross-zone {}\n",
         s.service_id,
         s.account,
         s.load_balancers.len(),
         s.target_groups.len(),
-        if cross_zone.is_empty() {
-            "-".to_owned()
-        } else {
-            cross_zone.join("/")
-        }
+        s.cross_zone_text()
     );
     // The provider's columns: AZ ID, NLB enabled, healthy/registered targets per group, state.
-    let targets = |row: &super::ProviderAz| -> String {
-        if row.targets.is_empty() {
-            return "-".into();
-        }
-        row.targets
-            .iter()
-            .map(|t| match t.healthy {
-                Some(h) => format!("{h}/{}", t.total),
-                None => format!("?/{}", t.total),
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
     let state = |row: &super::ProviderAz| match row.state {
         AzState::Served => ("served", "32"),
         AzState::Blackhole => ("blackhole", "1;31"),
@@ -170,7 +148,7 @@ pub fn service(s: &ServiceCoverage, style: &Style, consumers: usize) -> String {
             [
                 r.az_id.clone(),
                 if r.enabled { "on" } else { "off" }.into(),
-                targets(r),
+                r.targets_text(),
                 state(r).0.into(),
             ]
         })
