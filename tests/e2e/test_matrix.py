@@ -173,6 +173,43 @@ def test_ascii_without_a_utf8_locale_and_no_colour_off_a_tty(emu):
     assert forced.stdout.isascii()
     unicode = autopilot("audit", "--matrix", env={**p.env, **UTF8})
     assert "⊘" in unicode.stdout and "│" in unicode.stdout
+    # On a terminal: colour (the blackhole red), as wide as the terminal says; not with NO_COLOR.
+    coloured = on_a_terminal(["audit", "--matrix"], {**p.env, **UTF8}, columns=60)
+    assert "\x1b[1;31m⊘\x1b[0m" in coloured, coloured
+    assert "\x1b[" not in on_a_terminal(["audit", "--matrix"], {**p.env, **UTF8, "NO_COLOR": "1"}, columns=60)
+    # 44 columns leave room for one consumer a grid: the two consumers in two grids.
+    narrow = on_a_terminal(["audit", "--matrix"], {**p.env, **UTF8, "NO_COLOR": "1"}, columns=44)
+    assert sum("AZ ID" in line for line in narrow.splitlines()) == 2, narrow
+    assert "AZ ID" in coloured and sum("AZ ID" in line for line in coloured.splitlines()) == 1
+
+
+def on_a_terminal(args: list[str], env: dict[str, str], columns: int) -> str:
+    """The CLI's output with a pseudo-terminal of ``columns`` columns as its stdout."""
+    import fcntl
+    import pty
+    import struct
+    import subprocess
+    import termios
+
+    from harness.lambda_host import binary
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    done = subprocess.run([str(binary("autopilot")), *args], env={"PATH": os.environ.get("PATH", ""), **env},
+                          stdout=follower, stderr=subprocess.DEVNULL, timeout=120)
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(leader)
+    assert done.returncode == 2
+    return out.decode().replace("\r\n", "\n")
 
 
 # --- the page in a real browser --------------------------------------------------------------
